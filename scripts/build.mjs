@@ -1,0 +1,20 @@
+// Bundles src/ into ESM and CommonJS entry points; tfjs and other dependencies stay external
+// so the user's single tfjs instance is the one we register our classes with.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url)));
+const external = [
+  ...Object.keys(pkg.peerDependencies ?? {}),
+  ...Object.keys(pkg.dependencies ?? {}),
+  '@tensorflow/*',
+  'node:*',
+];
+rmSync('dist', { recursive: true, force: true });
+const common = { bundle: true, platform: 'neutral', target: 'es2020', external, sourcemap: true,
+                 mainFields: ['module', 'main'], logLevel: 'warning' };
+await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'esm', outExtension: { '.js': '.js' }, outdir: 'dist' });
+await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, outdir: 'dist' });
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts');

@@ -1,0 +1,8 @@
+// Public API of tfjs-oft: re-exports only. Importing it registers the layer classes with tfjs.
+export { registerTfjsOftClasses } from './registry';
+export * from './ops/skew';
+export * from './ops/cayley';
+export * from './ops/block-rotation';
+export { OrthogonalDense } from './layers/orthogonal-dense';
+export type { OrthogonalDenseArgs } from './layers/orthogonal-dense';
+export { registerFileSystemRouter, fileSystem } from './io/file-system';

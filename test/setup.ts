@@ -1,0 +1,15 @@
+// Selects the tfjs backend for the whole suite from TFJS_BACKEND (cpu | wasm).
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import '../src/index';
+
+const backend = process.env.TFJS_BACKEND ?? 'cpu';
+
+export const mochaHooks = {
+  async beforeAll() {
+    const ok = await tf.setBackend(backend);
+    if (!ok) throw new Error(`could not initialise the tfjs '${backend}' backend`);
+    await tf.ready();
+    console.log(`      [tfjs backend: ${tf.getBackend()}]`);
+  },
+};
