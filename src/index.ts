@@ -5,4 +5,4 @@ export * from './ops/cayley';
 export * from './ops/block-rotation';
 export { OrthogonalDense } from './layers/orthogonal-dense';
 export type { OrthogonalDenseArgs } from './layers/orthogonal-dense';
-export { registerFileSystemRouter, fileSystem } from './io/file-system';
+export { registerFileSystemRouter, fileSystem, FileSystemHandler } from './io/file-system';

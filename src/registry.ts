@@ -3,6 +3,7 @@
 // class twice only overwrites the entry with the same class, so it is harmless.
 import { serialization } from '@tensorflow/tfjs-core';
 import { OrthogonalDense } from './layers/orthogonal-dense';
+import { registerFileSystemRouter } from './io/file-system';
 
 const SERIALIZABLES = [OrthogonalDense];
 
@@ -11,3 +12,4 @@ export function registerTfjsOftClasses(): void {
 }
 
 registerTfjsOftClasses();
+registerFileSystemRouter();

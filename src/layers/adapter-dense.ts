@@ -1,0 +1,166 @@
+// The part every dense adapter shares: Dense arguments, a frozen kernel, an optional bias,
+// `y = act(adapt(x) · K ⊙ s + c)`, a switch to run without the adapter, and merging.
+import * as tf from '@tensorflow/tfjs-core';
+import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs } from './dense-args';
+
+/** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
+export interface AdapterDenseArgs extends DenseLayerArgs {
+  /**
+   * Whether `fit` may update the bias. Default `false`: like PEFT's `bias: 'none'`, only the
+   * adapter trains. The kernel is always frozen.
+   */
+  biasTrainable?: boolean;
+}
+
+type Shape = Array<number | null>;
+
+/**
+ * Base class of `OrthogonalDense` and `ButterflyDense`. Subclasses create their adapter
+ * weights in `buildAdapter`, rotate inputs in `adaptInput`, and give the dense rotation
+ * `R` (`d × d`) in `denseRotation`. Not meant to be used directly.
+ */
+export abstract class AdapterDense extends layers.Layer {
+  readonly units: number;
+  readonly biasTrainable: boolean;
+  /** When `false`, the layer computes the frozen base `Dense` (adapter switched off). */
+  adapterEnabled = true;
+  protected kernel!: LayerVariable;
+  protected bias: LayerVariable | null = null;
+  protected readonly dense: ResolvedDenseArgs;
+  private readonly template: layers.Layer;
+
+  constructor(args: AdapterDenseArgs) {
+    super(args);
+    if (args == null || !Number.isInteger(args.units) || args.units <= 0) {
+      throw new Error(`${new.target.name} '${this.name}': units must be a positive integer, got ${args?.units}.`);
+    }
+    const { template, resolved } = denseTemplate(args);
+    this.template = template;
+    this.dense = resolved;
+    this.units = args.units;
+    this.biasTrainable = args.biasTrainable ?? false;
+    if (args.batchInputShape == null && args.inputShape == null && args.inputDim != null) {
+      this.batchInputShape = [null, args.inputDim];
+    }
+    this.inputSpec = [{ minNDim: 2 }];
+    this.supportsMasking = true;
+  }
+
+  /** Input dimension `d` once built. */
+  get inputDim(): number {
+    return this.kernel.shape[0] as number;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const d = shape[shape.length - 1];
+    if (d == null) throw new Error(`${this.getClassName()} '${this.name}': the last input dimension must be known.`);
+    // Adapter weights first (validation may throw before anything is created).
+    this.buildAdapter(d);
+    this.kernel = this.addWeight('kernel', [d, this.units], 'float32', this.dense.kernelInitializer,
+      this.dense.kernelRegularizer, false, this.dense.kernelConstraint);
+    if (this.dense.useBias) {
+      this.bias = this.addWeight('bias', [this.units], 'float32', this.dense.biasInitializer,
+        this.dense.biasRegularizer, this.biasTrainable, this.dense.biasConstraint);
+    }
+    this.inputSpec = [{ minNDim: 2, axes: { [-1]: d } }];
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    return [...shape.slice(0, -1), this.units];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const training = kwargs?.training === true;
+      const rotated = this.adapterEnabled ? this.adaptInput(x, training) : x;
+      const flat = rotated.reshape([-1, this.inputDim]) as tf.Tensor2D;
+      let y: tf.Tensor = tf.matMul(flat, this.kernel.read() as tf.Tensor2D);
+      if (this.adapterEnabled) y = this.scaleOutput(y);
+      if (this.bias != null) y = tf.add(y, this.bias.read());
+      y = this.dense.activation.apply(y);
+      return y.reshape([...x.shape.slice(0, -1), this.units]);
+    });
+  }
+
+  /** The dense `d × d` rotation `R` of SPEC §0 (for inspection, tests and merging). */
+  abstract denseRotation(): tf.Tensor2D;
+
+  /**
+   * The merged kernel `K' = R · K · diag(s)`: with it, a plain `Dense` computes what this
+   * layer computes (dropout aside).
+   */
+  mergedKernel(): tf.Tensor2D {
+    return tf.tidy(() => {
+      const rk = tf.matMul(this.denseRotation(), this.kernel.read() as tf.Tensor2D);
+      const s = this.outputScale();
+      return (s == null ? rk : tf.mul(rk, s)) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * Config of the plain `Dense` that replaces this layer after merging (same name, units,
+   * activation, bias, initializers…). Pair it with `[mergedKernel(), bias]` as weights.
+   */
+  toDenseConfig(): Record<string, unknown> {
+    const base = super.getConfig() as Record<string, unknown>;
+    return { ...base, ...denseConfigOf(this.template) };
+  }
+
+  /** Base kernel `K` (frozen). */
+  get baseKernel(): LayerVariable {
+    return this.kernel;
+  }
+
+  /** Bias `c`, or null when `useBias` is false. */
+  get baseBias(): LayerVariable | null {
+    return this.bias;
+  }
+
+  override getConfig(): Record<string, unknown> & ReturnType<layers.Layer['getConfig']> {
+    return { ...super.getConfig(), ...denseConfigOf(this.template), biasTrainable: this.biasTrainable,
+             ...this.adapterConfig() };
+  }
+
+  /** Creates the adapter weights for input dimension `d` (validating against it). */
+  protected abstract buildAdapter(d: number): void;
+
+  /** `x` (`[..., d]`) rotated by the adapter; `training` enables dropout. */
+  protected abstract adaptInput(x: tf.Tensor, training: boolean): tf.Tensor;
+
+  /** The adapter's own config entries, camelCase keys (tfjs snake-cases them on save). */
+  protected abstract adapterConfig(): Record<string, unknown>;
+
+  /** Per-output scale `s` (`[n]`), or null when the method has none. */
+  protected outputScale(): tf.Tensor1D | null {
+    return null;
+  }
+
+  private scaleOutput(y: tf.Tensor): tf.Tensor {
+    const s = this.outputScale();
+    return s == null ? y : tf.mul(y, s);
+  }
+
+  /**
+   * Builds this layer for input dimension `d` and copies the kernel and bias of an existing
+   * built `Dense` layer (values are copied, the Dense is untouched).
+   */
+  protected copyDenseWeights(source: layers.Layer): void {
+    const weights = source.getWeights();
+    const kernel = weights[0];
+    if (kernel == null || kernel.rank !== 2) {
+      throw new Error(`${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`);
+    }
+    if (!this.built) this.build([null, kernel.shape[0]]);
+    this.kernel.write(kernel);
+    if (this.bias != null) {
+      if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
+      this.bias.write(weights[1]);
+    }
+  }
+}

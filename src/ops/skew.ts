@@ -1,0 +1,86 @@
+// Packed skew-symmetric blocks (SPEC §1): a block of size b is stored as the b(b−1)/2 entries
+// of the strict upper triangle of Q in row-major order, and Q = U − Uᵀ.
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Number of packed parameters of one skew-symmetric block of size `b`: b(b−1)/2. */
+export function packedSize(b: number): number {
+  return (b * (b - 1)) / 2;
+}
+
+/** Block size `b` whose packed length is `p`; throws when `p` is not of the form b(b−1)/2. */
+export function blockSizeFromPacked(p: number): number {
+  const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
+  if (packedSize(b) !== p) {
+    throw new Error(`A packed skew vector of length ${p} is not b(b−1)/2 for any block size b.`);
+  }
+  return b;
+}
+
+interface SkewIndex {
+  /** For each of the b·b entries of Q: 0 (diagonal), 1+k (+v[k]) or 1+p+k (−v[k]). */
+  scatter: Int32Array;
+  /** Flat positions (i·b + j) of the upper-triangle entries, in packing order. */
+  upper: Int32Array;
+  /** Flat positions (j·b + i) of their mirror images. */
+  lower: Int32Array;
+}
+
+const indexCache = new Map<number, SkewIndex>();
+
+function skewIndex(b: number): SkewIndex {
+  let idx = indexCache.get(b);
+  if (idx == null) {
+    const p = packedSize(b);
+    const scatter = new Int32Array(b * b);
+    const upper = new Int32Array(p);
+    const lower = new Int32Array(p);
+    let k = 0;
+    for (let i = 0; i < b; i++) {
+      for (let j = i + 1; j < b; j++) {
+        scatter[i * b + j] = 1 + k;
+        scatter[j * b + i] = 1 + p + k;
+        upper[k] = i * b + j;
+        lower[k] = j * b + i;
+        k++;
+      }
+    }
+    idx = { scatter, upper, lower };
+    indexCache.set(b, idx);
+  }
+  return idx;
+}
+
+/**
+ * Packed vectors `[k, b(b−1)/2]` → skew-symmetric matrices `[k, b, b]` with `Q = U − Uᵀ`.
+ * Built with a gather whose gradient is given explicitly (the map is one-to-one onto the
+ * off-diagonal entries), because tfjs' own gather gradient needs UnsortedSegmentSum, which
+ * the wasm backend lacks.
+ */
+export function skewFromPacked(v: tf.Tensor2D, b: number): tf.Tensor3D {
+  const [k, p] = v.shape;
+  if (p !== packedSize(b)) {
+    throw new Error(`skewFromPacked: packed length ${p} does not match block size ${b} (expected ${packedSize(b)}).`);
+  }
+  const { scatter, upper, lower } = skewIndex(b);
+  const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const value = tf.tidy(() => {
+      const table = tf.concat([tf.zeros([k, 1]), vIn, tf.neg(vIn)], 1);
+      return tf.gather(table, tf.tensor1d(scatter, 'int32'), 1).reshape([k, b, b]);
+    });
+    const gradFunc = (dy: tf.Tensor) => tf.tidy(() => {
+      const flat = dy.reshape([k, b * b]);
+      return tf.sub(tf.gather(flat, tf.tensor1d(upper, 'int32'), 1),
+                    tf.gather(flat, tf.tensor1d(lower, 'int32'), 1));
+    });
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(v) as tf.Tensor3D;
+}
+
+/** Skew-symmetric (or any) matrices `[k, b, b]` → their packed strict upper triangles `[k, b(b−1)/2]`. */
+export function packedFromSkew(q: tf.Tensor3D): tf.Tensor2D {
+  const [k, b] = q.shape;
+  const { upper } = skewIndex(b);
+  return tf.tidy(() => tf.gather(q.reshape([k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
+}
