@@ -232,6 +232,9 @@ def make_case(name, method, dims, kwargs, scale, seed):
 
 
 def main():
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # PEFT keeps target_modules as a set: fix the hash seed so adapter_config.json is reproducible.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     torch.set_default_dtype(torch.float32)
     os.makedirs(OUT, exist_ok=True)
     only = set(sys.argv[1:])
