@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { cayleyExact, cayleyNeumann, invertUnpivoted, orthogonalityError } from '../src/ops/cayley';
+import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
+import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
+import * as ref from './reference/dense-math';
+
+function randomPacked(seed: number, k: number, b: number, std: number): Float32Array {
+  return ref.normals(ref.rng(seed), k * packedSize(b), std);
+}
+
+describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
+  it('lays v out row-major over the strict upper triangle, Q = U − Uᵀ', () => {
+    const q = skewFromPacked(tf.tensor2d([[1, 2, 3, 4, 5, 6]]), 4);
+    expect(q.arraySync()).to.deep.equal([[[0, 1, 2, 3], [-1, 0, 4, 5], [-2, -4, 0, 6], [-3, -5, -6, 0]]]);
+    q.dispose();
+  });
+
+  it('matches the reference for random batches and inverts with packedFromSkew', () => {
+    for (const b of [2, 3, 7, 16]) {
+      const v = randomPacked(b, 3, b, 1);
+      const vt = tf.tensor2d(v, [3, packedSize(b)]);
+      const q = skewFromPacked(vt, b);
+      const data = q.dataSync();
+      for (let j = 0; j < 3; j++) {
+        const expected = ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b);
+        expect(ref.maxAbsDiff(data.slice(j * b * b, (j + 1) * b * b), expected.data)).to.equal(0);
+      }
+      const back = packedFromSkew(q);
+      expect(Array.from(back.dataSync())).to.deep.equal(Array.from(v));
+      tf.dispose([vt, q, back]);
+    }
+  });
+
+  it('has the gradient ∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]', () => {
+    const b = 5;
+    const w = ref.normals(ref.rng(7), b * b);
+    const v = tf.tensor2d(randomPacked(3, 1, b, 1), [1, packedSize(b)]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(v);
+    const got = g.dataSync();
+    let k = 0;
+    for (let i = 0; i < b; i++) for (let j = i + 1; j < b; j++) {
+      expect(got[k]).to.be.closeTo(w[i * b + j] - w[j * b + i], 1e-6);
+      k++;
+    }
+    tf.dispose([v, g]);
+  });
+
+  it('recovers b from the packed length and rejects impossible lengths', () => {
+    expect(blockSizeFromPacked(496)).to.equal(32);
+    expect(blockSizeFromPacked(1)).to.equal(2);
+    expect(() => blockSizeFromPacked(5)).to.throw(/not b\(b−1\)\/2/);
+  });
+});
+
+describe('ops: Cayley transforms (SPEC §2)', () => {
+  it('inverts I − Q without pivoting like a pivoted float64 inverse', () => {
+    const b = 12;
+    const v = randomPacked(11, 2, b, 0.8);
+    const q = skewFromPacked(tf.tensor2d(v, [2, packedSize(b)]), b);
+    const a = tf.sub(tf.eye(b).expandDims(0), q) as tf.Tensor3D;
+    const inv = invertUnpivoted(a).dataSync();
+    for (let j = 0; j < 2; j++) {
+      const qa = ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b);
+      const expected = ref.inverse(ref.add(ref.eye(b), qa, -1));
+      expect(ref.maxAbsDiff(inv.slice(j * b * b, (j + 1) * b * b), expected.data)).to.be.below(1e-5);
+    }
+    tf.dispose([q, a]);
+  });
+
+  for (const b of [2, 5, 16, 33, 64]) {
+    it(`exact Cayley equals (I + Q)(I − Q)⁻¹ and is orthogonal (b = ${b})`, () => {
+      const v = randomPacked(100 + b, 3, b, 0.3);
+      const q = skewFromPacked(tf.tensor2d(v, [3, packedSize(b)]), b);
+      const r = cayleyExact(q);
+      const got = r.dataSync();
+      for (let j = 0; j < 3; j++) {
+        const expected = ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b));
+        const scale = Math.max(1, ref.maxAbs(expected.data));
+        expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data) / scale).to.be.below(1e-5);
+      }
+      expect(orthogonalityError(r)).to.be.below(1e-5);
+      tf.dispose([q, r]);
+    });
+  }
+
+  it('Neumann with N = 5 is I + 2Q + 2Q² + 2Q³ + Q⁴ and near-orthogonal for ‖Q‖_F ≤ 0.1', () => {
+    const b = 8;
+    const v = randomPacked(5, 4, b, 1);
+    // Scale every block to ‖Q‖_F = 0.1 (‖Q‖_F = √2 ‖v‖).
+    const p = packedSize(b);
+    for (let j = 0; j < 4; j++) {
+      let n = 0;
+      for (let k = 0; k < p; k++) n += v[j * p + k] ** 2;
+      const s = 0.1 / Math.sqrt(2 * n);
+      for (let k = 0; k < p; k++) v[j * p + k] *= s;
+    }
+    const q = skewFromPacked(tf.tensor2d(v, [4, p]), b);
+    const r = cayleyNeumann(q, 5);
+    const got = r.dataSync();
+    for (let j = 0; j < 4; j++) {
+      const qa = ref.skew(v.slice(j * p, (j + 1) * p), b);
+      const q2 = ref.matmul(qa, qa); const q3 = ref.matmul(q2, qa); const q4 = ref.matmul(q3, qa);
+      let closed = ref.add(ref.eye(b), qa, 2);
+      closed = ref.add(ref.add(ref.add(closed, q2, 2), q3, 2), q4, 1);
+      expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), closed.data)).to.be.below(1e-6);
+    }
+    expect(orthogonalityError(r)).to.be.below(1e-4);
+    tf.dispose([q, r]);
+  });
+
+  it('Neumann with N terms matches the explicit power series for N = 3, 4, 7', () => {
+    const b = 6;
+    const v = randomPacked(9, 2, b, 0.2);
+    const q = skewFromPacked(tf.tensor2d(v, [2, packedSize(b)]), b);
+    for (const n of [3, 4, 7]) {
+      const r = cayleyNeumann(q, n);
+      const got = r.dataSync();
+      for (let j = 0; j < 2; j++) {
+        const expected = ref.cayleyNeumann(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b), n);
+        expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data)).to.be.below(1e-5);
+      }
+      r.dispose();
+    }
+    expect(() => cayleyNeumann(q, 2)).to.throw(/≥ 3/);
+    q.dispose();
+  });
+
+  it('the Neumann orthogonality error grows with ‖Q‖ (reported, not hidden)', () => {
+    const b = 4;
+    const errs = [0.05, 0.3, 0.9].map((s) => {
+      const q = skewFromPacked(tf.fill([1, packedSize(b)], s) as tf.Tensor2D, b);
+      const r = cayleyNeumann(q, 5);
+      const e = orthogonalityError(r);
+      tf.dispose([q, r]);
+      return e;
+    });
+    expect(errs[0]).to.be.below(errs[1]);
+    expect(errs[1]).to.be.below(errs[2]);
+  });
+
+  it('gradient of the exact Cayley path matches float64 finite differences', () => {
+    const b = 6;
+    const p = packedSize(b);
+    const v = randomPacked(21, 2, b, 0.4);
+    const w = ref.normals(ref.rng(22), 2 * b * b);
+    const loss64 = (vv: Float64Array) => {
+      let s = 0;
+      for (let j = 0; j < 2; j++) {
+        const r = ref.cayley(ref.skew(vv.slice(j * p, (j + 1) * p), b));
+        for (let t = 0; t < b * b; t++) s += r.data[t] * w[j * b * b + t] + 0.5 * r.data[t] ** 2 * (t % 3);
+      }
+      return s;
+    };
+    const wT = tf.tensor3d(w, [2, b, b]);
+    const mod = tf.tensor3d(Array.from({ length: 2 * b * b }, (_, t) => (t % (b * b)) % 3), [2, b, b]);
+    const vT = tf.tensor2d(v, [2, p]);
+    const g = tf.grad((x: tf.Tensor) => {
+      const r = cayleyExact(skewFromPacked(x as tf.Tensor2D, b));
+      return tf.add(tf.sum(tf.mul(r, wT)), tf.sum(tf.mul(tf.mul(tf.square(r), mod), 0.5)));
+    })(vT);
+    const got = g.dataSync();
+    const h = 1e-6;
+    const base = Float64Array.from(v);
+    let worst = 0;
+    for (let k = 0; k < 2 * p; k++) {
+      const plus = Float64Array.from(base); plus[k] += h;
+      const minus = Float64Array.from(base); minus[k] -= h;
+      const fd = (loss64(plus) - loss64(minus)) / (2 * h);
+      worst = Math.max(worst, Math.abs(fd - got[k]) / Math.max(1, Math.abs(fd)));
+    }
+    expect(worst).to.be.below(1e-4);
+    tf.dispose([wT, mod, vT, g]);
+  });
+});
+
+describe('ops: block-diagonal rotation of inputs and kernels', () => {
+  it('rotateInput and rotateKernel equal products with the dense block diagonal', () => {
+    const b = 4; const r = 3; const d = b * r; const n = 5;
+    const v = randomPacked(31, r, b, 0.5);
+    const rot = cayleyExact(skewFromPacked(tf.tensor2d(v, [r, packedSize(b)]), b));
+    const blocks = Array.from({ length: r }, (_, j) => ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)));
+    const dense = ref.blockDiag(blocks);
+    const xs = ref.normals(ref.rng(32), 2 * 3 * d);
+    const ks = ref.normals(ref.rng(33), d * n);
+    const xr = rotateInput(tf.tensor3d(xs, [2, 3, d]), rot);
+    const kr = rotateKernel(tf.tensor2d(ks, [d, n]), rot);
+    const full = blockDiagonal(rot, r);
+    expect(xr.shape).to.deep.equal([2, 3, d]);
+    expect(ref.maxAbsDiff(xr.dataSync(), ref.matmul(ref.mat(6, d, xs), dense).data)).to.be.below(1e-5);
+    expect(ref.maxAbsDiff(kr.dataSync(), ref.matmul(dense, ref.mat(d, n, ks)).data)).to.be.below(1e-5);
+    expect(ref.maxAbsDiff(full.dataSync(), dense.data)).to.be.below(1e-6);
+    tf.dispose([rot, xr, kr, full]);
+  });
+});
