@@ -3,9 +3,10 @@
 // class twice only overwrites the entry with the same class, so it is harmless.
 import { serialization } from '@tensorflow/tfjs-core';
 import { OrthogonalDense } from './layers/orthogonal-dense';
+import { ButterflyDense } from './layers/butterfly-dense';
 import { registerFileSystemRouter } from './io/file-system';
 
-const SERIALIZABLES = [OrthogonalDense];
+const SERIALIZABLES = [OrthogonalDense, ButterflyDense];
 
 export function registerTfjsOftClasses(): void {
   for (const cls of SERIALIZABLES) serialization.registerClass(cls as unknown as serialization.SerializableConstructor<serialization.Serializable>);
