@@ -181,7 +181,10 @@ export class OrthogonalDense extends AdapterDense {
       assign(projected);
       projected.dispose();
     };
-    variable.assign(variable.clone());
+    // Initial values (e.g. initWeights: false) start inside the ball too.
+    const initial = variable.clone();
+    variable.assign(initial);
+    initial.dispose();
   }
 
   /**
