@@ -4,9 +4,10 @@
 import { serialization } from '@tensorflow/tfjs-core';
 import { OrthogonalDense } from './layers/orthogonal-dense';
 import { ButterflyDense } from './layers/butterfly-dense';
+import { OrthogonalityRegularizer } from './regularizers/orthogonality-regularizer';
 import { registerFileSystemRouter } from './io/file-system';
 
-const SERIALIZABLES = [OrthogonalDense, ButterflyDense];
+const SERIALIZABLES = [OrthogonalDense, ButterflyDense, OrthogonalityRegularizer];
 
 export function registerTfjsOftClasses(): void {
   for (const cls of SERIALIZABLES) serialization.registerClass(cls as unknown as serialization.SerializableConstructor<serialization.Serializable>);

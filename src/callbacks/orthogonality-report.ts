@@ -1,0 +1,94 @@
+// Orthogonality figures of adapter layers: how far each block rotation is from orthogonal and
+// how large its skew-symmetric generator is. Used by OrthogonalityMonitor; usable on its own.
+import * as tf from '@tensorflow/tfjs-core';
+import type { layers, LayerVariable } from '@tensorflow/tfjs-layers';
+import { AdapterDense } from '../layers/adapter-dense';
+import { cayleyExact, cayleyNeumann } from '../ops/cayley';
+import { blockSizeFromPacked, skewFromPacked } from '../ops/skew';
+import { adapterLayersIn } from './find-adapter-layers';
+
+/** Figures of one adapter layer. */
+export interface AdapterOrthogonality {
+  /** Layer name. */
+  layer: string;
+  /** Whether the layer uses the Cayley–Neumann series (only then can it leave orthogonality). */
+  cayleyNeumann: boolean;
+  /** Largest `|RᵀR − I|` entry over the layer's block rotations. */
+  orthogonalityError: number;
+  /** Largest block `‖Q_j‖_F` over the layer's packed parameters. */
+  maxQNorm: number;
+}
+
+/** Figures of a whole model (largest values over all its adapter layers). */
+export interface OrthogonalityReport {
+  /** Largest `|RᵀR − I|` entry over all blocks of all adapters (0 without adapters). */
+  orthogonalityError: number;
+  /** Largest block `‖Q_j‖_F` over all adapters (0 without adapters). */
+  maxQNorm: number;
+  /** Per-layer figures, in layer order. */
+  layers: AdapterOrthogonality[];
+}
+
+const PACKED_NAME = /(^|\/)b?oft_r(_\d+)?$/;
+
+interface RotationSource {
+  useCayleyNeumann?: boolean;
+  numCayleyNeumannTerms?: number;
+  blockRotations?: () => tf.Tensor;
+}
+
+/** The packed skew-symmetric parameters of an adapter (`oft_r` / `boft_r`), or null before build. */
+function packedWeightOf(layer: AdapterDense): LayerVariable | null {
+  return layer.weights.find((w) => PACKED_NAME.test(w.originalName ?? w.name)) ?? null;
+}
+
+/** Figures of one built adapter layer (null when it has no packed parameters yet). */
+export async function adapterOrthogonality(layer: AdapterDense): Promise<AdapterOrthogonality | null> {
+  const weight = packedWeightOf(layer);
+  if (weight == null) return null;
+  const source = layer as unknown as RotationSource;
+  const neumann = source.useCayleyNeumann === true;
+  const figures = tf.tidy(() => {
+    const v = weight.read();
+    const p = v.shape[v.rank - 1] as number;
+    const b = blockSizeFromPacked(p);
+    const flat = v.reshape([-1, p]) as tf.Tensor2D;
+    let rot: tf.Tensor3D;
+    if (typeof source.blockRotations === 'function') {
+      rot = source.blockRotations().reshape([-1, b, b]) as tf.Tensor3D;
+    } else {
+      const q = skewFromPacked(flat, b);
+      rot = neumann ? cayleyNeumann(q, source.numCayleyNeumannTerms ?? 5) : cayleyExact(q);
+    }
+    const eye = tf.eye(b).expandDims(0);
+    const err = tf.max(tf.abs(tf.sub(tf.matMul(rot, rot, true, false), eye)));
+    // ‖Q_j‖_F² = 2‖v_j‖²: every packed entry appears twice in Q = U − Uᵀ.
+    const qNorm = tf.sqrt(tf.mul(tf.max(tf.sum(tf.square(flat), 1)), 2));
+    return tf.stack([err, qNorm]);
+  });
+  const [orthogonalityError, maxQNorm] = await figures.data();
+  figures.dispose();
+  return { layer: layer.name, cayleyNeumann: neumann, orthogonalityError, maxQNorm };
+}
+
+/**
+ * Orthogonality figures of every adapter layer of `model` (nested models included), or of
+ * the given layers: the largest `|RᵀR − I|` entry and the largest block `‖Q‖_F`.
+ *
+ * ```ts
+ * const { orthogonalityError, maxQNorm } = await orthogonalityReport(model);
+ * ```
+ */
+export async function orthogonalityReport(model: { layers?: layers.Layer[] } | AdapterDense[]): Promise<OrthogonalityReport> {
+  const adapters = Array.isArray(model) ? model : adapterLayersIn(model);
+  const perLayer: AdapterOrthogonality[] = [];
+  for (const layer of adapters) {
+    const figures = await adapterOrthogonality(layer);
+    if (figures != null) perLayer.push(figures);
+  }
+  return {
+    orthogonalityError: Math.max(0, ...perLayer.map((f) => f.orthogonalityError)),
+    maxQNorm: Math.max(0, ...perLayer.map((f) => f.maxQNorm)),
+    layers: perLayer,
+  };
+}
