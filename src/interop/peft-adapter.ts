@@ -1,0 +1,438 @@
+// Adapters that cross between Hugging Face PEFT (PyTorch) and tfjs-oft: read and write PEFT's
+// `adapter_config.json` + `adapter_model.safetensors` for OFT and BOFT.
+import * as tf from '@tensorflow/tfjs-core';
+import { LayersModel, layers, LayerVariable } from '@tensorflow/tfjs-layers';
+import {
+  blockSizeOfPacked, boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsToPeft,
+  oftOptionsFromPeft, oftParamsFromPeft, oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, transpose2d,
+} from './peft-conventions';
+import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors } from './safetensors';
+import { joinPath, readBytes, writeFiles } from './node-files';
+
+/**
+ * Correspondence between PyTorch module names (as in PEFT's files, e.g. `encoder.layer.0.attention.query`)
+ * and tfjs layer names. A table is always `{ [torchModule]: tfjsLayer }`. A function maps in the
+ * direction of the call: torch → tfjs in `importPeftAdapter`, tfjs → torch in `exportPeftAdapter`.
+ * Default: the names are equal.
+ */
+export type PeftNameMap = Record<string, string> | ((name: string) => string | null | undefined);
+
+/** PEFT adapter files in memory (browser-friendly). `config` may be the JSON text, its bytes or the parsed object. */
+export interface PeftAdapterFiles {
+  config: string | PeftAdapterConfig | ArrayBuffer | ArrayBufferView;
+  weights: ArrayBuffer | ArrayBufferView;
+}
+
+/** Options of `importPeftAdapter`. */
+export interface ImportPeftAdapterOptions {
+  /** torch module name → tfjs layer name (table or function; default identity). */
+  nameMap?: PeftNameMap;
+}
+
+/** Options of `exportPeftAdapter` / `exportPeftAdapterFiles`. */
+export interface ExportPeftAdapterOptions {
+  /** `{torchModule: tfjsLayer}` table, or a function tfjs layer name → torch module name (default identity). */
+  nameMap?: PeftNameMap;
+  /**
+   * PEFT `bias` mode. Default: `'oft_only'` / `'boft_only'` when some adapter layer's bias is
+   * trainable, else `'none'`. `'all'` also writes the bias of every other mapped Dense layer.
+   */
+  bias?: 'none' | 'all' | 'oft_only' | 'boft_only';
+  /** tfjs names of Dense layers written whole (PEFT `modules_to_save`, e.g. a new classifier head). */
+  modulesToSave?: string[];
+  /** `base_model_name_or_path` of the config (e.g. the Hub id of the torch base model). */
+  baseModelNameOrPath?: string | null;
+}
+
+/** What `exportPeftAdapterFiles` produces. */
+export interface PeftAdapterExport {
+  config: PeftAdapterConfig;
+  /** `adapter_config.json` text. */
+  configJson: string;
+  /** `adapter_model.safetensors` bytes. */
+  weights: Uint8Array;
+}
+
+/** The adapter tensors of one torch module, as PEFT stores them. */
+export interface PeftModuleTensors {
+  oftR?: SafetensorsTensor;
+  boftR?: SafetensorsTensor;
+  boftS?: SafetensorsTensor;
+  /** Bias of an adapted module (`bias` = 'oft_only' / 'boft_only' / 'all'). */
+  bias?: SafetensorsTensor;
+}
+
+/** A PEFT adapter, parsed. */
+export interface ParsedPeftAdapter {
+  config: PeftAdapterConfig;
+  method: 'oft' | 'boft';
+  /** Adapted modules by torch module name. */
+  adapted: Map<string, PeftModuleTensors>;
+  /** Weights of other modules (`modules_to_save`, biases with `bias: 'all'`) by torch module name. */
+  plain: Map<string, { weight?: SafetensorsTensor; bias?: SafetensorsTensor }>;
+}
+
+const PREFIX = 'base_model.model.';
+
+function decodeConfig(config: PeftAdapterFiles['config']): PeftAdapterConfig {
+  let parsed: unknown = config;
+  if (typeof config === 'string' || config instanceof ArrayBuffer || ArrayBuffer.isView(config)) {
+    const text = typeof config === 'string' ? config : new TextDecoder().decode(config as ArrayBuffer);
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`PEFT adapter: adapter_config.json is not valid JSON (${(e as Error).message}).`);
+    }
+  }
+  if (parsed == null || typeof parsed !== 'object' || typeof (parsed as PeftAdapterConfig).peft_type !== 'string') {
+    throw new Error('PEFT adapter: adapter_config.json has no peft_type; is this a PEFT adapter directory?');
+  }
+  return parsed as PeftAdapterConfig;
+}
+
+/** Splits PEFT's state-dict keys into adapted modules and plain module weights. */
+export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weights: ArrayBuffer | ArrayBufferView): ParsedPeftAdapter {
+  const config = decodeConfig(configSource);
+  const type = config.peft_type.toUpperCase();
+  if (type !== 'OFT' && type !== 'BOFT') {
+    throw new Error(`PEFT adapter: peft_type '${config.peft_type}' is not supported; tfjs-oft reads OFT and BOFT adapters.`);
+  }
+  const method = type === 'OFT' ? 'oft' : 'boft';
+  const file = readSafetensors(weights);
+  const adapted = new Map<string, PeftModuleTensors>();
+  const plain = new Map<string, { weight?: SafetensorsTensor; bias?: SafetensorsTensor }>();
+  const entry = <T extends object>(m: Map<string, T>, k: string): T => {
+    if (!m.has(k)) m.set(k, {} as T);
+    return m.get(k)!;
+  };
+  const suffixes: Array<[string, keyof PeftModuleTensors]> = [
+    ['.oft_R.weight', 'oftR'], ['.boft_R', 'boftR'], ['.boft_s', 'boftS'], ['.base_layer.bias', 'bias'],
+  ];
+  for (const [key, tensor] of file.tensors) {
+    if (!key.startsWith(PREFIX)) throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
+    const rest = key.slice(PREFIX.length);
+    if (rest.includes('.original_module.') || rest.includes('.modules_to_save.')) continue; // copies PEFT also writes
+    if (rest.includes('oft_embedding_R')) throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
+    const hit = suffixes.find(([s]) => rest.endsWith(s));
+    if (hit) {
+      entry(adapted, rest.slice(0, -hit[0].length))[hit[1]] = tensor;
+    } else if (rest.endsWith('.weight') || rest.endsWith('.bias')) {
+      const field = rest.endsWith('.weight') ? 'weight' : 'bias';
+      entry(plain, rest.slice(0, rest.lastIndexOf('.')))[field] = tensor;
+    } else {
+      throw new Error(`PEFT adapter: tensor '${key}' is neither an ${method.toUpperCase()} parameter nor a module weight/bias.`);
+    }
+  }
+  for (const [name, t] of adapted) {
+    const ok = method === 'oft' ? t.oftR != null : t.boftR != null && t.boftS != null;
+    if (!ok) {
+      throw new Error(`PEFT adapter: module '${name}' lacks its ${method === 'oft' ? 'oft_R.weight' : 'boft_R/boft_s'} ` +
+        `tensor(s) (peft_type ${config.peft_type}).`);
+    }
+  }
+  if (adapted.size === 0) throw new Error('PEFT adapter: adapter_model.safetensors holds no adapted module.');
+  return { config, method, adapted, plain };
+}
+
+/** Reads `dir/adapter_config.json` and `dir/adapter_model.safetensors` (Node), or takes the files in memory. */
+export async function loadPeftAdapterFiles(source: string | PeftAdapterFiles): Promise<ParsedPeftAdapter> {
+  if (typeof source === 'string') {
+    const [config, weights] = await Promise.all([
+      readBytes(joinPath(source, 'adapter_config.json')), readBytes(joinPath(source, 'adapter_model.safetensors'))]);
+    return parsePeftAdapter(config, weights);
+  }
+  return parsePeftAdapter(source.config, source.weights);
+}
+
+/** Resolves a torch module name to a tfjs layer name (import direction). */
+export function torchToTfjs(nameMap: PeftNameMap | undefined, torchName: string): string {
+  if (nameMap == null) return torchName;
+  const out = typeof nameMap === 'function' ? nameMap(torchName) : nameMap[torchName];
+  if (out == null) {
+    throw new Error(`PEFT adapter: nameMap has no tfjs layer for torch module '${torchName}'. ` +
+      `Add it to the table, or return a layer name for it from the function.`);
+  }
+  return out;
+}
+
+/** Resolves a tfjs layer name to a torch module name (export direction). */
+export function tfjsToTorch(nameMap: PeftNameMap | undefined, tfjsName: string): string {
+  if (nameMap == null) return tfjsName;
+  if (typeof nameMap === 'function') {
+    const out = nameMap(tfjsName);
+    if (out == null) throw new Error(`PEFT export: nameMap returned no torch module name for tfjs layer '${tfjsName}'.`);
+    return out;
+  }
+  const hits = Object.entries(nameMap).filter(([, v]) => v === tfjsName).map(([k]) => k);
+  if (hits.length !== 1) {
+    throw new Error(`PEFT export: nameMap ${hits.length === 0 ? 'has no' : 'has several'} torch module(s) for tfjs layer ` +
+      `'${tfjsName}'${hits.length ? ` (${hits.join(', ')})` : ''}; give exactly one {torchModule: '${tfjsName}'} entry.`);
+  }
+  return hits[0];
+}
+
+/** Every layer of a model, nested models included (depth first). */
+export function allLayers(model: LayersModel): layers.Layer[] {
+  const out: layers.Layer[] = [];
+  const visit = (m: { layers: layers.Layer[] }) => {
+    for (const l of m.layers) {
+      out.push(l);
+      if ((l as unknown as { layers?: layers.Layer[] }).layers != null) visit(l as unknown as { layers: layers.Layer[] });
+    }
+  };
+  visit(model);
+  return out;
+}
+
+/** The layer named `name` anywhere in `model` (nested models included); throws if absent or ambiguous. */
+export function findLayer(model: LayersModel, name: string, what = 'PEFT adapter'): layers.Layer {
+  const hits = allLayers(model).filter((l) => l.name === name);
+  const unique = [...new Set(hits)];
+  if (unique.length === 0) {
+    const names = allLayers(model).map((l) => l.name);
+    throw new Error(`${what}: the model has no layer named '${name}' (layers: ${names.slice(0, 20).join(', ')}` +
+      `${names.length > 20 ? ', …' : ''}). Map torch module names to tfjs layer names with nameMap.`);
+  }
+  if (unique.length > 1) throw new Error(`${what}: several layers are named '${name}'.`);
+  return unique[0];
+}
+
+function weightOf(layer: layers.Layer, short: string): LayerVariable | undefined {
+  return layer.weights.find((w) => w.originalName === `${layer.name}/${short}` || w.originalName.endsWith(`/${short}`));
+}
+
+function writeWeight(layer: layers.Layer, short: string, values: Float32Array, shape: number[], source: string): void {
+  const w = weightOf(layer, short);
+  if (w == null) throw new Error(`PEFT adapter: layer '${layer.name}' (${layer.getClassName()}) has no '${short}' weight for ${source}.`);
+  const want = w.shape as number[];
+  if (want.length !== shape.length || want.some((s, i) => s !== shape[i])) {
+    throw new Error(`PEFT adapter: ${source} has shape [${shape}] but layer '${layer.name}' expects ${short} of shape ` +
+      `[${want}]. The PEFT adapter was trained for a different layer size or block configuration.`);
+  }
+  const t = tf.tensor(values, shape, 'float32');
+  w.write(t);
+  t.dispose();
+}
+
+/**
+ * Writes one PEFT module's adapter tensors into an adapter layer (`OrthogonalDense` for OFT,
+ * `ButterflyDense` for BOFT) whose options match the PEFT config, applying SPEC §2's conventions.
+ */
+export function setPeftModuleWeights(layer: layers.Layer, torchName: string, tensors: PeftModuleTensors,
+                                     config: PeftAdapterConfig): void {
+  const src = (k: string) => `PEFT tensor '${PREFIX}${torchName}.${k}'`;
+  if (config.peft_type.toUpperCase() === 'OFT') {
+    if (layer.getClassName() !== 'OrthogonalDense') {
+      throw new Error(`PEFT adapter: layer '${layer.name}' for OFT module '${torchName}' is a ${layer.getClassName()}, not an OrthogonalDense.`);
+    }
+    const opts = oftOptionsFromPeft(config);
+    const t = tensors.oftR!;
+    const layerNeumann = (layer as unknown as { useCayleyNeumann: boolean }).useCayleyNeumann;
+    if (layerNeumann !== opts.useCayleyNeumann) {
+      throw new Error(`PEFT adapter: layer '${layer.name}' has useCayleyNeumann=${layerNeumann} but the adapter was ` +
+        `trained with use_cayley_neumann=${opts.useCayleyNeumann}.`);
+    }
+    writeWeight(layer, 'oft_r', oftParamsFromPeft(t.data as Float32Array, opts.useCayleyNeumann), t.shape, src('oft_R.weight'));
+  } else {
+    if (layer.getClassName() !== 'ButterflyDense') {
+      throw new Error(`PEFT adapter: layer '${layer.name}' for BOFT module '${torchName}' is a ${layer.getClassName()}, not a ButterflyDense.`);
+    }
+    const r = tensors.boftR!;
+    if (r.shape.length !== 4 || r.shape[2] !== r.shape[3]) {
+      throw new Error(`PEFT adapter: ${src('boft_R')} has shape [${r.shape}], expected [m, N, b, b].`);
+    }
+    const [m, n, b] = r.shape;
+    writeWeight(layer, 'boft_r', boftParamsFromPeft(r.data as Float32Array, m, n, b), [m, n, (b * (b - 1)) / 2], src('boft_R'));
+    const s = tensors.boftS!;
+    writeWeight(layer, 'boft_s', Float32Array.from(s.data as Float32Array), [s.data.length], src('boft_s'));
+  }
+  if (tensors.bias != null) writeWeight(layer, 'bias', Float32Array.from(tensors.bias.data as Float32Array), [tensors.bias.data.length], src('base_layer.bias'));
+}
+
+/** Writes a torch Linear's weight (`[n, d]`) and/or bias into a tfjs Dense-like layer (kernel = weightᵀ). */
+export function setLinearWeights(layer: layers.Layer, torchName: string,
+                                 w: { weight?: SafetensorsTensor; bias?: SafetensorsTensor }): void {
+  if (w.weight != null) {
+    if (w.weight.shape.length !== 2) {
+      throw new Error(`PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module weights map to tfjs Dense kernels.`);
+    }
+    const [n, d] = w.weight.shape;
+    writeWeight(layer, 'kernel', transpose2d(w.weight.data as Float32Array, n, d), [d, n], `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`);
+  }
+  if (w.bias != null) writeWeight(layer, 'bias', Float32Array.from(w.bias.data as Float32Array), [w.bias.data.length], `PEFT tensor '${PREFIX}${torchName}.bias'`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+interface AdapterLayerView {
+  layer: layers.Layer;
+  torchName: string;
+  config: Record<string, unknown>;
+}
+
+function readValues(v: LayerVariable): Float32Array {
+  return (v.read() as tf.Tensor).dataSync() as Float32Array;
+}
+
+function uniform<T>(views: AdapterLayerView[], what: string, get: (v: AdapterLayerView) => T): T {
+  const vals = views.map(get);
+  const first = JSON.stringify(vals[0]);
+  const odd = views.filter((_, i) => JSON.stringify(vals[i]) !== first);
+  if (odd.length > 0) {
+    throw new Error(`PEFT export: ${what} differs between adapter layers (${views.map((v, i) => `${v.layer.name}: ${JSON.stringify(vals[i])}`).join(', ')}); ` +
+      'a PEFT config holds one value for all target modules. Export the layers separately or use one value.');
+  }
+  return vals[0];
+}
+
+/**
+ * Builds PEFT adapter files (`adapter_config.json`, `adapter_model.safetensors`) from the adapter
+ * layers of a tfjs model, in memory. Throws a clear error for what PEFT cannot express: layers of
+ * both methods, per-layer differences in options, BOFT with the Cayley–Neumann series, a 3-term
+ * OFT Neumann series.
+ */
+export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
+  const adapterLayers = [...new Set(allLayers(model))].filter((l) => ['OrthogonalDense', 'ButterflyDense'].includes(l.getClassName()));
+  if (adapterLayers.length === 0) throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
+  const classes = new Set(adapterLayers.map((l) => l.getClassName()));
+  if (classes.size > 1) {
+    throw new Error(`PEFT export: the model mixes OrthogonalDense and ButterflyDense layers (${adapterLayers.map((l) => `${l.name}: ${l.getClassName()}`).join(', ')}); ` +
+      'a PEFT adapter holds one method. Export them as two adapters.');
+  }
+  const isOft = classes.has('OrthogonalDense');
+  const views: AdapterLayerView[] = adapterLayers.map((layer) => ({
+    layer, torchName: tfjsToTorch(options.nameMap, layer.name), config: layer.getConfig() as Record<string, unknown>,
+  }));
+  const tensors: Record<string, SafetensorsInput> = {};
+  let config: PeftAdapterConfig;
+  const biasTrainable = views.some((v) => weightOf(v.layer, 'bias')?.trainable);
+  const bias = options.bias ?? (biasTrainable ? (isOft ? 'oft_only' : 'boft_only') : 'none');
+  const validBias = isOft ? ['none', 'all', 'oft_only'] : ['none', 'all', 'boft_only'];
+  if (!validBias.includes(bias)) throw new Error(`PEFT export: bias '${bias}' is not valid for ${isOft ? 'OFT' : 'BOFT'}; use one of ${validBias.join(', ')}.`);
+
+  if (isOft) {
+    const shapes = views.map((v) => weightOf(v.layer, 'oft_r')!.shape as number[]);
+    const geometry = views.map((v, i) => {
+      const b = blockSizeOfPacked(shapes[i][1], `OrthogonalDense '${v.layer.name}'`);
+      const d = weightOf(v.layer, 'kernel')!.shape[0] as number;
+      return { b, r: d / b };
+    });
+    const neumann = uniform(views, 'useCayleyNeumann', (v) => v.config.useCayleyNeumann as boolean);
+    const terms = uniform(views, 'numCayleyNeumannTerms', (v) => v.config.numCayleyNeumannTerms as number);
+    const blockShare = uniform(views, 'blockShare', (v) => v.config.blockShare as boolean);
+    const coft = uniform(views, 'coft', (v) => v.config.coft as boolean);
+    const eps = uniform(views, 'eps', (v) => v.config.eps as number);
+    const moduleDropout = uniform(views, 'moduleDropout', (v) => v.config.moduleDropout as number);
+    let oftBlockSize = 0;
+    let r = 0;
+    if (geometry.every((g) => g.b === geometry[0].b)) oftBlockSize = geometry[0].b;
+    else if (geometry.every((g) => g.r === geometry[0].r)) r = geometry[0].r;
+    else {
+      throw new Error(`PEFT export: the OFT layers have neither one block size nor one number of blocks ` +
+        `(${views.map((v, i) => `${v.layer.name}: b=${geometry[i].b}, r=${geometry[i].r}`).join('; ')}); a PEFT OFTConfig holds one oft_block_size or one r.`);
+    }
+    config = {
+      peft_type: 'OFT', r, oft_block_size: oftBlockSize, module_dropout: moduleDropout, coft, eps, block_share: blockShare,
+      use_cayley_neumann: neumann,
+      num_cayley_neumann_terms: neumann ? neumannTermsToPeft(terms, `OrthogonalDense '${views[0].layer.name}'`) : terms,
+    };
+    for (const v of views) {
+      const w = weightOf(v.layer, 'oft_r')!;
+      tensors[`${PREFIX}${v.torchName}.oft_R.weight`] = { shape: w.shape as number[], data: oftParamsToPeft(readValues(w), neumann) };
+    }
+  } else {
+    const geometry = views.map((v) => {
+      const s = weightOf(v.layer, 'boft_r')!.shape as number[];
+      return { m: s[0], n: s[1], b: blockSizeOfPacked(s[2], `ButterflyDense '${v.layer.name}'`) };
+    });
+    for (const v of views) {
+      if (v.config.useCayleyNeumann) {
+        throw new Error(`PEFT export: ButterflyDense '${v.layer.name}' uses the Cayley–Neumann series; PEFT's BOFT only ` +
+          'has the exact Cayley transform. Train with useCayleyNeumann: false for an adapter that PEFT loads.');
+      }
+    }
+    const m = uniform(views, 'boftNButterflyFactor', (v) => (weightOf(v.layer, 'boft_r')!.shape[0] as number));
+    const boftDropout = uniform(views, 'boftDropout', (v) => v.config.boftDropout as number);
+    let boftBlockSize = 0;
+    let boftBlockNum = 0;
+    if (geometry.every((g) => g.b === geometry[0].b)) boftBlockSize = geometry[0].b;
+    else if (geometry.every((g) => g.n === geometry[0].n)) boftBlockNum = geometry[0].n;
+    else {
+      throw new Error(`PEFT export: the BOFT layers have neither one block size nor one number of blocks ` +
+        `(${views.map((v, i) => `${v.layer.name}: b=${geometry[i].b}, N=${geometry[i].n}`).join('; ')}); a PEFT BOFTConfig holds one of them.`);
+    }
+    config = {
+      peft_type: 'BOFT', boft_block_size: boftBlockSize, boft_block_num: boftBlockNum, boft_n_butterfly_factor: m,
+      boft_dropout: boftDropout,
+    };
+    views.forEach((v, i) => {
+      const { m: mm, n, b } = geometry[i];
+      tensors[`${PREFIX}${v.torchName}.boft_R`] = { shape: [mm, n, b, b], data: boftParamsToPeft(readValues(weightOf(v.layer, 'boft_r')!), mm, n, b) };
+      const s = weightOf(v.layer, 'boft_s')!;
+      tensors[`${PREFIX}${v.torchName}.boft_s`] = { shape: [s.shape[0] as number, 1], data: readValues(s) };
+    });
+  }
+
+  if (bias !== 'none') {
+    for (const v of views) {
+      const b = weightOf(v.layer, 'bias');
+      if (b != null) tensors[`${PREFIX}${v.torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
+    }
+  }
+  const adapterSet = new Set(adapterLayers);
+  const saved = new Set(options.modulesToSave ?? []);
+  if (bias === 'all') {
+    for (const l of new Set(allLayers(model))) {
+      const b = weightOf(l, 'bias');
+      if (adapterSet.has(l) || saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
+      tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+    }
+  }
+  const modulesToSave: string[] = [];
+  for (const name of saved) {
+    const l = findLayer(model, name, 'PEFT export');
+    if (l.getClassName() !== 'Dense') {
+      throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers (torch Linear) can be written.`);
+    }
+    const torchName = tfjsToTorch(options.nameMap, name);
+    modulesToSave.push(torchName);
+    const k = weightOf(l, 'kernel')!;
+    const [d, n] = k.shape as number[];
+    tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
+    const b = weightOf(l, 'bias');
+    if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+  }
+
+  const full: PeftAdapterConfig = {
+    ...config,
+    auto_mapping: null,
+    base_model_name_or_path: options.baseModelNameOrPath ?? null,
+    bias,
+    exclude_modules: null,
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_weights: true,
+    layers_pattern: null,
+    layers_to_transform: null,
+    modules_to_save: modulesToSave.length ? modulesToSave : null,
+    peft_version: PEFT_VERSION_VERIFIED,
+    revision: null,
+    target_modules: views.map((v) => v.torchName).sort(),
+    task_type: null,
+  };
+  const sorted = Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]])) as PeftAdapterConfig;
+  return { config: sorted, configJson: `${JSON.stringify(sorted, null, 2)}\n`, weights: writeSafetensors(tensors, { format: 'pt' }) };
+}
+
+/**
+ * Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (Node), loadable with
+ * `PeftModel.from_pretrained(torch_model, dir)`. See `exportPeftAdapterFiles` for the rules.
+ */
+export async function exportPeftAdapter(model: LayersModel, dir: string, options: ExportPeftAdapterOptions = {}): Promise<PeftAdapterExport> {
+  const out = exportPeftAdapterFiles(model, options);
+  await writeFiles(dir, { 'adapter_config.json': out.configJson, 'adapter_model.safetensors': out.weights });
+  return out;
+}
+
+export { boftOptionsFromPeft, oftOptionsFromPeft };
