@@ -156,7 +156,9 @@ export abstract class AdapterDense extends layers.Layer {
     if (kernel == null || kernel.rank !== 2) {
       throw new Error(`${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`);
     }
-    if (!this.built) this.build([null, kernel.shape[0]]);
+    // Build through apply() so that the weights get the layer-name prefix of tfjs' name scope
+    // (`name/kernel`); a direct build() names them `kernel`, which collide and do not reload.
+    if (!this.built) tf.dispose(this.apply(tf.zeros([1, kernel.shape[0]])) as tf.Tensor);
     this.kernel.write(kernel);
     if (this.bias != null) {
       if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
