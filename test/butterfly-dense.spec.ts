@@ -181,7 +181,7 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
       const f = (a: Float64Array) => (which === 'v' ? loss(a, s0) : loss(v0, a));
       return (f(plus) - f(minus)) / (2 * h);
     });
-    const gv = grads[vVar.read().name].dataSync(); const gs = grads[sVar.read().name].dataSync();
+    const gv = grads[(vVar.read() as tf.Variable).name].dataSync(); const gs = grads[(sVar.read() as tf.Variable).name].dataSync();
     expect(relErr(gv, numeric(v0, 'v'))).to.be.at.most(1e-4);
     expect(relErr(gs, numeric(s0, 's'))).to.be.at.most(1e-4);
     tf.dispose([x, wt, ...Object.values(grads)]);
