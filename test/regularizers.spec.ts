@@ -1,0 +1,203 @@
+// OrthogonalityRegularizer: its value against float64 sums of squares (‖Q_j‖_F² = 2‖v_j‖²,
+// SPEC §1), its exact contribution to the loss fit reports, its gradient (closed form), its
+// serialization through model.json, and tensor bookkeeping.
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ButterflyDense, OrthogonalDense, OrthogonalityRegularizer } from '../src/index';
+
+/** Deterministic float32 normals (Box–Muller on a small LCG), independent of tfjs. */
+function normals(seed: number, n: number, std: number): Float32Array {
+  let s = seed >>> 0;
+  const u = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+/** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (SPEC §1). */
+function penalty64(values: ArrayLike<number>, p: number, lambda: number, radius = 0): number {
+  const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
+  let total = 0;
+  for (let j = 0; j < values.length / p; j++) {
+    const q = new Float64Array(b * b);
+    let k = 0;
+    for (let r = 0; r < b; r++) {
+      for (let c = r + 1; c < b; c++) {
+        q[r * b + c] = values[j * p + k];
+        q[c * b + r] = -values[j * p + k];
+        k++;
+      }
+    }
+    let fro2 = 0;
+    for (const e of q) fro2 += e * e;
+    total += Math.max(0, fro2 - radius * radius);
+  }
+  return lambda * total;
+}
+
+function packedWeight(layer: tf.layers.Layer): tf.LayerVariable {
+  const w = layer.weights.find((x) => /b?oft_r$/.test(x.originalName));
+  if (w == null) throw new Error(`no packed weight in ${layer.name}`);
+  return w;
+}
+
+function setPacked(layer: tf.layers.Layer, seed: number, std: number): Float32Array {
+  const w = packedWeight(layer);
+  const values = normals(seed, w.shape.reduce((a, b) => (a as number) * (b as number), 1) as number, std);
+  const t = tf.tensor(values, w.shape as number[]);
+  w.write(t);
+  t.dispose();
+  return values;
+}
+
+/** The loss `fit` reports for one full batch with a zero learning rate (weights unchanged). */
+async function firstBatchLoss(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<number> {
+  model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+  const h = await model.fit(x, y, { epochs: 1, batchSize: x.shape[0], shuffle: false, verbose: 0 });
+  return h.history.loss[0] as number;
+}
+
+describe('OrthogonalityRegularizer', () => {
+  it('computes λ·Σ‖Q_j‖_F² (and the free-radius variant) on [r, p] and [m, N, p] weights', () => {
+    for (const [shape, seed] of [[[3, 6], 1], [[2, 4, 10], 2], [[1, 1], 3]] as Array<[number[], number]>) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const v = normals(seed, size, 0.4);
+      const x = tf.tensor(v, shape);
+      const p = shape[shape.length - 1];
+      for (const [lambda, radius] of [[0.3, 0], [1e-3, 0], [0.7, 0.5], [0, 0]]) {
+        const reg = new OrthogonalityRegularizer({ lambda, radius });
+        const got = reg.apply(x);
+        const want = penalty64(v, p, lambda, radius);
+        expect(Math.abs(got.dataSync()[0] - want)).to.be.at.most(1e-6 * Math.max(1, want), `${shape} λ=${lambda} ρ=${radius}`);
+        got.dispose();
+      }
+      x.dispose();
+    }
+  });
+
+  it('the radius leaves small blocks free: a block inside it costs nothing', () => {
+    const x = tf.tensor2d([[0.1, 0.1, 0.1], [0.5, 0.5, 0.5]]); // ‖Q‖_F² = 0.06 and 1.5
+    const reg = new OrthogonalityRegularizer({ lambda: 2, radius: 0.5 });
+    const got = reg.apply(x);
+    expect(got.dataSync()[0]).to.be.closeTo(2 * (1.5 - 0.25), 1e-6);
+    tf.dispose([x, got]);
+  });
+
+  it('rejects bad arguments with the value and a fix', () => {
+    expect(() => new OrthogonalityRegularizer({ lambda: -1 })).to.throw(/lambda must be a finite number ≥ 0, got -1/);
+    expect(() => new OrthogonalityRegularizer({ lambda: NaN })).to.throw(/lambda/);
+    expect(() => new OrthogonalityRegularizer({ radius: -0.1 })).to.throw(/radius must be .* got -0.1/);
+  });
+
+  it('adds exactly λ·Σ‖Q‖² to the loss fit reports (OrthogonalDense and ButterflyDense, compared with λ = 0)', async () => {
+    const x = tf.tensor2d(normals(11, 6 * 8, 1), [6, 8]);
+    const y = tf.tensor2d(normals(12, 6 * 5, 1), [6, 5]);
+    const lambda = 0.05;
+    const make = (reg: number, kind: 'oft' | 'boft') => {
+      const m = tf.sequential();
+      const regularizer = new OrthogonalityRegularizer({ lambda: reg });
+      m.add(kind === 'oft'
+        ? new OrthogonalDense({ units: 5, inputShape: [8], oftBlockSize: 4, useCayleyNeumann: false,
+                                oftRegularizer: regularizer })
+        : new ButterflyDense({ units: 5, inputShape: [8], boftBlockSize: 2, boftNButterflyFactor: 2,
+                               boftRegularizer: regularizer }));
+      return m;
+    };
+    for (const kind of ['oft', 'boft'] as const) {
+      const withReg = make(lambda, kind);
+      const without = make(0, kind);
+      const v = setPacked(withReg.layers[0], 21, 0.3);
+      without.setWeights(withReg.getWeights());
+      const p = packedWeight(withReg.layers[0]).shape.at(-1) as number;
+      const expected = penalty64(v, p, lambda);
+      const diff = (await firstBatchLoss(withReg, x, y)) - (await firstBatchLoss(without, x, y));
+      expect(expected).to.be.greaterThan(0.05);
+      expect(Math.abs(diff - expected)).to.be.at.most(5e-6, `${kind}: loss difference ${diff} vs ${expected}`);
+    }
+    tf.dispose([x, y]);
+  });
+
+  it('its gradient is 4λv: with a zero kernel one SGD step scales oft_r by (1 − 4ηλ)', async () => {
+    const lambda = 0.5;
+    const lr = 0.1;
+    const m = tf.sequential();
+    m.add(new OrthogonalDense({ units: 3, inputShape: [6], oftBlockSize: 3, kernelInitializer: 'zeros',
+                                oftRegularizer: new OrthogonalityRegularizer({ lambda }) }));
+    const v0 = setPacked(m.layers[0], 31, 0.2);
+    m.compile({ optimizer: tf.train.sgd(lr), loss: 'meanSquaredError' });
+    const x = tf.tensor2d(normals(32, 4 * 6, 1), [4, 6]);
+    const y = tf.tensor2d(normals(33, 4 * 3, 1), [4, 3]);
+    await m.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+    const v1 = packedWeight(m.layers[0]).read().dataSync();
+    for (let i = 0; i < v0.length; i++) expect(v1[i]).to.be.closeTo(v0[i] * (1 - 4 * lr * lambda), 1e-6);
+    tf.dispose([x, y]);
+  });
+
+  it('resolves from a config dict and from its class name', () => {
+    const a = new OrthogonalDense({ units: 2, oftBlockSize: 2,
+      oftRegularizer: { className: 'OrthogonalityRegularizer', config: { lambda: 0.25, radius: 0.1 } } });
+    const b = new OrthogonalDense({ units: 2, oftBlockSize: 2, oftRegularizer: 'OrthogonalityRegularizer' });
+    const ca = a.getConfig().oftRegularizer as { className: string; config: Record<string, number> };
+    const cb = b.getConfig().oftRegularizer as { className: string; config: Record<string, number> };
+    expect(ca).to.deep.equal({ className: 'OrthogonalityRegularizer', config: { lambda: 0.25, radius: 0.1 } });
+    expect(cb.className).to.equal('OrthogonalityRegularizer');
+    expect(cb.config.lambda).to.equal(1e-3);
+  });
+
+  it('is saved in model.json and reloads (file:// and memory); the reloaded model reports the same loss', async () => {
+    const m = tf.sequential();
+    m.add(new OrthogonalDense({ units: 4, inputShape: [8], oftBlockSize: 4,
+                                oftRegularizer: new OrthogonalityRegularizer({ lambda: 0.125, radius: 0.25 }) }));
+    m.add(new ButterflyDense({ units: 3, boftBlockSize: 2, boftNButterflyFactor: 2,
+                               boftRegularizer: new OrthogonalityRegularizer({ lambda: 0.0625 }) }));
+    setPacked(m.layers[0], 41, 0.3);
+    setPacked(m.layers[1], 42, 0.3);
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-oft-reg-'));
+    await m.save(`file://${dir}`);
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const layers = json.modelTopology.config.layers;
+    expect(layers[0].config.oft_regularizer).to.deep.equal(
+      { class_name: 'OrthogonalityRegularizer', config: { lambda: 0.125, radius: 0.25 } });
+    expect(layers[1].config.boft_regularizer).to.deep.equal(
+      { class_name: 'OrthogonalityRegularizer', config: { lambda: 0.0625, radius: 0 } });
+
+    const fromFile = await tf.loadLayersModel(`file://${dir}/model.json`);
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await m.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    const fromMemory = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    for (const loaded of [fromFile, fromMemory]) {
+      const c0 = loaded.layers[0].getConfig().oftRegularizer as { className: string; config: Record<string, number> };
+      expect(c0).to.deep.equal({ className: 'OrthogonalityRegularizer', config: { lambda: 0.125, radius: 0.25 } });
+      const c1 = loaded.layers[1].getConfig().boftRegularizer as { className: string; config: Record<string, number> };
+      expect(c1.config.lambda).to.equal(0.0625);
+    }
+    const x = tf.tensor2d(normals(43, 5 * 8, 1), [5, 8]);
+    const y = tf.tensor2d(normals(44, 5 * 3, 1), [5, 3]);
+    const want = await firstBatchLoss(m, x, y);
+    expect(await firstBatchLoss(fromFile, x, y)).to.equal(want);
+    expect(await firstBatchLoss(fromMemory, x, y)).to.equal(want);
+    tf.dispose([x, y]);
+  });
+
+  it('leaks no tensors: apply, and a fit with the regularizer', async () => {
+    const reg = new OrthogonalityRegularizer({ lambda: 0.1, radius: 0.2 });
+    const x = tf.tensor2d(normals(51, 12, 1), [2, 6]);
+    const before = tf.memory().numTensors;
+    tf.dispose(reg.apply(x));
+    expect(tf.memory().numTensors).to.equal(before);
+
+    const m = tf.sequential();
+    m.add(new OrthogonalDense({ units: 2, inputShape: [6], oftBlockSize: 3, oftRegularizer: reg }));
+    m.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
+    const xs = tf.tensor2d(normals(52, 8 * 6, 1), [8, 6]);
+    const ys = tf.tensor2d(normals(53, 8 * 2, 1), [8, 2]);
+    await m.fit(xs, ys, { epochs: 1, batchSize: 4, verbose: 0 }); // optimizer state is created here
+    const steady = tf.memory().numTensors;
+    await m.fit(xs, ys, { epochs: 2, batchSize: 4, verbose: 0 });
+    expect(tf.memory().numTensors).to.equal(steady);
+    tf.dispose([x, xs, ys]);
+  });
+});
