@@ -19,3 +19,10 @@ export type { OrthogonalityReport, AdapterOrthogonality } from './callbacks/orth
 export { ProgressBar } from './callbacks/progress-bar';
 export type { ProgressBarArgs, ProgressStream } from './callbacks/progress-bar';
 export { registerFileSystemRouter, fileSystem, FileSystemHandler } from './io/file-system';
+export { applyOft, applyBoft } from './surgery/apply-adapters';
+export type { OftConfig, BoftConfig, OftOptions, BoftOptions, SurgeryOptions, ModuleSelector, BiasMode } from './surgery/apply-adapters';
+export { mergeAndUnload } from './surgery/merge-and-unload';
+export { findAdapterLayers, findAdapterEntries } from './surgery/find-adapters';
+export { trainableParameters, printTrainableParameters } from './surgery/trainable-parameters';
+export type { ParameterCounts } from './surgery/trainable-parameters';
+export { setAdaptersEnabled, withAdaptersDisabled } from './surgery/adapters-enabled';

@@ -1,0 +1,112 @@
+// Internal: turning a base model into an adapted one from a resolved plan (which layers become
+// which adapter class with which options, which layers stay trainable, which biases train).
+// Shared by applyOft / applyBoft and loadAdapter.
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { AdapterDense } from '../layers/adapter-dense';
+import { ButterflyDense } from '../layers/butterfly-dense';
+import { OrthogonalDense } from '../layers/orthogonal-dense';
+import { leafLayers, weightsByName } from './layer-paths';
+import { rebuildModel } from './rebuild';
+import { BiasMode, setSurgeryRecord } from './surgery-record';
+
+/** The adapter classes surgery can create, by class name. */
+export const ADAPTER_CLASSES: Record<string, new (args: never) => AdapterDense> = {
+  OrthogonalDense: OrthogonalDense as unknown as new (args: never) => AdapterDense,
+  ButterflyDense: ButterflyDense as unknown as new (args: never) => AdapterDense,
+};
+
+/** One layer to replace: adapter class and its options (adapter keys and `biasTrainable` only). */
+export interface AdapterSpec {
+  className: string;
+  options: Record<string, unknown>;
+}
+
+/** A resolved surgery. */
+export interface AdapterPlan {
+  /** Name of the public function, for messages. */
+  caller: string;
+  /** Layer path → adapter to put there (each path a built `Dense` of the model). */
+  adapters: Map<string, AdapterSpec>;
+  /** Paths of layers left fully trainable. */
+  modulesToSave: Set<string>;
+  bias: BiasMode;
+}
+
+/**
+ * Validates `spec` against the Dense at `path` by building a throw-away adapter of the same
+ * input size (errors name the layer), and returns the adapter options in serialized form as
+ * the layer itself reports them (defaults filled in, block sizes as adjusted).
+ */
+export function resolveAdapterOptions(path: string, dense: LayersModel['layers'][number], spec: AdapterSpec,
+  caller: string): Record<string, unknown> {
+  const cls = ADAPTER_CLASSES[spec.className];
+  if (cls == null) {
+    throw new Error(`${caller}: unknown adapter class '${spec.className}' for layer '${path}'; ` +
+      `known: ${Object.keys(ADAPTER_CLASSES).join(', ')}.`);
+  }
+  const kernel = weightsByName(dense).get('kernel');
+  if (kernel == null || kernel.shape.length !== 2) throw new Error(`${caller}: layer '${path}' has no 2-D kernel (is the model built?).`);
+  const base = dense.getConfig() as Record<string, unknown>;
+  const probe = new cls({ ...base, ...spec.options, kernelInitializer: 'zeros', biasInitializer: 'zeros' } as never);
+  try {
+    probe.build([null, kernel.shape[0] as number]);
+    const full = probe.getConfig() as Record<string, unknown>;
+    const dense = probe.toDenseConfig();
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(full)) if (!(k in dense)) options[k] = v;
+    return JSON.parse(JSON.stringify(options)) as Record<string, unknown>;
+  } finally {
+    for (const w of probe.weights) w.dispose();
+  }
+}
+
+/**
+ * Builds the adapted model described by `plan` from `model` (unchanged): adapters in place of
+ * the named Dense layers (kernel and bias copied, adapter at its initial value), every other
+ * weight copied, and trainability set per SPEC §5.
+ */
+export function adaptModel(model: LayersModel, plan: AdapterPlan): LayersModel {
+  const leaves = leafLayers(model);
+  const byPath = new Map(leaves.map((e) => [e.path, e.layer]));
+  const resolved = new Map<string, AdapterSpec>();
+  for (const [path, spec] of plan.adapters) {
+    const layer = byPath.get(path);
+    if (layer == null) throw new Error(`${plan.caller}: the model has no layer '${path}'.`);
+    resolved.set(path, { className: spec.className, options: resolveAdapterOptions(path, layer, spec, plan.caller) });
+  }
+  const baseTrainable = new Map(leaves.map((e) => [e.path, e.layer.trainable]));
+  const hasBias = (path: string) => {
+    const layer = byPath.get(path);
+    return layer != null && weightsByName(layer).has('bias');
+  };
+  const hasWeights = (path: string) => (byPath.get(path)?.weights.length ?? 0) > 0;
+
+  const adapted = rebuildModel(model, (path, entry) => {
+    const spec = resolved.get(path);
+    if (spec != null) {
+      entry.className = spec.className;
+      entry.config = { ...entry.config, ...spec.options, trainable: true };
+    } else if (plan.modulesToSave.has(path)) {
+      entry.config.trainable = true;
+    } else if (byPath.has(path) && hasWeights(path)) {
+      entry.config.trainable = plan.bias === 'all' && hasBias(path);
+    }
+  });
+
+  // Weight-level flags (not part of the tfjs config): layer setters cascade to the weights.
+  for (const { path, layer } of leafLayers(adapted)) {
+    if (resolved.has(path) || plan.modulesToSave.has(path)) {
+      layer.trainable = true;
+    } else if (layer.weights.length > 0) {
+      const trainBias = plan.bias === 'all' && hasBias(path);
+      layer.trainable = trainBias;
+      if (trainBias) {
+        for (const [name, w] of weightsByName(layer)) if (name !== 'bias') w.trainable = false;
+      }
+    }
+  }
+  setSurgeryRecord(adapted, {
+    adapters: [...resolved.keys()], modulesToSave: [...plan.modulesToSave], bias: plan.bias, baseTrainable,
+  });
+  return adapted;
+}
