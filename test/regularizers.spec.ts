@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ButterflyDense, OrthogonalDense, OrthogonalityRegularizer } from '../src/index';
+import { ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
 
 /** Deterministic float32 normals (Box–Muller on a small LCG), independent of tfjs. */
 function normals(seed: number, n: number, std: number): Float32Array {
@@ -138,7 +138,8 @@ describe('OrthogonalityRegularizer', () => {
 
   it('resolves from a config dict and from its class name', () => {
     const a = new OrthogonalDense({ units: 2, oftBlockSize: 2,
-      oftRegularizer: { className: 'OrthogonalityRegularizer', config: { lambda: 0.25, radius: 0.1 } } });
+      oftRegularizer: { className: 'OrthogonalityRegularizer', config: { lambda: 0.25, radius: 0.1 } } as unknown as
+        OrthogonalDenseArgs['oftRegularizer'] });
     const b = new OrthogonalDense({ units: 2, oftBlockSize: 2, oftRegularizer: 'OrthogonalityRegularizer' });
     const ca = a.getConfig().oftRegularizer as { className: string; config: Record<string, number> };
     const cb = b.getConfig().oftRegularizer as { className: string; config: Record<string, number> };

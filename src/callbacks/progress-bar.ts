@@ -100,12 +100,15 @@ export class ProgressBar extends Callback {
     const total = this.expectedBatches();
     if (total == null || this.batches > total) this.bar.setTotal(this.batches);
     const now = Date.now();
-    let payload: { metrics: string } | undefined;
-    if (now - this.lastRefresh >= this.refreshMs) {
-      this.lastRefresh = now;
-      payload = { metrics: formatMetrics(await this.means(), this.metricKeys) };
+    if (now - this.lastRefresh < this.refreshMs) {
+      this.bar.update(this.batches);
+      return;
     }
-    this.bar.update(this.batches, payload);
+    // fit does not yield to the event loop between batches, so cli-progress' own redraw timer
+    // may never fire: draw explicitly at each refresh.
+    this.lastRefresh = now;
+    this.bar.update(this.batches, { metrics: formatMetrics(await this.means(), this.metricKeys) });
+    this.bar.render();
   }
 
   override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
