@@ -8,8 +8,9 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ButterflyDense, OrthogonalDense } from '../src/index';
+import { mergeAndUnload, trainableParameters } from '../src/index';
 import {
-  exportPeftAdapterFiles, parsePeftAdapter, ParsedPeftAdapter, setLinearWeights, setPeftModuleWeights,
+  exportPeftAdapterFiles, importPeftAdapter, parsePeftAdapter, ParsedPeftAdapter, setLinearWeights, setPeftModuleWeights,
 } from '../src/interop/peft-adapter';
 import {
   boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsFromPeft, oftOptionsFromPeft, PeftAdapterConfig,
@@ -256,6 +257,86 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         expect(tf.memory().numTensors).to.equal(before);
       });
     }
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // (C) importPeftAdapter on a plain tfjs model (Dense layers named differently from torch's).
+
+  /** The torch base model as plain tfjs Dense layers named `tf_<module>` (kernel = weightᵀ). */
+  function plainBase(c: Case): tf.LayersModel {
+    const input = tf.input({ shape: [c.dims.d] });
+    let h: tf.SymbolicTensor = input;
+    const names = modulesOf(c);
+    names.forEach((name, idx) => {
+      const [units] = c.base[name].weight.shape;
+      h = tf.layers.dense({ name: `tf_${name}`, units, activation: idx < names.length - 1 ? 'relu' : 'linear' }).apply(h) as tf.SymbolicTensor;
+    });
+    const model = tf.model({ inputs: input, outputs: h });
+    for (const name of names) {
+      const [n, d] = c.base[name].weight.shape;
+      const w = decode(c.base[name].weight);
+      const k = tf.tensor2d(w as Float32Array, [n, d]).transpose();
+      const b = tf.tensor1d(decode(c.base[name].bias) as Float32Array);
+      model.getLayer(`tf_${name}`).setWeights([k, b]);
+      tf.dispose([k, b]);
+    }
+    return model;
+  }
+
+  describe('(C) importPeftAdapter into a plain tfjs model', () => {
+    for (const [i, name] of index.cases.entries()) {
+      // Alternate the forms: directory path (Node) with a table, in-memory files with a function.
+      const fromDir = i % 2 === 0;
+      it(`${name}: ${fromDir ? 'directory + nameMap table' : 'in-memory files + nameMap function'}; outputs and merged model match PEFT`, async () => {
+        const { c, config, weights } = loadCase(name);
+        const base = plainBase(c);
+        const before = tf.memory().numTensors;
+        const table = Object.fromEntries(modulesOf(c).map((m) => [m, `tf_${m}`]));
+        const model = fromDir
+          ? await importPeftAdapter(base, `${FIXTURES}${name}`, { nameMap: table })
+          : await importPeftAdapter(base, { config: JSON.stringify(config), weights }, { nameMap: (t) => `tf_${t}` });
+        const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
+        const y = model.predict(x) as tf.Tensor;
+        const ey = relErr(y.dataSync(), decode(c.y));
+        record(name, 'C_import_y', ey);
+        expect(ey).to.be.below(TOL);
+        const merged = mergeAndUnload(model);
+        const ym = merged.predict(x) as tf.Tensor;
+        const em = relErr(ym.dataSync(), decode(c.y_merged));
+        record(name, 'C_merged_y', em);
+        expect(em).to.be.below(TOL);
+        // Only the adapter parameters train (bias 'none' in every fixture), as in PEFT.
+        const perLayer = modulesOf(c).map((m) => c.method === 'oft'
+          ? (c.adapter_stored[m]['oft_R.weight'].shape as number[]).reduce((a, b) => a * b, 1)
+          : (() => { const [mm, nn, bb] = c.adapter_stored[m].boft_R.shape; return mm * nn * (bb * (bb - 1)) / 2 + c.adapter_stored[m].boft_s.shape[0]; })());
+        expect(trainableParameters(model).trainable).to.equal(perLayer.reduce((a, b) => a + b, 0));
+        tf.dispose([x, y, ym]);
+        merged.dispose();
+        model.dispose();
+        expect(tf.memory().numTensors).to.equal(before);
+        base.dispose();
+      });
+    }
+
+    it('fails clearly, leaving the base model usable, when names or layers do not fit', async () => {
+      const { c, config, weights } = loadCase('oft_neumann_b4');
+      const base = plainBase(c);
+      const files = { config, weights };
+      await importPeftAdapter(base, files).then(() => { throw new Error('no error'); },
+        (e: Error) => expect(e.message).to.match(/no layer named 'proj'.*tf_proj.*nameMap/));
+      await importPeftAdapter(base, files, { nameMap: {} }).then(() => { throw new Error('no error'); },
+        (e: Error) => expect(e.message).to.match(/nameMap has no tfjs layer for torch module 'proj'/));
+      const d24 = loadCase('oft_adjust_b7_d24');
+      await importPeftAdapter(base, { config: d24.config, weights: d24.weights }, { nameMap: { proj: 'tf_proj' } })
+        .then(() => { throw new Error('no error'); }, (e: Error) => expect(e.message).to.match(/oft_R.weight' has shape \[4,15\] but layer 'tf_proj' expects oft_r of shape \[2,28\]/));
+      await importPeftAdapter(base, `${FIXTURES}does-not-exist`).then(() => { throw new Error('no error'); },
+        (e: Error) => expect(e.message).to.match(/cannot read .*does-not-exist\/adapter_config.json/));
+      const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
+      const y = base.predict(x) as tf.Tensor;
+      expect(y.shape).to.deep.equal([c.x.shape[0], c.dims.n]);
+      tf.dispose([x, y]);
+      base.dispose();
+    });
   });
 
   // -------------------------------------------------------------------------------------------
