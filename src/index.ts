@@ -33,3 +33,5 @@ export type { PeftNameMap, PeftAdapterFiles, ImportPeftAdapterOptions, ExportPef
 export type { PeftAdapterConfig } from './interop/peft-conventions';
 export { readSafetensors, writeSafetensors } from './interop/safetensors';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsInput, SafetensorsDtype } from './interop/safetensors';
+export { saveAdapter, loadAdapter, ADAPTER_FORMAT } from './surgery/adapter-checkpoint';
+export type { AdapterCheckpointTopology, AdapterCheckpointLayer, AdapterCheckpointWeight } from './surgery/adapter-checkpoint';
