@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
+import { applyBoft, applyOft, ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
 
 /** Deterministic float32 normals (Box–Muller on a small LCG), independent of tfjs. */
 function normals(seed: number, n: number, std: number): Float32Array {
@@ -180,6 +180,41 @@ describe('OrthogonalityRegularizer', () => {
     const want = await firstBatchLoss(m, x, y);
     expect(await firstBatchLoss(fromFile, x, y)).to.equal(want);
     expect(await firstBatchLoss(fromMemory, x, y)).to.equal(want);
+    tf.dispose([x, y]);
+  });
+
+  it('applyOft / applyBoft pass it to every adapted layer; fit then adds λ·Σ‖Q‖² over all of them', async () => {
+    const base = () => {
+      const input = tf.input({ shape: [8] });
+      const h = tf.layers.dense({ units: 8, name: 'fc1', activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 4, name: 'fc2' }).apply(h) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: out });
+    };
+    const x = tf.tensor2d(normals(61, 6 * 8, 1), [6, 8]);
+    const y = tf.tensor2d(normals(62, 6 * 4, 1), [6, 4]);
+    const lambda = 0.03;
+    const adapted = [
+      (reg: number, m: tf.LayersModel) => applyOft(m, { targetModules: ['fc1', 'fc2'], oftBlockSize: 4,
+        oftRegularizer: new OrthogonalityRegularizer({ lambda: reg }) }),
+      (reg: number, m: tf.LayersModel) => applyBoft(m, { targetModules: ['fc1', 'fc2'], boftBlockSize: 2, boftNButterflyFactor: 2,
+        boftRegularizer: new OrthogonalityRegularizer({ lambda: reg }) }),
+    ];
+    for (const adapt of adapted) {
+      const b = base();
+      const withReg = adapt(lambda, b);
+      const without = adapt(0, b);
+      let expected = 0;
+      for (const [i, name] of ['fc1', 'fc2'].entries()) {
+        const layer = withReg.getLayer(name);
+        const key = layer instanceof OrthogonalDense ? 'oftRegularizer' : 'boftRegularizer';
+        expect((layer.getConfig()[key] as { className: string }).className).to.equal('OrthogonalityRegularizer');
+        const v = setPacked(layer, 63 + i, 0.3);
+        expected += penalty64(v, packedWeight(layer).shape.at(-1) as number, lambda);
+      }
+      without.setWeights(withReg.getWeights());
+      const diff = (await firstBatchLoss(withReg, x, y)) - (await firstBatchLoss(without, x, y));
+      expect(Math.abs(diff - expected)).to.be.at.most(5e-6, `loss difference ${diff} vs ${expected}`);
+    }
     tf.dispose([x, y]);
   });
 

@@ -3,7 +3,7 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { AdapterDense } from '../layers/adapter-dense';
-import { adapterLayersIn } from './find-adapter-layers';
+import { findAdapterLayers } from '../surgery/find-adapters';
 
 /** Shape of the schedule after the warm-up. */
 export type DropoutScheduleKind = 'constant' | 'linear' | 'cosine';
@@ -104,7 +104,7 @@ export class ModuleDropoutSchedule extends Callback {
   }
 
   override async onTrainBegin(): Promise<void> {
-    this.adapters = this.explicitLayers ?? adapterLayersIn(this.model);
+    this.adapters = this.explicitLayers ?? findAdapterLayers(this.model);
     this.saved = this.adapters.map((layer) => getRate(layer));
     if (this.adapters.length === 0) {
       console.warn(`ModuleDropoutSchedule: model '${this.model.name}' has no adapter layers (OrthogonalDense, ` +

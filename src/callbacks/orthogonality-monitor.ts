@@ -4,7 +4,7 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { AdapterDense } from '../layers/adapter-dense';
-import { adapterLayersIn } from './find-adapter-layers';
+import { findAdapterLayers } from '../surgery/find-adapters';
 import { orthogonalityReport, OrthogonalityReport } from './orthogonality-report';
 
 /** Arguments of `OrthogonalityMonitor`. */
@@ -80,7 +80,7 @@ export class OrthogonalityMonitor extends Callback {
   }
 
   override async onTrainBegin(): Promise<void> {
-    this.adapters = this.explicitLayers ?? adapterLayersIn(this.model);
+    this.adapters = this.explicitLayers ?? findAdapterLayers(this.model);
     this.step = 0;
     this.stopReason = null;
     if (this.adapters.length === 0) {

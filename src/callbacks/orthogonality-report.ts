@@ -1,11 +1,11 @@
 // Orthogonality figures of adapter layers: how far each block rotation is from orthogonal and
 // how large its skew-symmetric generator is. Used by OrthogonalityMonitor; usable on its own.
 import * as tf from '@tensorflow/tfjs-core';
-import type { layers, LayerVariable } from '@tensorflow/tfjs-layers';
+import type { LayersModel, LayerVariable } from '@tensorflow/tfjs-layers';
 import { AdapterDense } from '../layers/adapter-dense';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { blockSizeFromPacked, skewFromPacked } from '../ops/skew';
-import { adapterLayersIn } from './find-adapter-layers';
+import { findAdapterLayers } from '../surgery/find-adapters';
 
 /** Figures of one adapter layer. */
 export interface AdapterOrthogonality {
@@ -79,8 +79,8 @@ export async function adapterOrthogonality(layer: AdapterDense): Promise<Adapter
  * const { orthogonalityError, maxQNorm } = await orthogonalityReport(model);
  * ```
  */
-export async function orthogonalityReport(model: { layers?: layers.Layer[] } | AdapterDense[]): Promise<OrthogonalityReport> {
-  const adapters = Array.isArray(model) ? model : adapterLayersIn(model);
+export async function orthogonalityReport(model: LayersModel | AdapterDense[]): Promise<OrthogonalityReport> {
+  const adapters = Array.isArray(model) ? model : findAdapterLayers(model);
   const perLayer: AdapterOrthogonality[] = [];
   for (const layer of adapters) {
     const figures = await adapterOrthogonality(layer);
