@@ -91,6 +91,7 @@ export class ProgressBar extends Callback {
       etaBuffer: 20, fps: 10,
     });
     this.bar.start(this.expectedBatches() ?? 0, 0, { metrics: '' });
+    this.unrefTimer();
   }
 
   override async onBatchEnd(_batch: number, logs?: UnresolvedLogs): Promise<void> {
@@ -102,6 +103,7 @@ export class ProgressBar extends Callback {
     const now = Date.now();
     if (now - this.lastRefresh < this.refreshMs) {
       this.bar.update(this.batches);
+      this.unrefTimer();
       return;
     }
     // fit does not yield to the event loop between batches, so cli-progress' own redraw timer
@@ -109,6 +111,7 @@ export class ProgressBar extends Callback {
     this.lastRefresh = now;
     this.bar.update(this.batches, { metrics: formatMetrics(await this.means(), this.metricKeys) });
     this.bar.render();
+    this.unrefTimer();
   }
 
   override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
@@ -132,6 +135,14 @@ export class ProgressBar extends Callback {
     this.bar?.stop();
     this.bar = null;
     this.resetSums();
+  }
+
+  /**
+   * cli-progress re-arms a redraw timer on every draw; if `fit` throws mid-epoch (no
+   * onTrainEnd), a referenced timer would keep Node alive. Our own calls draw anyway.
+   */
+  private unrefTimer(): void {
+    (this.bar as unknown as { timer?: { unref?: () => void } } | null)?.timer?.unref?.();
   }
 
   private expectedBatches(): number | undefined {
