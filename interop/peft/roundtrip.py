@@ -84,8 +84,8 @@ def prepare(work: str) -> None:
         model.save_pretrained(os.path.join(d, "peft_adapter"))
         with open(os.path.join(d, "case.json"), "w") as f:
             json.dump({"name": name, "versions": versions(), "base": base_state, "x": enc(x), "y_peft": enc(y),
-                       "x_train": enc(x_train), "y_train": enc(y_train), "final_peft_loss": float(loss)}, f)
-        print(f"prepare {name}: PEFT trained 40 steps, loss {float(loss):.4f}")
+                       "x_train": enc(x_train), "y_train": enc(y_train), "final_peft_loss": loss.item()}, f)
+        print(f"prepare {name}: PEFT trained 40 steps, loss {loss.item():.4f}")
     uninstall_pure_torch_fbd()
 
 
