@@ -53,12 +53,19 @@ export interface ModuleDropoutScheduleArgs {
  * ```
  */
 export class ModuleDropoutSchedule extends Callback {
+  /** Peak rate (after the warm-up). */
   readonly rate: number;
+  /** Shape after the warm-up. */
   readonly schedule: DropoutScheduleKind;
+  /** Rate at the end of a linear or cosine schedule. */
   readonly finalRate: number;
+  /** Steps of the linear warm-up from 0. */
   readonly warmupSteps: number;
+  /** What a step is. */
   readonly unit: 'batch' | 'epoch';
+  /** Log key of the current rate. */
   readonly logKey: string;
+  /** Whether each layer's own rate is put back when training ends. */
   readonly restoreOnTrainEnd: boolean;
   /** The rate set most recently (NaN before training starts). */
   currentRate = NaN;

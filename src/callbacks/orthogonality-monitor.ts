@@ -49,9 +49,13 @@ export class OrthogonalityMonitor extends Callback {
   static readonly ERROR_KEY = 'orthogonality_error';
   /** Log key of the largest block `‖Q‖_F`. */
   static readonly Q_NORM_KEY = 'max_q_norm';
+  /** Measure every this many batches as well (0: epoch ends only). */
   readonly everyBatches: number;
+  /** ‖Q‖_F at which a Cayley–Neumann layer is warned about. */
   readonly neumannWarnAt: number;
+  /** Largest tolerated `|RᵀR − I|` entry (Infinity: never stop on it). */
   readonly stopAtError: number;
+  /** Largest tolerated block ‖Q‖_F (Infinity: never stop on it). */
   readonly stopAtQNorm: number;
   /** The latest measurement (null before the first). */
   lastReport: OrthogonalityReport | null = null;

@@ -41,7 +41,9 @@ const SKIP = new Set(['batch', 'size']);
  * ```
  */
 export class ProgressBar extends Callback {
+  /** Width of the bar in characters. */
   readonly barSize: number;
+  /** Shortest time between two reads of the running metrics, in ms. */
   readonly refreshMs: number;
   private readonly stream: ProgressStream;
   private readonly metricKeys?: string[];
