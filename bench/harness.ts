@@ -1,0 +1,66 @@
+// Shared timing for the benchmarks: every candidate is timed in the same run, interleaved,
+// and reported as a ratio to a baseline (absolute times on these machines are noise).
+import * as tf from '@tensorflow/tfjs';
+
+/** One candidate: `step()` runs one full training step and returns nothing to keep. */
+export interface BenchCase {
+  name: string;
+  step: () => void | Promise<void>;
+  dispose?: () => void;
+}
+
+export interface BenchResult {
+  name: string;
+  medianMs: number;
+  /** Largest `tf.memory().numBytes` seen during one step, over the bytes held before it. */
+  peakExtraBytes: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Peak extra bytes of one step, by sampling `tf.memory()` after every kernel via the profiler. */
+async function peakBytes(c: BenchCase): Promise<number> {
+  const before = tf.memory().numBytes;
+  const info = await tf.profile(async () => { await c.step(); });
+  return Math.max(0, info.peakBytes - before);
+}
+
+/** Times `repeats` rounds of every case (round-robin, after `warmup` rounds). */
+export async function runCases(cases: BenchCase[], repeats = 7, warmup = 2): Promise<BenchResult[]> {
+  for (let w = 0; w < warmup; w++) for (const c of cases) await c.step();
+  const times = cases.map(() => [] as number[]);
+  for (let i = 0; i < repeats; i++) {
+    for (const [k, c] of cases.entries()) {
+      const t0 = performance.now();
+      await c.step();
+      times[k].push(performance.now() - t0);
+    }
+  }
+  const out: BenchResult[] = [];
+  for (const [k, c] of cases.entries()) {
+    out.push({ name: c.name, medianMs: median(times[k]), peakExtraBytes: await peakBytes(c) });
+  }
+  return out;
+}
+
+/** Prints results as a table with ratios to the named baselines. */
+export function printTable(title: string, results: BenchResult[], baselines: string[]): void {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  console.log(`\n${title}`);
+  const header = ['case', 'median ms', 'peak MB', ...baselines.map((b) => `÷ ${b}`)];
+  const rows = results.map((r) => [r.name, r.medianMs.toFixed(1), (r.peakExtraBytes / 2 ** 20).toFixed(1),
+    ...baselines.map((b) => (r.medianMs / (byName.get(b)?.medianMs ?? NaN)).toFixed(2) + '×')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const row of rows) console.log(line(row));
+}
+
+/** Synchronously waits for a tensor's data so that a step's time includes its computation. */
+export function settle(t: tf.Tensor | tf.Tensor[]): void {
+  for (const x of Array.isArray(t) ? t : [t]) x.dataSync();
+}
