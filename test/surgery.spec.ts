@@ -44,6 +44,16 @@ function relDiff(a: tf.Tensor, b: tf.Tensor): number {
   return maxAbsDiff(a, b) / Math.max(1e-12, ref.maxAbs(b.dataSync()));
 }
 
+/**
+ * Identity-init / adapters-off outputs against the base model: bit-identical on cpu; SPEC §7
+ * (max abs diff ≤ 1e-6) elsewhere, because tfjs' Dense uses a fused matMul+bias kernel that
+ * rounds differently on wasm from the adapter's separate matMul and add.
+ */
+function expectEqualsBase(got: tf.Tensor, base: tf.Tensor): void {
+  if (tf.getBackend() === 'cpu') expect(bits(got)).to.deep.equal(bits(base));
+  else expect(maxAbsDiff(got, base)).to.be.at.most(1e-6);
+}
+
 function names(ws: tf.LayerVariable[]): string[] {
   return ws.map((w) => w.originalName).sort();
 }
@@ -95,7 +105,7 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     expect(line).to.equal(`trainable params: ${counts.trainable.toLocaleString('en-US')} || all params: ` +
       `${counts.total.toLocaleString('en-US')} || trainable%: ${pct.toFixed(4)}`);
     const out = model.predict(x) as tf.Tensor;
-    expect(maxAbsDiff(out, yBase)).to.equal(0);
+    expectEqualsBase(out, yBase);
     for (const t of TARGETS) {
       const layer = model.getLayer(t) as ButterflyDense;
       expect(bits(layer.baseKernel.read())).to.deep.equal(bits(base.getLayer(t).getWeights()[0]));
@@ -119,7 +129,7 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     const expected = 5 * (VIT_DIM / 32) * 496 + (VIT_HIDDEN / 32) * 496;
     expect(trainableParameters(model).trainable).to.equal(expected);
     const out = model.predict(x) as tf.Tensor;
-    expect(maxAbsDiff(out, yBase)).to.equal(0);
+    expectEqualsBase(out, yBase);
     out.dispose();
     model.dispose();
   });
@@ -201,15 +211,15 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     expect(maxAbsDiff(on, yBase)).to.be.greaterThan(1e-3);
     expect(setAdaptersEnabled(model, false)).to.equal(6);
     const off = model.predict(x) as tf.Tensor;
-    expect(bits(off)).to.deep.equal(bits(yBase));
+    expectEqualsBase(off, yBase);
     setAdaptersEnabled(model, true);
     const again = model.predict(x) as tf.Tensor;
     expect(bits(again)).to.deep.equal(bits(on));
     const inside = withAdaptersDisabled(model, () => model.predict(x) as tf.Tensor);
-    expect(bits(inside)).to.deep.equal(bits(yBase));
+    expectEqualsBase(inside, yBase);
     expect(findAdapterLayers(model).every((l) => l.adapterEnabled)).to.equal(true);
     const asyncInside = await withAdaptersDisabled(model, async () => model.predict(x) as tf.Tensor);
-    expect(bits(asyncInside)).to.deep.equal(bits(yBase));
+    expectEqualsBase(asyncInside, yBase);
     expect(findAdapterLayers(model).every((l) => l.adapterEnabled)).to.equal(true);
     tf.dispose([on, off, again, inside, asyncInside]);
     model.dispose();
@@ -314,7 +324,7 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     expect(model.getLayer('head').getClassName()).to.equal('Dense');
     const a = base.predict(x) as tf.Tensor;
     const b = model.predict(x) as tf.Tensor;
-    expect(bits(b)).to.deep.equal(bits(a));
+    expectEqualsBase(b, a);
     tf.dispose([x, a, b]);
     base.dispose();
     model.dispose();
@@ -327,7 +337,8 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     const model = applyBoft(base, { targetModules: 'all-linear', boftBlockSize: 4, bias: 'boft_only' });
     expect(model).to.be.instanceOf(tf.Sequential);
     expect(model.layers.map((l) => l.getClassName())).to.deep.equal(['ButterflyDense', 'ButterflyDense', 'Dense']);
-    expect(bits(model.predict(x) as tf.Tensor)).to.deep.equal(bits(yb));
+    const y0 = model.predict(x) as tf.Tensor;
+    expectEqualsBase(y0, yb);
     const optimizer = tf.train.sgd(0.1);
     model.compile({ optimizer, loss: 'meanSquaredError' });
     const target = tf.zerosLike(yb);
@@ -342,7 +353,7 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded).to.be.instanceOf(tf.Sequential);
     expect(bits(loaded.predict(x) as tf.Tensor)).to.deep.equal(bits(a));
-    tf.dispose([x, yb, target, a, b]);
+    tf.dispose([x, yb, y0, target, a, b]);
     optimizer.dispose();
     for (const m of [base, model, merged, loaded]) m.dispose();
   });
