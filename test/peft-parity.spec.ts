@@ -318,6 +318,27 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       });
     }
 
+    it('a BOFT adapter PEFT trained without its CUDA extension (config m=2, tensors m=1) loads as PEFT computed it', async () => {
+      const { c, config, weights } = loadCase('boft_m1_b4');
+      const base = plainBase(c);
+      const warn = console.warn;
+      const warnings: string[] = [];
+      console.warn = (m: string) => { warnings.push(m); };
+      let model: tf.LayersModel;
+      try {
+        model = await importPeftAdapter(base, { config: { ...config, boft_n_butterfly_factor: 2 }, weights }, { nameMap: (t) => `tf_${t}` });
+      } finally {
+        console.warn = warn;
+      }
+      expect(warnings.join('\n')).to.match(/boft_n_butterfly_factor=2 but boft_R holds 1 factor.*CUDA extension/);
+      const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
+      const y = model.predict(x) as tf.Tensor;
+      expect(relErr(y.dataSync(), decode(c.y))).to.be.below(TOL);
+      tf.dispose([x, y]);
+      model.dispose();
+      base.dispose();
+    });
+
     it('fails clearly, leaving the base model usable, when names or layers do not fit', async () => {
       const { c, config, weights } = loadCase('oft_neumann_b4');
       const base = plainBase(c);

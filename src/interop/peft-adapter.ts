@@ -10,6 +10,7 @@ import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors 
 import { joinPath, readBytes, writeFiles } from './node-files';
 import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
+import { warnOnce } from '../layers/validate';
 
 /**
  * Correspondence between PyTorch module names (as in PEFT's files, e.g. `encoder.layer.0.attention.query`)
@@ -268,6 +269,27 @@ export function setLinearWeights(layer: layers.Layer, torchName: string,
   if (w.bias != null) writeWeight(layer, 'bias', Float32Array.from(w.bias.data as Float32Array), [w.bias.data.length], `PEFT tensor '${PREFIX}${torchName}.bias'`);
 }
 
+/**
+ * BOFT options for a parsed adapter. PEFT without its CUDA extension (any CPU-only machine)
+ * silently trains with one butterfly factor whatever `boft_n_butterfly_factor` says; the tensors
+ * (`boft_R` is `[m, N, b, b]`) tell what PEFT really computed, so their `m` wins, with a warning.
+ */
+function boftOptionsForTensors(parsed: ParsedPeftAdapter): ReturnType<typeof boftOptionsFromPeft> {
+  const opts = boftOptionsFromPeft(parsed.config);
+  const ms = [...new Set([...parsed.adapted.values()].map((t) => t.boftR!.shape[0]))];
+  if (ms.length > 1) {
+    throw new Error(`PEFT adapter: the boft_R tensors have different numbers of butterfly factors (${ms.join(', ')}); ` +
+      'a PEFT BOFT adapter has one.');
+  }
+  if (ms[0] !== opts.boftNButterflyFactor) {
+    warnOnce(`PEFT adapter: adapter_config.json says boft_n_butterfly_factor=${opts.boftNButterflyFactor} but boft_R holds ` +
+      `${ms[0]} factor(s): PEFT trained it without its CUDA extension, which silently falls back to 1. Using ` +
+      `boftNButterflyFactor=${ms[0]}, as PEFT computed.`);
+    return { ...opts, boftNButterflyFactor: ms[0] };
+  }
+  return opts;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -319,7 +341,7 @@ export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, 
   const surgery = { targetModules, modulesToSave: saved.length ? saved : undefined };
   const adapted = method === 'oft'
     ? applyOft(model, { ...surgery, ...oftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'oft_only' })
-    : applyBoft(model, { ...surgery, ...boftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'boft_only' });
+    : applyBoft(model, { ...surgery, ...boftOptionsForTensors(parsed), bias: bias as 'none' | 'all' | 'boft_only' });
   try {
     for (const [tfjsName, torchName] of targets) {
       setPeftModuleWeights(findLayer(adapted, tfjsName), torchName, parsed.adapted.get(torchName)!, config);
