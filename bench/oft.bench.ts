@@ -19,9 +19,9 @@ function layerStep(name: string, layer: tf.layers.Layer, trainable: boolean): Be
     step: () => {
       tf.tidy(() => {
         const { grads } = tf.variableGrads(() => tf.mean(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar, [x, ...params]);
-        const paramGrads: Record<string, tf.Tensor> = {};
+        const paramGrads: tf.NamedTensorMap = {};
         for (const p of params) paramGrads[p.name] = grads[p.name];
-        if (params.length > 0) optimizer.applyGradients(paramGrads);
+        if (params.length > 0) optimizer.applyGradients(paramGrads as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
         settle(grads[x.name]);
         for (const p of params) settle(p);
       });
@@ -46,7 +46,7 @@ function plainStep(kernel: tf.Tensor, bias: tf.Tensor, train: boolean): BenchCas
       tf.tidy(() => {
         const vars = train ? [x, k, c] : [x];
         const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.add(tf.matMul(x, k), c))) as tf.Scalar, vars);
-        if (train) optimizer.applyGradients({ [k.name]: grads[k.name], [c.name]: grads[c.name] });
+        if (train) optimizer.applyGradients({ [k.name]: grads[k.name], [c.name]: grads[c.name] } as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
         settle([grads[x.name], k, c]);
       });
     },
