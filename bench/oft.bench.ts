@@ -19,9 +19,7 @@ function layerStep(name: string, layer: tf.layers.Layer, trainable: boolean): Be
     step: () => {
       tf.tidy(() => {
         const { grads } = tf.variableGrads(() => tf.mean(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar, [x, ...params]);
-        const paramGrads: tf.NamedTensorMap = {};
-        for (const p of params) paramGrads[p.name] = grads[p.name];
-        if (params.length > 0) optimizer.applyGradients(paramGrads as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
+        if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
         settle(grads[x.name]);
         for (const p of params) settle(p);
       });
@@ -46,7 +44,7 @@ function plainStep(kernel: tf.Tensor, bias: tf.Tensor, train: boolean): BenchCas
       tf.tidy(() => {
         const vars = train ? [x, k, c] : [x];
         const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.add(tf.matMul(x, k), c))) as tf.Scalar, vars);
-        if (train) optimizer.applyGradients({ [k.name]: grads[k.name], [c.name]: grads[c.name] } as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
+        if (train) optimizer.applyGradients([k, c].map((v) => ({ name: v.name, tensor: grads[v.name] })));
         settle([grads[x.name], k, c]);
       });
     },
