@@ -352,8 +352,9 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     await model.save(`file://${dir}`);
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded).to.be.instanceOf(tf.Sequential);
-    expect(bits(loaded.predict(x) as tf.Tensor)).to.deep.equal(bits(a));
-    tf.dispose([x, yb, y0, target, a, b]);
+    const c = loaded.predict(x) as tf.Tensor;
+    expect(bits(c)).to.deep.equal(bits(a));
+    tf.dispose([x, yb, y0, target, a, b, c]);
     optimizer.dispose();
     for (const m of [base, model, merged, loaded]) m.dispose();
   });
@@ -406,6 +407,7 @@ describe('surgery: tensor count', function () {
     const base = tinyVit();
     const x = seededTensor([8, VIT_TOKENS, VIT_DIM], 9);
     const y = labelsFor(x);
+    const yBase = base.predict(x) as tf.Tensor;
     const cycle = async (method: 'oft' | 'boft') => {
       const model = method === 'oft' ? applyOft(base, OFT_CONFIG) : applyBoft(base, BOFT_CONFIG);
       const optimizer = tf.train.adam(0.01);
@@ -423,7 +425,10 @@ describe('surgery: tensor count', function () {
     await cycle('oft');
     await cycle('boft');
     expect(tf.memory().numTensors).to.equal(start);
-    tf.dispose([x, y]);
+    // The adapted models shared the base's weight data; disposing them left the base intact.
+    const after = base.predict(x) as tf.Tensor;
+    expect(bits(after)).to.deep.equal(bits(yBase));
+    tf.dispose([x, y, yBase, after]);
     base.dispose();
   });
 });
