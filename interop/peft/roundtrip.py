@@ -49,6 +49,7 @@ CASES = [
                                            target_modules=["fc1", "fc2"]), False),
     ("oft_block_share", lambda: OFTConfig(oft_block_size=8, r=0, block_share=True,
                                           target_modules=["fc1", "fc2"]), False),
+    ("oft_bias_all", lambda: OFTConfig(oft_block_size=4, r=0, target_modules=["fc1"], bias="all"), False),
     ("boft_m2_bias", lambda: BOFTConfig(boft_block_size=4, boft_n_butterfly_factor=2, target_modules=["fc1", "fc2"],
                                         bias="boft_only"), True),
     ("boft_m1_blocknum", lambda: BOFTConfig(boft_block_size=0, boft_block_num=4, boft_n_butterfly_factor=1,
