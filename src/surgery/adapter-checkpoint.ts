@@ -157,6 +157,15 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
   if (!Array.isArray(t.adapters) || !Array.isArray(t.weights) || !Array.isArray(t.modulesToSave)) {
     throw new Error(`loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`);
   }
+  const bad = t.adapters.find((a) => a == null || typeof a.path !== 'string' || typeof a.className !== 'string' ||
+    !Number.isInteger(a.inputDim) || !Number.isInteger(a.units) || a.options == null || typeof a.options !== 'object');
+  if (bad !== undefined) {
+    throw new Error(`loadAdapter: ${where} is corrupt: adapter entry ${JSON.stringify(bad)} lacks path / className / ` +
+      'inputDim / units / options.');
+  }
+  if (t.weights.some((w) => w == null || typeof w.name !== 'string' || typeof w.layer !== 'string' || typeof w.weight !== 'string')) {
+    throw new Error(`loadAdapter: ${where} is corrupt: a weight entry lacks name / layer / weight.`);
+  }
   return t;
 }
 
