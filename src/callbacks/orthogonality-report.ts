@@ -52,15 +52,15 @@ export async function adapterOrthogonality(layer: AdapterDense): Promise<Adapter
     const v = weight.read();
     const p = v.shape[v.rank - 1] as number;
     const b = blockSizeFromPacked(p);
-    const flat = v.reshape([-1, p]) as tf.Tensor2D;
+    const flat = tf.reshape(v, [-1, p]) as tf.Tensor2D;
     let rot: tf.Tensor3D;
     if (typeof source.blockRotations === 'function') {
-      rot = source.blockRotations().reshape([-1, b, b]) as tf.Tensor3D;
+      rot = tf.reshape(source.blockRotations(), [-1, b, b]) as tf.Tensor3D;
     } else {
       const q = skewFromPacked(flat, b);
       rot = neumann ? cayleyNeumann(q, source.numCayleyNeumannTerms ?? 5) : cayleyExact(q);
     }
-    const eye = tf.eye(b).expandDims(0);
+    const eye = tf.expandDims(tf.eye(b), 0);
     const err = tf.max(tf.abs(tf.sub(tf.matMul(rot, rot, true, false), eye)));
     // ‖Q_j‖_F² = 2‖v_j‖²: every packed entry appears twice in Q = U − Uᵀ.
     const qNorm = tf.sqrt(tf.mul(tf.max(tf.sum(tf.square(flat), 1)), 2));

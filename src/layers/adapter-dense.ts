@@ -79,12 +79,12 @@ export abstract class AdapterDense extends layers.Layer {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs?.training === true;
       const rotated = this.adapterEnabled ? this.adaptInput(x, training) : x;
-      const flat = rotated.reshape([-1, this.inputDim]) as tf.Tensor2D;
+      const flat = tf.reshape(rotated, [-1, this.inputDim]) as tf.Tensor2D;
       let y: tf.Tensor = tf.matMul(flat, this.kernel.read() as tf.Tensor2D);
       if (this.adapterEnabled) y = this.scaleOutput(y);
       if (this.bias != null) y = tf.add(y, this.bias.read());
       y = this.dense.activation.apply(y);
-      return y.reshape([...x.shape.slice(0, -1), this.units]);
+      return tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
     });
   }
 

@@ -149,7 +149,7 @@ export class OrthogonalDense extends AdapterDense {
       const keep = new Float32Array(this.numBlocks).fill(1);
       for (const j of randomSubset(this.numBlocks, drop, this.random)) keep[j] = 0;
       const mask = tf.tensor3d(keep, [this.numBlocks, 1, 1]);
-      const eye = tf.eye(this.blockSize).expandDims(0) as tf.Tensor3D;
+      const eye = tf.expandDims(tf.eye(this.blockSize), 0) as tf.Tensor3D;
       rot = tf.add(tf.mul(rot, mask), tf.mul(eye, tf.sub(1, mask)));
     }
     return rotateInput(x, rot);

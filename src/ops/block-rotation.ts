@@ -13,12 +13,12 @@ export function rotateInput(x: tf.Tensor, rot: tf.Tensor3D): tf.Tensor {
   return tf.tidy(() => {
     if (stored === 1) {
       // Shared block: one 2-D matmul on all rows of all blocks.
-      return tf.matMul(x.reshape([-1, b]), rot.reshape([b, b])).reshape(x.shape);
+      return tf.reshape(tf.matMul(tf.reshape(x, [-1, b]), tf.reshape(rot, [b, b])), x.shape);
     }
     // [M, r, b] → [r, M, b] so that the batch dimension of the matmul matches rot exactly
     // (tfjs' broadcasting matmul has a wrong gradient).
-    const blocks = x.reshape([-1, r, b]).transpose([1, 0, 2]) as tf.Tensor3D;
-    return tf.matMul(blocks, rot).transpose([1, 0, 2]).reshape(x.shape);
+    const blocks = tf.transpose(tf.reshape(x, [-1, r, b]), [1, 0, 2]) as tf.Tensor3D;
+    return tf.reshape(tf.transpose(tf.matMul(blocks, rot), [1, 0, 2]), x.shape);
   });
 }
 
@@ -28,9 +28,9 @@ export function rotateKernel(kernel: tf.Tensor2D, rot: tf.Tensor3D): tf.Tensor2D
   const [stored, b] = rot.shape;
   const r = d / b;
   return tf.tidy(() => {
-    const blocks = kernel.reshape([r, b, n]) as tf.Tensor3D;
-    const full = stored === 1 ? rot.tile([r, 1, 1]) as tf.Tensor3D : rot;
-    return tf.matMul(full, blocks).reshape([d, n]) as tf.Tensor2D;
+    const blocks = tf.reshape(kernel, [r, b, n]) as tf.Tensor3D;
+    const full = stored === 1 ? tf.tile(rot, [r, 1, 1]) as tf.Tensor3D : rot;
+    return tf.reshape(tf.matMul(full, blocks), [d, n]) as tf.Tensor2D;
   });
 }
 
@@ -40,7 +40,7 @@ export function blockDiagonal(rot: tf.Tensor3D, r: number): tf.Tensor2D {
   return tf.tidy(() => {
     const rows: tf.Tensor[] = [];
     for (let j = 0; j < r; j++) {
-      const block = rot.slice([stored === 1 ? 0 : j, 0, 0], [1, b, b]).reshape([b, b]);
+      const block = tf.reshape(tf.slice(rot, [stored === 1 ? 0 : j, 0, 0], [1, b, b]), [b, b]);
       rows.push(tf.pad(block, [[0, 0], [j * b, (r - j - 1) * b]]));
     }
     return tf.concat(rows, 0) as tf.Tensor2D;

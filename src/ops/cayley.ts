@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
-  return tf.tidy(() => tf.eye(b).expandDims(0).tile([k, 1, 1]) as tf.Tensor3D);
+  return tf.tidy(() => tf.tile(tf.expandDims(tf.eye(b), 0), [k, 1, 1]) as tf.Tensor3D);
 }
 
 /**
@@ -18,13 +18,13 @@ export function invertUnpivoted(a: tf.Tensor3D): tf.Tensor3D {
     const eye = tf.eye(b);
     for (let t = 0; t < b; t++) {
       // Row t becomes pivot row / pivot; every other row i loses m[i,t] · pivot row.
-      const pivotRow = m.slice([0, t, 0], [k, 1, 2 * b]);
-      const pivot = m.slice([0, t, t], [k, 1, 1]);
+      const pivotRow = tf.slice(m, [0, t, 0], [k, 1, 2 * b]);
+      const pivot = tf.slice(m, [0, t, t], [k, 1, 1]);
       const scaled = tf.div(pivotRow, pivot);
-      const factors = tf.sub(m.slice([0, 0, t], [k, b, 1]), eye.slice([0, t], [b, 1]).expandDims(0));
+      const factors = tf.sub(tf.slice(m, [0, 0, t], [k, b, 1]), tf.expandDims(tf.slice(eye, [0, t], [b, 1]), 0));
       m = tf.sub(m, tf.mul(factors, scaled));
     }
-    return m.slice([0, 0, b], [k, b, b]);
+    return tf.slice(m, [0, 0, b], [k, b, b]);
   });
 }
 
@@ -43,7 +43,7 @@ export function cayleyExact(q: tf.Tensor3D): tf.Tensor3D {
     });
     save([r]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const iPlusRt = tf.add(batchedEye(k, b), saved[0]).transpose([0, 2, 1]) as tf.Tensor3D;
+      const iPlusRt = tf.transpose(tf.add(batchedEye(k, b), saved[0]), [0, 2, 1]) as tf.Tensor3D;
       return tf.mul(tf.matMul(tf.matMul(iPlusRt, dy as tf.Tensor3D), iPlusRt), 0.5);
     });
     return { value: r, gradFunc };
@@ -73,5 +73,5 @@ export function cayleyNeumann(q: tf.Tensor3D, terms = 5): tf.Tensor3D {
 /** Orthogonality error of each block: `max |RᵀR − I|` over the batch (a plain number). */
 export function orthogonalityError(r: tf.Tensor3D): number {
   const [k, b] = r.shape;
-  return tf.tidy(() => tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b))).max().dataSync()[0]);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))).dataSync()[0]);
 }

@@ -66,10 +66,10 @@ export function skewFromPacked(v: tf.Tensor2D, b: number): tf.Tensor3D {
     save([]);
     const value = tf.tidy(() => {
       const table = tf.concat([tf.zeros([k, 1]), vIn, tf.neg(vIn)], 1);
-      return tf.gather(table, tf.tensor1d(scatter, 'int32'), 1).reshape([k, b, b]);
+      return tf.reshape(tf.gather(table, tf.tensor1d(scatter, 'int32'), 1), [k, b, b]);
     });
     const gradFunc = (dy: tf.Tensor) => tf.tidy(() => {
-      const flat = dy.reshape([k, b * b]);
+      const flat = tf.reshape(dy, [k, b * b]);
       return tf.sub(tf.gather(flat, tf.tensor1d(upper, 'int32'), 1),
                     tf.gather(flat, tf.tensor1d(lower, 'int32'), 1));
     });
@@ -82,5 +82,5 @@ export function skewFromPacked(v: tf.Tensor2D, b: number): tf.Tensor3D {
 export function packedFromSkew(q: tf.Tensor3D): tf.Tensor2D {
   const [k, b] = q.shape;
   const { upper } = skewIndex(b);
-  return tf.tidy(() => tf.gather(q.reshape([k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
+  return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
 }

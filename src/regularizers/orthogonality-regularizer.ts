@@ -60,7 +60,7 @@ export class OrthogonalityRegularizer extends RegularizerBase {
       if (this.lambda === 0 || x.size === 0) return tf.scalar(0);
       if (this.radius === 0) return tf.mul(tf.sum(tf.square(x)), 2 * this.lambda) as tf.Scalar;
       const p = x.shape[x.rank - 1] ?? 1;
-      const sq = tf.mul(tf.sum(tf.square(x.reshape([-1, p])), 1), 2);
+      const sq = tf.mul(tf.sum(tf.square(tf.reshape(x, [-1, p])), 1), 2);
       return tf.mul(tf.sum(tf.relu(tf.sub(sq, this.radius * this.radius))), this.lambda) as tf.Scalar;
     });
   }
