@@ -488,6 +488,21 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       }
     });
 
+    it('decodes F16 and BF16 (half-precision PEFT adapters) to float32', () => {
+      const header = new TextEncoder().encode(JSON.stringify({
+        h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] } }));
+      const bytes = new Uint8Array(8 + header.length + 10);
+      const view = new DataView(bytes.buffer);
+      view.setBigUint64(0, BigInt(header.length), true);
+      bytes.set(header, 8);
+      const o = 8 + header.length;
+      // F16: 1.0 = 0x3C00, -2.5 = 0xC100, 2^-24 (smallest subnormal) = 0x0001; BF16: 1.0 = 0x3F80, -2.5 = 0xC020.
+      [0x3c00, 0xc100, 0x0001, 0x3f80, 0xc020].forEach((h, i) => view.setUint16(o + 2 * i, h, true));
+      const file = readSafetensors(bytes);
+      expect(Array.from(file.tensors.get('h')!.data as Float32Array)).to.deep.equal([1, -2.5, 2 ** -24]);
+      expect(Array.from(file.tensors.get('b')!.data as Float32Array)).to.deep.equal([1, -2.5]);
+    });
+
     it('round-trips F32/F64, pads the header to 8 bytes and rejects corrupt files', () => {
       const bytes = writeSafetensors({
         'a.b': { shape: [2, 3], data: new Float32Array([1, -2, 3.5, 1e-8, 0, 7]) },

@@ -10,6 +10,7 @@ import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors 
 import { joinPath, readBytes, writeFiles } from './node-files';
 import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
+import { walkLayers } from '../surgery/layer-paths';
 import { warnOnce } from '../layers/validate';
 
 /**
@@ -178,23 +179,14 @@ export function tfjsToTorch(nameMap: PeftNameMap | undefined, tfjsName: string):
   return hits[0];
 }
 
-/** Every layer of a model, nested models included (depth first). */
+/** Every layer of a model, nested models included (depth first), each once. */
 export function allLayers(model: LayersModel): layers.Layer[] {
-  const out: layers.Layer[] = [];
-  const visit = (m: { layers: layers.Layer[] }) => {
-    for (const l of m.layers) {
-      out.push(l);
-      if ((l as unknown as { layers?: layers.Layer[] }).layers != null) visit(l as unknown as { layers: layers.Layer[] });
-    }
-  };
-  visit(model);
-  return out;
+  return [...new Set(walkLayers(model).map((e) => e.layer))];
 }
 
 /** The layer named `name` anywhere in `model` (nested models included); throws if absent or ambiguous. */
 export function findLayer(model: LayersModel, name: string, what = 'PEFT adapter'): layers.Layer {
-  const hits = allLayers(model).filter((l) => l.name === name);
-  const unique = [...new Set(hits)];
+  const unique = allLayers(model).filter((l) => l.name === name);
   if (unique.length === 0) {
     const names = allLayers(model).map((l) => l.name);
     throw new Error(`${what}: the model has no layer named '${name}' (layers: ${names.slice(0, 20).join(', ')}` +
@@ -238,6 +230,11 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
     if (layerNeumann !== opts.useCayleyNeumann) {
       throw new Error(`PEFT adapter: layer '${layer.name}' has useCayleyNeumann=${layerNeumann} but the adapter was ` +
         `trained with use_cayley_neumann=${opts.useCayleyNeumann}.`);
+    }
+    const layerTerms = (layer as unknown as { numCayleyNeumannTerms: number }).numCayleyNeumannTerms;
+    if (opts.useCayleyNeumann && layerTerms !== opts.numCayleyNeumannTerms) {
+      throw new Error(`PEFT adapter: layer '${layer.name}' has numCayleyNeumannTerms=${layerTerms} but the adapter needs ` +
+        `${opts.numCayleyNeumannTerms} (PEFT num_cayley_neumann_terms=${config.num_cayley_neumann_terms ?? 5}).`);
     }
     writeWeight(layer, 'oft_r', oftParamsFromPeft(t.data as Float32Array, opts.useCayleyNeumann), t.shape, src('oft_R.weight'));
   } else {
@@ -387,7 +384,7 @@ function uniform<T>(views: AdapterLayerView[], what: string, get: (v: AdapterLay
  * OFT Neumann series.
  */
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
-  const adapterLayers = [...new Set(allLayers(model))].filter((l) => ['OrthogonalDense', 'ButterflyDense'].includes(l.getClassName()));
+  const adapterLayers = allLayers(model).filter((l) => ['OrthogonalDense', 'ButterflyDense'].includes(l.getClassName()));
   if (adapterLayers.length === 0) throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
   const classes = new Set(adapterLayers.map((l) => l.getClassName()));
   if (classes.size > 1) {
@@ -478,7 +475,7 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
   const adapterSet = new Set(adapterLayers);
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
   if (bias === 'all') {
-    for (const l of new Set(allLayers(model))) {
+    for (const l of allLayers(model)) {
       const b = weightOf(l, 'bias');
       if (adapterSet.has(l) || saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
       tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
