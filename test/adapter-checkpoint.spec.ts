@@ -191,6 +191,33 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
     });
   });
 
+  it('modulesToSave layers are saved whole, non-trainable weights included (BatchNormalization statistics)', async () => {
+    const seq = tf.sequential({ layers: [
+      tf.layers.dense({ name: 'fc', units: 8, inputShape: [8], kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.dense({ name: 'out', units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+    ] });
+    const model = applyOft(seq, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave: ['bn'] });
+    expect(model.trainableWeights.map((w) => w.originalName).sort()).to.deep.equal(['bn/beta', 'bn/gamma', 'fc/oft_r']);
+    const bn = model.getLayer('bn');
+    for (const w of bn.weights) {
+      const t = tf.fill(w.shape as number[], w.originalName.endsWith('variance') ? 2.5 : 0.25);
+      (w.read() as tf.Variable).assign(t);
+      t.dispose();
+    }
+    let saved: tf.io.ModelArtifacts | null = null;
+    await saveAdapter(model, tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    expect(saved!.weightSpecs!.map((w) => w.name)).to.deep.equal(
+      ['fc/oft_r', 'bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']);
+    expect((saved!.weightData as ArrayBuffer).byteLength).to.equal(4 * (2 * 6 + 4 * 8));
+    const loaded = await loadAdapter(seq, tf.io.fromMemory(saved!));
+    expect(weightTable(loaded)).to.deep.equal(weightTable(model));
+    for (const m of [seq, model, loaded]) m.dispose();
+  });
+
   it('nested models: paths reach into a nested Sequential', async () => {
     const nestedBase = sharedNestedModel();
     const model = applyBoft(nestedBase, { targetModules: ['shared', 'encoder/fc1'], boftBlockSize: 4, modulesToSave: ['head'] });
