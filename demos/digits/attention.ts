@@ -1,0 +1,65 @@
+// The attention core of the demo's vision transformer: softmax(q·kᵀ/√h)·v over several heads.
+// It holds no weights: the query/key/value/output projections around it are plain `Dense`
+// layers, so that model surgery (applyOft, applyBoft, LoRA) can swap them. tfjs-layers has no
+// MultiHeadAttention layer, hence this small serializable one.
+import * as tf from '@tensorflow/tfjs';
+
+/** Arguments of {@link SelfAttentionCore}. */
+export interface SelfAttentionCoreArgs {
+  /** Number of attention heads; must divide the hidden size. */
+  numHeads: number;
+  /** Layer name. */
+  name?: string;
+  /** Whether the layer's weights train (default true). */
+  trainable?: boolean;
+}
+
+/**
+ * Scaled dot-product attention over `numHeads` heads. Input: `[query, key, value]`, each
+ * `[batch, tokens, hidden]`. Output: `[batch, tokens, hidden]` (heads concatenated).
+ */
+export class SelfAttentionCore extends tf.layers.Layer {
+  static className = 'SelfAttentionCore';
+  readonly numHeads: number;
+
+  constructor(args: SelfAttentionCoreArgs) {
+    super({ name: args.name, trainable: args.trainable });
+    if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
+      throw new Error(`SelfAttentionCore '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`);
+    }
+    this.numHeads = args.numHeads;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shapes = inputShape as tf.Shape[];
+    return shapes[0];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const [q, k, v] = inputs as tf.Tensor[];
+      if (!Array.isArray(inputs) || inputs.length !== 3) {
+        throw new Error(`SelfAttentionCore '${this.name}': expects [query, key, value], got ${Array.isArray(inputs) ? inputs.length : 1} input(s)`);
+      }
+      const [, tokens, hidden] = q.shape as number[];
+      const h = this.numHeads;
+      if (hidden % h !== 0) {
+        throw new Error(`SelfAttentionCore '${this.name}': hidden size ${hidden} is not divisible by numHeads ${h}; pick numHeads dividing ${hidden}`);
+      }
+      const dh = hidden / h;
+      // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).
+      const split = (x: tf.Tensor) =>
+        tf.reshape(tf.transpose(tf.reshape(x, [-1, tokens, h, dh]), [0, 2, 1, 3]), [-1, tokens, dh]) as tf.Tensor3D;
+      const qh = split(q), kh = split(k), vh = split(v);
+      const scores = tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(dh));
+      const probs = tf.softmax(scores);
+      const ctx = tf.matMul(probs as tf.Tensor3D, vh); // [B·H, T, dh]
+      return tf.reshape(tf.transpose(tf.reshape(ctx, [-1, h, tokens, dh]), [0, 2, 1, 3]), [-1, tokens, hidden]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), numHeads: this.numHeads };
+  }
+}
+tf.serialization.registerClass(SelfAttentionCore);
