@@ -16,5 +16,8 @@ const common = { bundle: true, platform: 'neutral', target: 'es2020', external, 
                  mainFields: ['module', 'main'], logLevel: 'warning' };
 await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'esm', outExtension: { '.js': '.js' }, outdir: 'dist' });
 await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, outdir: 'dist' });
+// The `tfjs-oft` command (package.json "bin"), Node only.
+await build({ ...common, platform: 'node', entryPoints: { cli: 'src/cli.ts' }, format: 'esm', outExtension: { '.js': '.js' },
+              outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts');
+console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts, dist/cli.js');

@@ -171,7 +171,8 @@ function missingConverterMessage(modelJsonPath: string, savedModelDir: string, v
     'exportSavedModel: no tensorflowjs_converter found (looked at the converter option, $TFJS_OFT_CONVERTER, ' +
       `${venv}/bin/tensorflowjs_converter and PATH).`,
     `The merged model is written and ready for conversion: ${modelJsonPath}`,
-    'Install the converter (Python 3.9-3.12) with the interop script of tfjs-oft:',
+    'Install the converter (Python 3.9-3.12) with the interop script of tfjs-oft (in a checkout, or',
+    'node_modules/tfjs-oft/interop/setup-python.sh in a project that installed tfjs-oft):',
     '  bash interop/setup-python.sh',
     'or by hand:',
     `  python3 -m venv ${shellQuote(venv)} && ${shellQuote(venv)}/bin/pip install ${pins}`,
