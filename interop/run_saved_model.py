@@ -7,7 +7,7 @@ OUTPUTS_JSON receives, for the `serving_default` signature (the deployment path:
 TFLite and `tf.saved_model.load` all go through it) and for the Keras object loaded with
 `tf_keras.models.load_model`:
     {"tensorflow": "2.16.1", "signature": {"shape": [...], "data": [...]},
-     "keras": {"shape": [...], "data": [...]}}
+     "keras": {"shape": [...], "data": [...]}, "layers": [class names], "trainable": [weight names]}
 Values are float32 outputs written as Python floats (exact: float32 -> float64 is lossless).
 """
 import json
@@ -15,10 +15,13 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
+
+import tfjs_oft_keras  # noqa: E402  (unmerged models: OrthogonalDense / ButterflyDense)
 
 
 def as_json(t):
@@ -42,7 +45,8 @@ def main(saved_dir, inputs_path, outputs_path):
         raise SystemExit(f"expected one output in serving_default, got {sorted(outs)}")
     (sig_out,) = outs.values()
 
-    keras_model = tf_keras.models.load_model(saved_dir, compile=False)
+    with tf_keras.utils.custom_object_scope(tfjs_oft_keras.CUSTOM_OBJECTS):
+        keras_model = tf_keras.models.load_model(saved_dir, compile=False)
     keras_out = keras_model(x, training=False)
 
     result = {
@@ -51,6 +55,7 @@ def main(saved_dir, inputs_path, outputs_path):
         "signature": as_json(sig_out),
         "keras": as_json(keras_out),
         "layers": [type(layer).__name__ for layer in keras_model.layers],
+        "trainable": [w.name for w in keras_model.trainable_weights],
     }
     with open(outputs_path, "w") as f:
         json.dump(result, f)

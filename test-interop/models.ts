@@ -38,10 +38,19 @@ export function buildOft(): tf.LayersModel {
   return model;
 }
 
-/** BOFT on fc1 and fc2 (b = 2, 2 butterfly factors), biases of the adapted layers train. */
+/** OFT with r = 2 shared blocks (blockShare) and the Cayley–Neumann series, on fc1 and fc2. */
+export function buildOftSharedNeumann(): tf.LayersModel {
+  const base = baseModel(30);
+  const model = applyOft(base, { targetModules: ['fc1', 'fc2'], r: 2, oftBlockSize: 0, blockShare: true, useCayleyNeumann: true,
+                                 numCayleyNeumannTerms: 6 });
+  base.dispose();
+  return model;
+}
+
+/** BOFT on fc1 and fc2 (b = 2, 3 butterfly factors), biases of the adapted layers train. */
 export function buildBoft(): tf.LayersModel {
   const base = baseModel(20);
-  const model = applyBoft(base, { targetModules: ['fc1', 'fc2'], boftBlockSize: 2, boftNButterflyFactor: 2, bias: 'boft_only' });
+  const model = applyBoft(base, { targetModules: ['fc1', 'fc2'], boftBlockSize: 2, boftNButterflyFactor: 3, bias: 'boft_only' });
   base.dispose();
   return model;
 }

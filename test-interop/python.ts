@@ -32,8 +32,13 @@ export function converter(args: string[]): void {
   run(CONVERTER, args);
 }
 
+/** Converts an unmerged tfjs-oft model with the Keras counterparts (interop/convert_with_adapters.py). */
+export function convertWithAdapters(modelJson: string, savedDir: string): void {
+  run(PYTHON, [join(REPO, 'interop', 'convert_with_adapters.py'), modelJson, savedDir]);
+}
+
 export interface PyTensor { shape: number[]; data: number[] }
-export interface SavedModelRun { tensorflow: string; signature: PyTensor; keras: PyTensor; layers: string[] }
+export interface SavedModelRun { tensorflow: string; signature: PyTensor; keras: PyTensor; layers: string[]; trainable: string[] }
 
 /** Loads `savedDir` in Python TensorFlow and runs it on `x` (interop/run_saved_model.py). */
 export function runSavedModel(savedDir: string, x: { shape: number[]; data: ArrayLike<number> }, workDir: string): SavedModelRun {

@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportSavedModel, fileSystem } from '../src/index';
-import { buildBoft, buildOft, TrainedCase, trainFewSteps } from './models';
-import { converter, maxAbsDiff, REPO, requireVenv, runSavedModel, VENV } from './python';
+import { buildBoft, buildOft, buildOftSharedNeumann, TrainedCase, trainFewSteps } from './models';
+import { converter, convertWithAdapters, maxAbsDiff, REPO, requireVenv, runSavedModel, VENV } from './python';
 
 const TOL = 1e-5;
 const figures: string[] = [];
@@ -87,6 +87,39 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
              `(converter ${res.converterSeconds.toFixed(1)}), Python TF run ${tPython.toFixed(1)}, back to graph model ${tBack.toFixed(1)}`);
       tf.dispose([x, y, yGraph]);
       graph.dispose();
+      c.dispose();
+    });
+  }
+
+  const unmerged: Array<[string, () => tf.LayersModel]> = [
+    ['OFT (exact, b = 4)', buildOft], ['OFT (shared blocks, Neumann)', buildOftSharedNeumann], ['BOFT (b = 2, m = 3)', buildBoft],
+  ];
+  for (const [name, build] of unmerged) {
+    it(`unmerged ${name}: converts with the Keras counterparts (interop/tfjs_oft_keras.py), same predictions, adapters trainable`, async () => {
+      const c = await trainFewSteps(build());
+      const dir = join(work, `unmerged-${name.replace(/\W+/g, '_')}`);
+      mkdirSync(dir);
+      await c.model.save(fileSystem(join(dir, 'tfjs')));
+      const x = tf.randomNormal([16, c.inputDim], 0, 1, 'float32', 77);
+      const y = c.model.predict(x) as tf.Tensor;
+      const yData = y.dataSync();
+      const effect = maxAbsDiff(yData, c.predictBase(x));
+      expect(effect.diff).to.be.greaterThan(100 * TOL * effect.scale);
+      const t0 = Date.now();
+      convertWithAdapters(join(dir, 'tfjs', 'model.json'), join(dir, 'saved'));
+      const tConvert = (Date.now() - t0) / 1000;
+      const py = runSavedModel(join(dir, 'saved'), { shape: x.shape, data: x.dataSync() }, dir);
+      expect(py.layers).to.deep.equal(c.model.layers.map((l) => l.getClassName()));
+      // The same weights train in Keras as in tfjs (names as tfjs-oft saves them).
+      const tfjsTrainable = c.model.trainableWeights.map((w) => w.originalName).sort();
+      expect(py.trainable.map((n) => n.replace(/:0$/, '')).sort()).to.deep.equal(tfjsTrainable);
+      const sig = maxAbsDiff(yData, py.signature.data);
+      const ker = maxAbsDiff(yData, py.keras.data);
+      expect(sig.diff).to.be.at.most(TOL * sig.scale);
+      expect(ker.diff).to.be.at.most(TOL * ker.scale);
+      report(`unmerged ${name}: max|y| ${sig.scale.toExponential(3)}, adapter effect ${effect.diff.toExponential(2)}; max abs diff vs tfjs: ` +
+             `SavedModel signature ${sig.diff.toExponential(2)}, tf_keras ${ker.diff.toExponential(2)}; convert ${tConvert.toFixed(1)} s`);
+      tf.dispose([x, y]);
       c.dispose();
     });
   }
