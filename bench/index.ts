@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { runOftBench } from './oft.bench';
+import { runButterflyBench } from './butterfly.bench';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,4 +19,5 @@ for (const backend of backends) {
   await tf.ready();
   console.log(`\n=== backend: ${tf.getBackend()} ===`);
   if (only === 'all' || only === 'oft') await runOftBench(repeats);
+  if (only === 'all' || only === 'boft') await runButterflyBench(repeats);
 }
