@@ -303,6 +303,24 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     tf.dispose([x, a, b]); model.dispose(); loaded.dispose();
   });
 
+  it('builds no d × d tensor in a training step (adapter memory O(m·d·b))', async () => {
+    const d = 128, rows = 3;
+    const layer = built({ units: 5, boftBlockSize: 8, boftNButterflyFactor: 4, boftDropout: 0.25 }, d);
+    const x = tf.randomNormal([rows, d]);
+    const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, params);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const largest = Math.max(...info.kernels.flatMap((k) => k.outputShapes.map((s) => s.reduce((a, b) => a * b, 1))));
+    expect(info.kernels.length).to.be.above(20);
+    expect(largest).to.be.below(d * d);
+    // The dense rotation, for contrast, is d × d.
+    const rot = layer.denseRotation();
+    expect(rot.size).to.equal(d * d);
+    tf.dispose([x, rot]);
+  });
+
   it('keeps tf.memory().numTensors flat over 50 fit batches and 50 predicts', async () => {
     const model = tf.sequential();
     model.add(new ButterflyDense({ units: 8, inputShape: [16], boftBlockSize: 2, boftNButterflyFactor: 4, boftDropout: 0.5, activation: 'relu' }));
