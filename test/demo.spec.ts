@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DemoResult, METHODS, runDemo } from '../demos/digits/pipeline';
+import { accAWhenBReached, DemoResult, METHODS, runDemo } from '../demos/digits/pipeline';
 import { loadAllDigits, makeTasks, disposeTasks, rotate90 } from '../demos/digits/data';
 
 const VIT = { patchSize: 7, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpSize: 32, seed: 3 };
@@ -16,13 +16,17 @@ describe('digits demo pipeline (tiny slice)', () => {
   let dir: string;
   let first: DemoResult;
   let second: DemoResult;
+  let tensorsBefore = 0;
+  let tensorsAfter = 0;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tfjs-oft-demo-'));
     const opts = { backend: tf.getBackend(), epochs: 1, pretrainEpochs: 1, batchSize: 30, split: SPLIT, vit: VIT,
                    cacheDir: join(dir, 'cache'), quiet: true };
     first = await runDemo({ ...opts, outDir: join(dir, 'out1') });
+    tensorsBefore = tf.memory().numTensors;
     second = await runDemo({ ...opts, outDir: join(dir, 'out2') });
+    tensorsAfter = tf.memory().numTensors;
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -110,6 +114,21 @@ describe('digits demo pipeline (tiny slice)', () => {
     expect(svg.startsWith('<svg')).to.equal(true);
     expect(svg.trim().endsWith('</svg>')).to.equal(true);
     expect((svg.match(/<polyline/g) ?? []).length).to.be.at.least(3 * METHODS.length);
+  });
+
+  it('reads task-A accuracy at equal task-B accuracy by interpolating between epochs', () => {
+    const r = { accBByEpoch: [0.1, 0.3, 0.5, 0.7], accAByEpoch: [0.9, 0.8, 0.6, 0.5] };
+    expect(accAWhenBReached(r, 0.4)).to.be.closeTo(0.7, 1e-12); // halfway from epoch 1 to 2
+    expect(accAWhenBReached(r, 0.7)).to.be.closeTo(0.5, 1e-12);
+    expect(accAWhenBReached(r, 0.05)).to.equal(0.9);
+    expect(accAWhenBReached(r, 0.8)).to.equal(null);
+    const lvl = first.matchedAccB;
+    expect(lvl).to.equal(Math.min(...first.methods.filter((m) => m.method !== 'head').map((m) => m.accB)));
+    for (const m of first.methods.filter((x) => x.method !== 'head')) expect(m.accAAtMatchedB).to.be.within(0, 1);
+  });
+
+  it('frees every tensor it creates', () => {
+    expect(tensorsAfter).to.equal(tensorsBefore);
   });
 
   it('is repeatable: a second run loads the cached pretrained model and measures the same numbers', () => {

@@ -22,6 +22,8 @@ Options:
   --pretrain-epochs N  pretraining epochs on task A (default 15; cached in .cache/)
   --out DIR            output folder (default demo-output)
   --methods LIST       comma-separated subset of ${METHODS.join(',')}
+  --seed N             seed of the split, initializers, shuffles, dropout (default 1234;
+                       another seed also pretrains another model)
   --help               this text
 `;
 
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
       'pretrain-epochs': { type: 'string' },
       out: { type: 'string' },
       methods: { type: 'string' },
+      seed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,10 +52,11 @@ async function main(): Promise<void> {
   if (values.backend != null && !['cpu', 'wasm'].includes(values.backend)) {
     throw new Error(`--backend must be cpu or wasm, got '${values.backend}'`);
   }
+  if (values.seed != null && !Number.isInteger(Number(values.seed))) throw new Error(`--seed must be an integer, got '${values.seed}'`);
   const methods = values.methods?.split(',').map((m) => m.trim()) as Method[] | undefined;
   const r = await runDemo({
     backend: values.backend, epochs: int('epochs', values.epochs), pretrainEpochs: int('pretrain-epochs', values['pretrain-epochs']),
-    outDir: values.out, methods,
+    outDir: values.out, methods, seed: values.seed == null ? undefined : Number(values.seed),
   });
   console.log('');
   console.log(markdownTable(r));

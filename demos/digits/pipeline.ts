@@ -77,6 +77,12 @@ export interface MethodResult {
   accA: number;
   /** accA(pretrained) − accA(after): what it forgot. */
   forgetting: number;
+  /**
+   * Task-A accuracy at the moment task-B accuracy first reached {@link DemoResult.matchedAccB}
+   * (linear interpolation between epochs); null when it never did. Compares forgetting at equal
+   * learning, which the end-of-budget figure does not (a method that learns less forgets less).
+   */
+  accAAtMatchedB: number | null;
   /** Mean wall-clock seconds per fine-tuning epoch. */
   secondsPerEpoch: number;
   /** Peak tensor memory of a training step above the data already in memory, in bytes. */
@@ -94,6 +100,8 @@ export interface DemoResult {
   options: Required<Omit<DemoOptions, 'log' | 'quiet' | 'methods' | 'backend'>> & { methods: Method[] };
   pretrain: { accA: number; accB: number; seconds: number; cached: boolean; cachePath: string };
   methods: MethodResult[];
+  /** The task-B accuracy at which accAAtMatchedB is read: the lowest final task-B accuracy of the methods other than head-only. */
+  matchedAccB: number;
   merge: null | {
     method: Method;
     /** max |merged − unmerged| over the task-B test predictions. */
@@ -239,6 +247,20 @@ async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['opti
   }
 }
 
+/** Task-A accuracy when task-B accuracy first reached `level`, interpolated linearly between epochs. */
+export function accAWhenBReached(r: Pick<MethodResult, 'accAByEpoch' | 'accBByEpoch'>, level: number): number | null {
+  const a = r.accAByEpoch, b = r.accBByEpoch;
+  if (!Number.isFinite(level)) return null;
+  if (b[0] >= level) return a[0];
+  for (let i = 1; i < b.length; i++) {
+    if (b[i] >= level) {
+      const t = (level - b[i - 1]) / (b[i] - b[i - 1]);
+      return a[i - 1] + t * (a[i] - a[i - 1]);
+    }
+  }
+  return null;
+}
+
 function disposeModel(model: tf.LayersModel): void {
   model.optimizer?.dispose();
   model.dispose();
@@ -343,13 +365,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           method, label: METHOD_LABELS[method], setup, trainableParams: trainable, totalParams: total,
           accB: accBByEpoch[accBByEpoch.length - 1], accA, forgetting: pre.accA - accA,
           secondsPerEpoch: epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length,
-          peakBytes, batchLoss, accAByEpoch, accBByEpoch,
+          peakBytes, batchLoss, accAByEpoch, accBByEpoch, accAAtMatchedB: null,
         } satisfies MethodResult;
       });
       results.push(r);
       log(`${r.label}: B ${(r.accB * 100).toFixed(1)}%, A ${(r.accA * 100).toFixed(1)}% (forgot ${(r.forgetting * 100).toFixed(1)} points), ` +
         `${r.trainableParams} trainable, ${r.secondsPerEpoch.toFixed(2)} s/epoch`);
     }
+
+    const movers = results.filter((r) => r.method !== 'head');
+    const matchedAccB = movers.length > 0 ? Math.min(...movers.map((r) => r.accB)) : NaN;
+    for (const r of results) r.accAAtMatchedB = accAWhenBReached(r, matchedAccB);
 
     // Merge the best orthogonal adapter (highest mean of task-A and task-B accuracy).
     let merge: DemoResult['merge'] = null;
@@ -381,7 +407,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const totalSeconds = (performance.now() - tStart) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const partial: Omit<DemoResult, 'files'> = { backend, options: o, pretrain: pre, methods: results, merge, totalSeconds, cpuSeconds };
+    const partial: Omit<DemoResult, 'files'> = { backend, options: o, pretrain: pre, methods: results, matchedAccB, merge,
+      totalSeconds, cpuSeconds };
     const files = writeReport(partial, o.outDir);
     return { ...partial, files };
   } finally {

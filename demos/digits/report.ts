@@ -10,13 +10,14 @@ const COLORS: Record<string, string> = { full: '#d62728', head: '#7f7f7f', lora:
 /** The results table in Markdown (one row per method). */
 export function markdownTable(r: Omit<DemoResult, 'files'>): string {
   const lines = [
-    '| Method | Trainable params | Task B accuracy (learned) | Task A accuracy (kept) | Forgot (A, points) | s / epoch | Peak tensor MB |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    `| *Pretrained on A, before fine-tuning* | – | ${pct(r.pretrain.accB)} | ${pct(r.pretrain.accA)} | – | – | – |`,
+    `| Method | Trainable params | Task B accuracy (learned) | Task A accuracy (kept) | Forgot (A, points) | A kept when B first reached ${pct(r.matchedAccB)} | s / epoch | Peak tensor MB |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `| *Pretrained on A, before fine-tuning* | – | ${pct(r.pretrain.accB)} | ${pct(r.pretrain.accA)} | – | – | – | – |`,
   ];
   for (const m of r.methods) {
     lines.push(`| ${m.label} | ${m.trainableParams.toLocaleString('en-US')} / ${m.totalParams.toLocaleString('en-US')} | ` +
-      `${pct(m.accB)} | ${pct(m.accA)} | ${(m.forgetting * 100).toFixed(1)} | ${m.secondsPerEpoch.toFixed(2)} | ` +
+      `${pct(m.accB)} | ${pct(m.accA)} | ${(m.forgetting * 100).toFixed(1)} | ` +
+      `${m.accAAtMatchedB == null ? 'never reached' : pct(m.accAAtMatchedB)} | ${m.secondsPerEpoch.toFixed(2)} | ` +
       `${(m.peakBytes / 2 ** 20).toFixed(1)} |`);
   }
   return lines.join('\n');
@@ -36,6 +37,10 @@ export function markdownReport(r: Omit<DemoResult, 'files'>): string {
       `batch ${o.batchSize}, Adam lr ${o.learningRate} for every method, seed ${o.seed}.`,
     '',
     markdownTable(r),
+    '',
+    `Forgot: task-A accuracy before minus after fine-tuning, at the end of the shared epoch budget. A method that learns ` +
+      `less of B also forgets less of A, so the next column reads task-A accuracy at equal learning: when task-B accuracy first ` +
+      `reached ${pct(r.matchedAccB)} (the lowest final B accuracy of the methods other than head only), interpolated between epochs.`,
     '',
     'Trainable params: trained / all weights of the model. Peak tensor MB: the peak of `tf.memory().numBytes` during a training step, ' +
       'minus the data already in memory (weights, optimizer state, activations and gradients).',
@@ -76,12 +81,18 @@ function axes(p: Panel, xMin: number, xMax: number, yMin: number, yMax: number, 
   }
   parts.push(`<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${p.x + p.w / 2}" y="${p.y + p.h + 34}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
-  parts.push(`<text transform="translate(${p.x - 42},${p.y + p.h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(yLabel)}</text>`);
+  parts.push(`<text transform="translate(${p.x - 46},${p.y + p.h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(yLabel)}</text>`);
   return { sx, sy, svg: parts.join('\n') };
 }
 
+/** Round tick values between min and max (about n of them). */
 function ticks(min: number, max: number, n: number): number[] {
-  return Array.from({ length: n + 1 }, (_, i) => min + ((max - min) * i) / n);
+  const raw = (max - min) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((st) => st >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(min / step - 1e-9) * step; v <= max + 1e-9; v += step) out.push(Number(v.toFixed(10)));
+  return out;
 }
 
 function smooth(xs: number[], k: number): number[] {
@@ -102,11 +113,17 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
   const p1: Panel = { x: 70, y: 50, w: 320, h: 300 };
   const allAcc = ms.flatMap((m) => [...m.accAByEpoch, ...m.accBByEpoch]);
   const lo = Math.max(0, Math.floor(Math.min(...allAcc) * 10) / 10);
+  const fmtPct = (v: number) => `${Math.round(v * 100)}%`;
   const a1 = axes(p1, lo, 1, lo, 1, 'task B accuracy (rotated digits: learned)', 'task A accuracy (upright digits: kept)',
-    'Learned vs. kept, epoch by epoch', ticks(lo, 1, 5), ticks(lo, 1, 5), pct, pct);
+    'Learned vs. kept, epoch by epoch', ticks(lo, 1, 5), ticks(lo, 1, 5), fmtPct, fmtPct);
   parts.push(a1.svg);
   parts.push(`<line x1="${p1.x}" x2="${p1.x + p1.w}" y1="${a1.sy(r.pretrain.accA)}" y2="${a1.sy(r.pretrain.accA)}" stroke="#999" stroke-dasharray="4 3"/>`);
   parts.push(`<text x="${p1.x + p1.w - 4}" y="${a1.sy(r.pretrain.accA) - 4}" text-anchor="end" font-size="10" fill="#666">task A before fine-tuning</text>`);
+  if (Number.isFinite(r.matchedAccB)) {
+    const x = a1.sx(r.matchedAccB);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${p1.y}" y2="${p1.y + p1.h}" stroke="#999" stroke-dasharray="2 3"/>`);
+    parts.push(`<text x="${x + 3}" y="${p1.y + p1.h - 6}" font-size="10" fill="#666">equal learning: B = ${pct(r.matchedAccB)}</text>`);
+  }
   ms.forEach((m) => {
     const pts = m.accBByEpoch.map((b, i) => [a1.sx(b), a1.sy(m.accAByEpoch[i])]);
     parts.push(`<polyline points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[m.method]}" stroke-width="1.2" opacity="0.7"/>`);
@@ -121,7 +138,7 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
   const lMax = Math.max(0.1, ...allLoss) * 1.05;
   const E = r.options.epochs;
   const a2 = axes(p2, 0, E, 0, lMax, 'epoch', 'training loss on B (8-batch moving mean)', 'Loss curves',
-    ticks(0, E, Math.min(E, 10)), ticks(0, lMax, 5), (v) => v.toFixed(v % 1 === 0 ? 0 : 1), (v) => v.toFixed(2));
+    ticks(0, E, Math.min(E, 10)), ticks(0, lMax, 5), (v) => String(v), (v) => String(v));
   parts.push(a2.svg);
   ms.forEach((m) => {
     const s = smooth(m.batchLoss, 8);
@@ -130,8 +147,8 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
   });
   // Panel 3: task A accuracy after each epoch (forgetting as it happens), B dashed.
   const p3: Panel = { x: 890, y: 50, w: 320, h: 300 };
-  const a3 = axes(p3, 0, E, 0, 1, 'epoch', 'test accuracy (solid: task A, dashed: task B)', 'Forgetting as it happens',
-    ticks(0, E, Math.min(E, 10)), ticks(0, 1, 5), (v) => v.toFixed(v % 1 === 0 ? 0 : 1), pct);
+  const a3 = axes(p3, 0, E, 0, 1, 'epoch', 'accuracy (solid: task A, dashed: B)', 'Forgetting as it happens',
+    ticks(0, E, Math.min(E, 10)), ticks(0, 1, 5), (v) => String(v), (v) => `${Math.round(v * 100)}%`);
   parts.push(a3.svg);
   ms.forEach((m) => {
     const line = (vals: number[], dash: string) =>
@@ -140,11 +157,14 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
     parts.push(line(m.accAByEpoch, ''));
     parts.push(line(m.accBByEpoch, ' stroke-dasharray="5 3"'));
   });
-  // Legend.
-  ms.forEach((m, i) => {
-    const x = 70 + i * 230, y = H - 22;
-    parts.push(`<rect x="${x}" y="${y - 10}" width="14" height="10" fill="${COLORS[m.method]}"/>`);
-    parts.push(`<text x="${x + 20}" y="${y}" font-size="12">${esc(`${m.method.toUpperCase()}: ${m.label} (${m.trainableParams.toLocaleString('en-US')} params)`)}</text>`);
+  // Legend, one row, each entry as wide as its text (about 6.2 px per character at 11 px).
+  let lx = 70;
+  ms.forEach((m) => {
+    const text = `${m.label} (${m.trainableParams.toLocaleString('en-US')} trained)`;
+    const y = H - 22;
+    parts.push(`<rect x="${lx}" y="${y - 10}" width="14" height="10" fill="${COLORS[m.method]}"/>`);
+    parts.push(`<text x="${lx + 20}" y="${y}" font-size="11">${esc(text)}</text>`);
+    lx += 20 + text.length * 6.2 + 28;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
     `font-family="Helvetica, Arial, sans-serif">\n<rect width="${W}" height="${H}" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
