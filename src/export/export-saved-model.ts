@@ -11,6 +11,7 @@ import type * as Path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { fileSystem } from '../io/file-system';
 import { mergeAndUnload } from '../surgery/merge-and-unload';
+import { nodeBuiltin } from '../io/node-builtins';
 
 /**
  * The Python packages (pip requirement strings) that provide a working `tensorflowjs_converter`.
@@ -92,23 +93,15 @@ interface NodeApi {
   cp: typeof ChildProcess;
 }
 
-async function nodeBuiltin<T>(name: string): Promise<T> {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; versions?: { node?: string } } }).process;
-  if (proc?.versions?.node == null) {
-    throw new Error(`exportSavedModel runs in Node.js only (it needs '${name}' and a Python converter); ` +
-                    'in the browser, save the merged model with mergeAndUnload(model).save(...) and convert it on a machine with Python.');
-  }
-  if (typeof proc.getBuiltinModule === 'function') return proc.getBuiltinModule(name) as T;
-  const spec = name;
-  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ spec)) as T;
-}
+const BROWSER_HINT = 'exportSavedModel runs in Node.js only (it also needs a Python converter); in the browser, save the ' +
+  'merged model with mergeAndUnload(model).save(...) and convert it on a machine with Python';
 
 async function nodeApi(): Promise<NodeApi> {
   return {
-    fs: await nodeBuiltin<typeof Fs>('node:fs'),
-    path: await nodeBuiltin<typeof Path>('node:path'),
-    os: await nodeBuiltin<typeof Os>('node:os'),
-    cp: await nodeBuiltin<typeof ChildProcess>('node:child_process'),
+    fs: await nodeBuiltin<typeof Fs>('node:fs', BROWSER_HINT),
+    path: await nodeBuiltin<typeof Path>('node:path', BROWSER_HINT),
+    os: await nodeBuiltin<typeof Os>('node:os', BROWSER_HINT),
+    cp: await nodeBuiltin<typeof ChildProcess>('node:child_process', BROWSER_HINT),
   };
 }
 

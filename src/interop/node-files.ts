@@ -1,13 +1,10 @@
 // The only file access of src/interop: Node built-ins loaded lazily, so that a browser bundle that
 // imports tfjs-oft never touches them (browsers pass in-memory bytes instead of paths).
+import { nodeBuiltin } from '../io/node-builtins';
 
 async function fsPromises(): Promise<typeof import('node:fs/promises')> {
-  try {
-    return await import('node:fs/promises');
-  } catch (e) {
-    throw new Error('tfjs-oft PEFT interop: reading or writing a directory needs Node.js (node:fs). In a browser, ' +
-      `pass {config, weights} as in-memory bytes instead. (${(e as Error).message})`);
-  }
+  return nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises',
+    'tfjs-oft PEFT interop: reading or writing a directory (in a browser, pass {config, weights} as in-memory bytes instead)');
 }
 
 /** `dir` + `/` + `name`, without doubling separators. */

@@ -2,16 +2,19 @@
 // writes what tfjs-node writes: `model.json` whose weightsManifest points at `weights.bin`.
 // It steps aside when another handler (tfjs-node's) also claims the URL.
 import * as tf from '@tensorflow/tfjs-core';
+import { isNode, nodeBuiltin } from './node-builtins';
 
 type IOHandler = tf.io.IOHandler;
 type ModelArtifacts = tf.io.ModelArtifacts;
 
 const SCHEME = 'file://';
 
-// Node built-ins are loaded lazily so that importing tfjs-oft in a browser never touches them.
 async function nodeFs() {
-  const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
-  return { fs, path };
+  const what = "tfjs-oft's file:// handler (in a browser, use indexeddb://, localstorage:// or downloads://)";
+  return {
+    fs: await nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises', what),
+    path: await nodeBuiltin<typeof import('node:path')>('node:path', what),
+  };
 }
 
 function toArrayBuffer(buf: Uint8Array): ArrayBuffer {
@@ -95,7 +98,7 @@ let registered = false;
 function router(url: string | string[]): IOHandler | null {
   const u = Array.isArray(url) ? url[0] : url;
   if (probing || typeof u !== 'string' || !u.startsWith(SCHEME)) return null;
-  if (typeof process === 'undefined' || process.versions?.node == null) return null;
+  if (!isNode()) return null;
   probing = true;
   try {
     if (tf.io.getSaveHandlers(u).length > 0 || tf.io.getLoadHandlers(u).length > 0) return null;
