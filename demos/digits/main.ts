@@ -1,6 +1,7 @@
 // `npm run demo`: does orthogonal fine-tuning forget less? Pretrains a small ViT on real MNIST
 // digits (task A), fine-tunes a fresh copy on rotated digits (task B) with five methods, and
 // reports what each learned and what it forgot. See README, "The demo".
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { METHODS, Method, runDemo } from './pipeline';
 import { markdownTable } from './report';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     console.log(`mergeAndUnload(${r.merge.method}): max |merged − unmerged| = ${r.merge.maxAbsDiff.toExponential(2)} ` +
       `(${r.merge.relDiff.toExponential(2)} of max |y|), same predicted classes: ${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
       `merged layers: ${r.merge.layerClassesAfter.join(', ')}`);
-    console.log(`merged model saved to ${r.merge.savedTo} (reloaded: max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)})`);
+    console.log(`merged model saved to ${relative(process.cwd(), r.merge.savedTo)} (reloaded: max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)})`);
   }
   const oft = r.methods.find((m) => m.method === 'oft');
   if (oft) {
@@ -76,7 +77,8 @@ async function main(): Promise<void> {
       : `OFT did NOT forget less than every other adapter in this run: ${others.filter((m) => m.forgetting <= oft.forgetting)
         .map((m) => `${m.method} forgot ${(m.forgetting * 100).toFixed(1)} points vs OFT ${(oft.forgetting * 100).toFixed(1)}`).join('; ')}.`);
   }
-  console.log(`report: ${r.files.markdown}, ${r.files.json}; chart: ${r.files.svg}`);
+  const rel = (f: string) => relative(process.cwd(), f);
+  console.log(`report: ${rel(r.files.markdown)}, ${rel(r.files.json)}; chart: ${rel(r.files.svg)}`);
   console.log(`total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`);
 }
 

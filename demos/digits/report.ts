@@ -1,7 +1,7 @@
 // The demo's report: a Markdown table, the full measurements as JSON, and a hand-written SVG
 // chart (what each method learned vs. kept, training loss, and task-A accuracy per epoch).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { DemoResult, MethodResult } from './pipeline';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -52,7 +52,7 @@ export function markdownReport(r: Omit<DemoResult, 'files'>): string {
     out.push(`Merged the ${r.methods.find((m) => m.method === r.merge!.method)!.label} model with \`mergeAndUnload\`: ` +
       `max |merged − unmerged| over the task-B test predictions = ${r.merge.maxAbsDiff.toExponential(2)} ` +
       `(${r.merge.relDiff.toExponential(2)} relative), same predicted class: ${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
-      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. Saved to \`${r.merge.savedTo}\`; ` +
+      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. Saved to \`${relative(process.cwd(), r.merge.savedTo)}\`; ` +
       `reloaded, max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)}.`, '');
   }
   out.push(`Total time: ${r.totalSeconds.toFixed(1)} s wall clock, ${r.cpuSeconds.toFixed(1)} s of CPU time.`, '');
