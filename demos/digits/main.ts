@@ -69,13 +69,21 @@ async function main(): Promise<void> {
     console.log(`merged model saved to ${relative(process.cwd(), r.merge.savedTo)} (reloaded: max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)})`);
   }
   const oft = r.methods.find((m) => m.method === 'oft');
-  if (oft) {
-    const others = r.methods.filter((m) => m.method !== 'oft' && m.method !== 'head');
-    const lessForgetting = others.every((m) => oft.forgetting < m.forgetting);
-    console.log(lessForgetting
-      ? `OFT forgot less of task A than ${others.map((m) => m.method).join(', ')} in this run.`
-      : `OFT did NOT forget less than every other adapter in this run: ${others.filter((m) => m.forgetting <= oft.forgetting)
-        .map((m) => `${m.method} forgot ${(m.forgetting * 100).toFixed(1)} points vs OFT ${(oft.forgetting * 100).toFixed(1)}`).join('; ')}.`);
+  const others = r.methods.filter((m) => m.method !== 'oft' && m.method !== 'head');
+  if (oft && others.length > 0) {
+    const pts = (x: number) => `${(x * 100).toFixed(1)}`;
+    const less = others.filter((m) => oft.forgetting < m.forgetting).map((m) => m.method);
+    const notLess = others.filter((m) => oft.forgetting >= m.forgetting).map((m) => `${m.method} (${pts(m.forgetting)})`);
+    console.log(`At the end of the budget OFT forgot ${pts(oft.forgetting)} points of task A: ` +
+      (notLess.length === 0 ? `less than ${less.join(', ')}.` : `NOT less than ${notLess.join(', ')}` +
+        (less.length > 0 ? `; less than ${less.join(', ')}.` : '.')));
+    if (oft.accAAtMatchedB != null) {
+      const kept = oft.accAAtMatchedB;
+      const beaten = others.filter((m) => m.accAAtMatchedB != null && m.accAAtMatchedB > kept);
+      console.log(`At equal learning (task B first at ${pts(r.matchedAccB)}%) OFT kept ${pts(kept)}% of task A: ` +
+        (beaten.length === 0 ? 'the most of all methods that learned B.'
+          : `less than ${beaten.map((m) => `${m.method} (${pts(m.accAAtMatchedB!)}%)`).join(', ')}.`));
+    }
   }
   const rel = (f: string) => relative(process.cwd(), f);
   console.log(`report: ${rel(r.files.markdown)}, ${rel(r.files.json)}; chart: ${rel(r.files.svg)}`);
@@ -83,6 +91,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  // The message names the problem; set DEBUG=1 for the stack.
+  console.error(e instanceof Error ? (process.env.DEBUG ? e.stack : e.message) : e);
   process.exit(1);
 });
