@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,7 +9,11 @@ import { join } from 'node:path';
 describe('package: built entry points with tfjs-core + tfjs-layers only', function () {
   this.timeout(180000);
   before(() => {
-    if (!existsSync('dist/index.js') || !existsSync('dist/index.cjs')) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+    // Build unless dist/ is newer than every source file (npm test builds just before).
+    const built = ['dist/index.js', 'dist/index.cjs'].map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0));
+    const newestSource = Math.max(...readdirSync('src', { recursive: true, encoding: 'utf8' })
+      .map((f) => statSync(join('src', f)).mtimeMs));
+    if (Math.min(...built) < newestSource) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
   });
   for (const format of ['esm', 'cjs']) {
     it(`${format}: OFT and BOFT apply, fit, merge, save and reload`, () => {

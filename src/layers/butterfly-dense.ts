@@ -236,7 +236,7 @@ export class ButterflyDense extends AdapterDense {
     return tf.tidy(() => {
       const m = this.boftNButterflyFactor;
       const p = packedSize(this.blockSize);
-      const v = this.boftR.read().reshape([m * this.numBlocks, p]) as tf.Tensor2D;
+      const v = tf.reshape(this.boftR.read(), [m * this.numBlocks, p]) as tf.Tensor2D;
       const q = skewFromPacked(v, this.blockSize);
       return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
     });
@@ -259,7 +259,7 @@ export class ButterflyDense extends AdapterDense {
       const keep = new Float32Array(m * n).fill(1);
       for (const j of blocks) keep[factor * n + j] = 0;
       const mask = tf.tensor3d(keep, [m * n, 1, 1]);
-      const eye = tf.eye(this.blockSize).expandDims(0) as tf.Tensor3D;
+      const eye = tf.expandDims(tf.eye(this.blockSize), 0) as tf.Tensor3D;
       rot = tf.add(tf.mul(rot, mask), tf.mul(eye, tf.sub(1, mask)));
     } else if (training) {
       this.lastDropout = null;
@@ -275,7 +275,7 @@ export class ButterflyDense extends AdapterDense {
     const n = this.numBlocks;
     const b = this.blockSize;
     const out: tf.Tensor3D[] = [];
-    for (let i = 0; i < this.boftNButterflyFactor; i++) out.push(rot.slice([i * n, 0, 0], [n, b, b]));
+    for (let i = 0; i < this.boftNButterflyFactor; i++) out.push(tf.slice(rot, [i * n, 0, 0], [n, b, b]));
     return out;
   }
 

@@ -8,6 +8,7 @@
 // [rows, S, 2, 2^i, h], swap the axes of sizes 2 and 2^i to get blocks (a) of size b = (e, o),
 // rotate every block, and swap back. Reshape and transpose only: gradients work on every backend.
 import * as tf from '@tensorflow/tfjs-core';
+import { rotateInput } from './block-rotation';
 
 /**
  * The index arrays `perm_0 … perm_{m−1}` of SPEC §4 for input dimension `d`, block size `b`
@@ -65,10 +66,7 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
   const [n, b] = rot.shape;
   if (n * b !== d) throw new Error(`applyButterflyFactor: ${n} blocks of size ${b} do not cover d=${d}.`);
   return tf.tidy(() => {
-    if (factor === 0) {
-      const blocks = x.reshape([rows, n, b]).transpose([1, 0, 2]) as tf.Tensor3D;
-      return tf.matMul(blocks, rot).transpose([1, 0, 2]).reshape([rows, d]) as tf.Tensor2D;
-    }
+    if (factor === 0) return rotateInput(x, rot) as tf.Tensor2D; // perm_0 is the identity
     const a = 2 ** factor;
     const h = b / 2;
     const segments = d / (b * a);
@@ -79,11 +77,11 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
     // [rows·S, e, a, o] → [rows·S, a, e, o] = [rows, N, b] with block j = (S, a) and in-block
     // index t = (e, o); then blocks first for the batched matmul. Two low-rank transposes are
     // much faster on wasm than one rank-5 transpose that moves the row axis.
-    const blocks = x.reshape([rows * segments, 2, a, h]).transpose([0, 2, 1, 3])
-      .reshape([rows, n, b]).transpose([1, 0, 2]) as tf.Tensor3D;
-    const rotated = tf.matMul(blocks, rot);
-    return rotated.transpose([1, 0, 2]).reshape([rows * segments, a, 2, h]).transpose([0, 2, 1, 3])
-      .reshape([rows, d]) as tf.Tensor2D;
+    const grouped = tf.transpose(tf.reshape(x, [rows * segments, 2, a, h]), [0, 2, 1, 3]);
+    const blocks = tf.transpose(tf.reshape(grouped, [rows, n, b]), [1, 0, 2]) as tf.Tensor3D;
+    const rotated = tf.transpose(tf.matMul(blocks, rot), [1, 0, 2]);
+    const ungrouped = tf.transpose(tf.reshape(rotated, [rows * segments, a, 2, h]), [0, 2, 1, 3]);
+    return tf.reshape(ungrouped, [rows, d]) as tf.Tensor2D;
   });
 }
 
@@ -94,9 +92,9 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
 export function applyButterfly(x: tf.Tensor, rots: tf.Tensor3D[]): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
   return tf.tidy(() => {
-    let y = x.reshape([-1, d]) as tf.Tensor2D;
+    let y = tf.reshape(x, [-1, d]) as tf.Tensor2D;
     for (let i = rots.length - 1; i >= 0; i--) y = applyButterflyFactor(y, rots[i], i);
-    return y.reshape(x.shape);
+    return tf.reshape(y, x.shape);
   });
 }
 
