@@ -6,19 +6,8 @@ import { join } from 'node:path';
 import { applyBoft, applyOft, loadAdapter, mergeAndUnload, saveAdapter, trainableParameters } from '../src/index';
 import * as ref from './reference/dense-math';
 import { seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_TOKENS } from './surgery-models';
+import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
 
-const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
-const bytesOf = (t: tf.Tensor) => {
-  const a = t.dataSync() as Float32Array;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-};
-function snapshot(model: tf.LayersModel): string {
-  return JSON.stringify({
-    config: model.getConfig(),
-    layers: model.layers.map((l) => [l.name, l.getClassName(), l.trainable]),
-    weights: model.weights.map((w) => [w.name, w.trainable, bytesOf(w.read())]),
-  });
-}
 const weightTable = (m: tf.LayersModel) => m.weights.map((w) => [w.originalName, w.trainable, bits(w.read())]);
 
 /** Writes random values into every trainable weight so that a round trip has something to carry. */

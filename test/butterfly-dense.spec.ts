@@ -7,6 +7,7 @@ import { ButterflyDense, ButterflyDenseArgs, butterflyPermutations, OrthogonalDe
 import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
 import { referenceForward, referenceMergedKernel, referencePermutation, referenceRotation } from './reference/boft-reference';
+import { expectFlatOverFitAndPredict } from './helpers/leak-check';
 
 function built(args: ButterflyDenseArgs, d: number): ButterflyDense {
   const layer = new ButterflyDense(args);
@@ -326,15 +327,7 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     model.add(new ButterflyDense({ units: 8, inputShape: [16], boftBlockSize: 2, boftNButterflyFactor: 4, boftDropout: 0.5, activation: 'relu' }));
     model.add(new ButterflyDense({ units: 2, boftBlockSize: 2, boftNButterflyFactor: 2, useCayleyNeumann: true, activation: 'softmax' }));
     model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
-    const x = tf.randomNormal([50 * 4, 16]);
-    const y = tf.oneHot(tf.randomUniform([50 * 4], 0, 2, 'int32'), 2);
-    const [x0, y0] = [x.slice(0, 4), y.slice(0, 4)];
-    await model.fit(x0, y0, { batchSize: 4, epochs: 1, verbose: 0 }); // Adam creates its slots
-    const start = tf.memory().numTensors;
-    await model.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0 });
-    expect(tf.memory().numTensors).to.equal(start);
-    for (let i = 0; i < 50; i++) tf.dispose(tf.tidy(() => model.predict(x.slice(i * 4, 4)) as tf.Tensor));
-    expect(tf.memory().numTensors).to.equal(start);
-    tf.dispose([x, y, x0, y0]); model.dispose();
+    (await expectFlatOverFitAndPredict(model)).dispose();
+    model.dispose();
   });
 });

@@ -4,6 +4,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { ButterflyDense, ModuleDropoutSchedule, OrthogonalDense, OrthogonalityMonitor, ProgressBar } from '../src/index';
+import { normals as normalsFrom, rng } from './reference/dense-math';
+
+/** Deterministic float32 normals, independent of tfjs. */
+const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
 
 // ---------- float64 math from SPEC §1–2, independent of the code under test ----------
 
@@ -66,14 +70,6 @@ function orthError64(r: M, b: number): number {
 }
 function froNorm64(q: M): number { return Math.sqrt(q.reduce((a, x) => a + x * x, 0)); }
 
-/** Deterministic float32 normals, independent of tfjs. */
-function normals(seed: number, n: number, std: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
 
 function packedWeight(layer: tf.layers.Layer): tf.LayerVariable {
   const w = layer.weights.find((x) => /b?oft_r$/.test(x.originalName));

@@ -8,6 +8,7 @@ import { OrthogonalDense, OrthogonalDenseArgs } from '../src/index';
 import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
 import { oftForward, oftMergedKernel, oftRotation } from './reference/oft-reference';
+import { expectFlatOverFitAndPredict } from './helpers/leak-check';
 
 const relu = (z: number) => Math.max(0, z);
 
@@ -357,15 +358,7 @@ describe('OrthogonalDense serialization and memory', () => {
       return m;
     };
     const model = build();
-    const x = tf.randomNormal([50 * 4, 16]);
-    const y = tf.oneHot(tf.randomUniform([50 * 4], 0, 2, 'int32'), 2);
-    const [x0, y0] = [x.slice(0, 4), y.slice(0, 4)];
-    await model.fit(x0, y0, { batchSize: 4, epochs: 1, verbose: 0 }); // Adam creates its slots
-    const start = tf.memory().numTensors;
-    await model.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0 });
-    expect(tf.memory().numTensors).to.equal(start);
-    for (let i = 0; i < 50; i++) tf.dispose(tf.tidy(() => model.predict(x.slice(i * 4, 4)) as tf.Tensor));
-    expect(tf.memory().numTensors).to.equal(start);
+    const { start, x, dispose } = await expectFlatOverFitAndPredict(model);
     for (let i = 0; i < 5; i++) {
       await model.save(`file://${dir}`);
       const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
@@ -373,7 +366,7 @@ describe('OrthogonalDense serialization and memory', () => {
       loaded.dispose();
     }
     expect(tf.memory().numTensors).to.equal(start);
-    tf.dispose([x, y]);
+    dispose();
     model.dispose();
   });
 });

@@ -7,15 +7,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBoft, applyOft, ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
+import { normals as normalsFrom, rng } from './reference/dense-math';
 
-/** Deterministic float32 normals (Box–Muller on a small LCG), independent of tfjs. */
-function normals(seed: number, n: number, std: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+/** Deterministic float32 normals, independent of tfjs. */
+const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
+
 
 /** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (SPEC §1). */
 function penalty64(values: ArrayLike<number>, p: number, lambda: number, radius = 0): number {

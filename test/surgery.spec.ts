@@ -10,6 +10,7 @@ import {
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
+import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
 import {
   seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_HIDDEN, VIT_TOKENS,
 } from './surgery-models';
@@ -21,20 +22,6 @@ const BOFT_CONFIG = {
 };
 const OFT_CONFIG = { oftBlockSize: 32, useCayleyNeumann: true, targetModules: 'all-linear' as const };
 
-const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
-const bytesOf = (t: tf.Tensor) => {
-  const a = t.dataSync() as Float32Array;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-};
-
-/** Everything observable about a model: config JSON, flags, weight bytes. */
-function snapshot(model: tf.LayersModel): string {
-  return JSON.stringify({
-    config: model.getConfig(),
-    layers: model.layers.map((l) => [l.name, l.getClassName(), l.trainable]),
-    weights: model.weights.map((w) => [w.name, w.trainable, w.shape, bytesOf(w.read())]),
-  });
-}
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return ref.maxAbsDiff(a.dataSync(), b.dataSync());
