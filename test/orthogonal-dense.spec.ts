@@ -303,7 +303,7 @@ describe('OrthogonalDense COFT (SPEC §3)', () => {
   it('leaves blocks inside the ball unchanged (bit for bit)', () => {
     const layer = built({ units: 2, oftBlockSize: 4, coft: true, eps: 1 }, 8);
     const v = tf.tensor2d([[0.01, -0.02, 0.03, 0, 0.01, 0.02], [0, 0, 0, 0, 0, 0.1]]);
-    layer.oftParameters.write(v);
+    layer.packedParameters.write(v);
     expect(Array.from(weightValues(layer, 'oft_r'))).to.deep.equal(Array.from(v.dataSync()));
     v.dispose();
   });

@@ -282,7 +282,7 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     expect(names(model.trainableWeights)).to.deep.equal(['fc1/oft_r', 'fc2/oft_r', 'head/bias', 'head/kernel', 'shared/oft_r']);
     expect(findAdapterLayers(model).map((l) => l.name)).to.deep.equal(['shared', 'fc1', 'fc2']);
 
-    const rotOf = (l: OrthogonalDense, d: number) => oftRotation({ b: 4, r: d / 4, v: l.oftParameters.read().dataSync(),
+    const rotOf = (l: OrthogonalDense, d: number) => oftRotation({ b: 4, r: d / 4, v: l.packedParameters.read().dataSync(),
       blockShare: false, neumannTerms: null });
     const rot = { shared: rotOf(model.getLayer('shared') as OrthogonalDense, 16), fc1: rotOf(encoder.getLayer('fc1') as OrthogonalDense, 16),
       fc2: rotOf(encoder.getLayer('fc2') as OrthogonalDense, 8) };

@@ -1,10 +1,8 @@
 // Orthogonality figures of adapter layers: how far each block rotation is from orthogonal and
 // how large its skew-symmetric generator is. Used by OrthogonalityMonitor; usable on its own.
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel, LayerVariable } from '@tensorflow/tfjs-layers';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { AdapterDense } from '../layers/adapter-dense';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
-import { blockSizeFromPacked, skewFromPacked } from '../ops/skew';
 import { findAdapterLayers } from '../surgery/find-adapters';
 
 /** Figures of one adapter layer. */
@@ -29,46 +27,22 @@ export interface OrthogonalityReport {
   layers: AdapterOrthogonality[];
 }
 
-const PACKED_NAME = /(^|\/)b?oft_r(_\d+)?$/;
-
-interface RotationSource {
-  useCayleyNeumann?: boolean;
-  numCayleyNeumannTerms?: number;
-  blockRotations?: () => tf.Tensor;
-}
-
-/** The packed skew-symmetric parameters of an adapter (`oft_r` / `boft_r`), or null before build. */
-function packedWeightOf(layer: AdapterDense): LayerVariable | null {
-  return layer.weights.find((w) => PACKED_NAME.test(w.originalName ?? w.name)) ?? null;
-}
-
-/** Figures of one built adapter layer (null when it has no packed parameters yet). */
+/** Figures of one adapter layer (null before it is built). */
 export async function adapterOrthogonality(layer: AdapterDense): Promise<AdapterOrthogonality | null> {
-  const weight = packedWeightOf(layer);
-  if (weight == null) return null;
-  const source = layer as unknown as RotationSource;
-  const neumann = source.useCayleyNeumann === true;
+  if (!layer.built) return null;
   const figures = tf.tidy(() => {
-    const v = weight.read();
+    const v = layer.packedParameters.read();
     const p = v.shape[v.rank - 1] as number;
-    const b = blockSizeFromPacked(p);
-    const flat = tf.reshape(v, [-1, p]) as tf.Tensor2D;
-    let rot: tf.Tensor3D;
-    if (typeof source.blockRotations === 'function') {
-      rot = tf.reshape(source.blockRotations(), [-1, b, b]) as tf.Tensor3D;
-    } else {
-      const q = skewFromPacked(flat, b);
-      rot = neumann ? cayleyNeumann(q, source.numCayleyNeumannTerms ?? 5) : cayleyExact(q);
-    }
-    const eye = tf.expandDims(tf.eye(b), 0);
-    const err = tf.max(tf.abs(tf.sub(tf.matMul(rot, rot, true, false), eye)));
+    const rot = layer.blockRotations();
+    const b = rot.shape[1];
+    const err = tf.max(tf.abs(tf.sub(tf.matMul(rot, rot, true, false), tf.expandDims(tf.eye(b), 0))));
     // ‖Q_j‖_F² = 2‖v_j‖²: every packed entry appears twice in Q = U − Uᵀ.
-    const qNorm = tf.sqrt(tf.mul(tf.max(tf.sum(tf.square(flat), 1)), 2));
+    const qNorm = tf.sqrt(tf.mul(tf.max(tf.sum(tf.square(tf.reshape(v, [-1, p])), 1)), 2));
     return tf.stack([err, qNorm]);
   });
   const [orthogonalityError, maxQNorm] = await figures.data();
   figures.dispose();
-  return { layer: layer.name, cayleyNeumann: neumann, orthogonalityError, maxQNorm };
+  return { layer: layer.name, cayleyNeumann: layer.useCayleyNeumann, orthogonalityError, maxQNorm };
 }
 
 /**

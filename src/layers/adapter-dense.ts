@@ -88,6 +88,15 @@ export abstract class AdapterDense extends layers.Layer {
     });
   }
 
+  /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
+  abstract readonly useCayleyNeumann: boolean;
+
+  /** The trainable packed skew-symmetric parameters (`oft_r`, `boft_r`), blocks on the last axis. */
+  abstract get packedParameters(): LayerVariable;
+
+  /** Every block rotation of the layer, `[blocks, b, b]` (no dropout). */
+  abstract blockRotations(): tf.Tensor3D;
+
   /** The dense `d × d` rotation `R` of SPEC §0 (for inspection, tests and merging). */
   abstract denseRotation(): tf.Tensor2D;
 

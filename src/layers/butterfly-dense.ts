@@ -169,7 +169,7 @@ export class ButterflyDense extends AdapterDense {
   }
 
   /** Trainable rotation parameters `boft_r` (`[m, N, b(b−1)/2]`). */
-  get boftParameters(): LayerVariable {
+  get packedParameters(): LayerVariable {
     return this.boftR;
   }
 

@@ -97,8 +97,8 @@ export class OrthogonalDense extends AdapterDense {
     return this.numBlocks;
   }
 
-  /** Trainable rotation parameters `oft_r`. */
-  get oftParameters(): LayerVariable {
+  /** Trainable rotation parameters `oft_r` (`[r, b(b−1)/2]`, or `[1, …]` with `blockShare`). */
+  get packedParameters(): LayerVariable {
     return this.oftR;
   }
 
