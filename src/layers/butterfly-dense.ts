@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable, layers } from '@tensorflow/tfjs-layers';
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { applyButterfly, butterflyRotation } from '../ops/butterfly';
+import { withIdentityBlocks } from '../ops/block-rotation';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
@@ -256,11 +257,7 @@ export class ButterflyDense extends AdapterDense {
       const factor = Math.min(m - 1, Math.floor(this.random() * m));
       const blocks = randomSubset(n, drop, this.random);
       this.lastDropout = { factor, blocks };
-      const keep = new Float32Array(m * n).fill(1);
-      for (const j of blocks) keep[factor * n + j] = 0;
-      const mask = tf.tensor3d(keep, [m * n, 1, 1]);
-      const eye = tf.expandDims(tf.eye(this.blockSize), 0) as tf.Tensor3D;
-      rot = tf.add(tf.mul(rot, mask), tf.mul(eye, tf.sub(1, mask)));
+      rot = withIdentityBlocks(rot, blocks.map((j) => factor * n + j));
     } else if (training) {
       this.lastDropout = null;
     }

@@ -6,7 +6,7 @@ import { initializers, LayerVariable, layers } from '@tensorflow/tfjs-layers';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import type { RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
-import { blockDiagonal, rotateInput } from '../ops/block-rotation';
+import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
@@ -146,11 +146,7 @@ export class OrthogonalDense extends AdapterDense {
     let rot = this.blockRotations();
     const drop = Math.floor(this.moduleDropout * this.numBlocks);
     if (training && drop > 0 && !this.blockShare && this.numBlocks > 1) {
-      const keep = new Float32Array(this.numBlocks).fill(1);
-      for (const j of randomSubset(this.numBlocks, drop, this.random)) keep[j] = 0;
-      const mask = tf.tensor3d(keep, [this.numBlocks, 1, 1]);
-      const eye = tf.expandDims(tf.eye(this.blockSize), 0) as tf.Tensor3D;
-      rot = tf.add(tf.mul(rot, mask), tf.mul(eye, tf.sub(1, mask)));
+      rot = withIdentityBlocks(rot, randomSubset(this.numBlocks, drop, this.random));
     }
     return rotateInput(x, rot);
   }

@@ -46,3 +46,14 @@ export function blockDiagonal(rot: tf.Tensor3D, r: number): tf.Tensor2D {
     return tf.concat(rows, 0) as tf.Tensor2D;
   });
 }
+
+/** `rot` (`[k, b, b]`) with the blocks at the given indices replaced by the identity (dropout). */
+export function withIdentityBlocks(rot: tf.Tensor3D, indices: number[]): tf.Tensor3D {
+  const [k, b] = rot.shape;
+  return tf.tidy(() => {
+    const keep = new Float32Array(k).fill(1);
+    for (const j of indices) keep[j] = 0;
+    const mask = tf.tensor3d(keep, [k, 1, 1]);
+    return tf.add(tf.mul(rot, mask), tf.mul(tf.expandDims(tf.eye(b), 0), tf.sub(1, mask))) as tf.Tensor3D;
+  });
+}
