@@ -159,7 +159,7 @@ export abstract class AdapterDense extends layers.Layer {
    * Builds this layer for input dimension `d` and copies the kernel and bias of an existing
    * built `Dense` layer (values are copied, the Dense is untouched).
    */
-  protected copyDenseWeights(source: layers.Layer): void {
+  private copyDenseWeights(source: layers.Layer): void {
     const weights = source.getWeights();
     const kernel = weights[0];
     if (kernel == null || kernel.rank !== 2) {
@@ -173,5 +173,20 @@ export abstract class AdapterDense extends layers.Layer {
       if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
       this.bias.write(weights[1]);
     }
+  }
+
+  /**
+   * Builds an adapter of this class that copies an existing built `Dense`'s configuration,
+   * kernel and bias, with the given adapter options. The Dense is not modified.
+   *
+   * ```ts
+   * const oft = OrthogonalDense.fromDense(dense, { oftBlockSize: 16 });
+   * ```
+   */
+  static fromDense<T extends AdapterDense, A extends AdapterDenseArgs>(this: new (args: A) => T,
+    dense: layers.Layer, options: Partial<A> = {}): T {
+    const layer = new this({ ...(dense.getConfig() as unknown as A), ...options });
+    layer.copyDenseWeights(dense);
+    return layer;
   }
 }

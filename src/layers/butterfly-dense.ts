@@ -2,7 +2,7 @@
 // m butterfly factors, each a permuted block-diagonal orthogonal matrix of Cayley blocks, and
 // whose outputs are scaled per unit by a learned `boft_s`.
 import * as tf from '@tensorflow/tfjs-core';
-import { initializers, LayerVariable, layers } from '@tensorflow/tfjs-layers';
+import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { applyButterfly, butterflyRotation } from '../ops/butterfly';
 import { withIdentityBlocks } from '../ops/block-rotation';
@@ -283,17 +283,6 @@ export class ButterflyDense extends AdapterDense {
       useCayleyNeumann: this.useCayleyNeumann, numCayleyNeumannTerms: this.numCayleyNeumannTerms,
       initWeights: this.initWeights, boftRegularizer: serializeRegularizer(this.boftRegularizer),
     };
-  }
-
-  /**
-   * Builds a `ButterflyDense` that copies an existing built `Dense`'s configuration, kernel and
-   * bias, with the given BOFT options. The Dense is not modified.
-   */
-  static fromDense(dense: layers.Layer, options: Partial<ButterflyDenseArgs> = {}): ButterflyDense {
-    const config = dense.getConfig() as unknown as ButterflyDenseArgs;
-    const layer = new ButterflyDense({ ...config, ...options });
-    layer.copyDenseWeights(dense);
-    return layer;
   }
 }
 

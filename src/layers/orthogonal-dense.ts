@@ -2,9 +2,8 @@
 // learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
 // skew-symmetric parameter vector.
 import * as tf from '@tensorflow/tfjs-core';
-import { initializers, LayerVariable, layers } from '@tensorflow/tfjs-layers';
-import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
-import type { RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
+import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
 import { packedSize, skewFromPacked } from '../ops/skew';
@@ -181,17 +180,6 @@ export class OrthogonalDense extends AdapterDense {
     const initial = variable.clone();
     variable.assign(initial);
     initial.dispose();
-  }
-
-  /**
-   * Builds an `OrthogonalDense` that copies an existing built `Dense`'s configuration, kernel
-   * and bias, with the given OFT options. The Dense is not modified.
-   */
-  static fromDense(dense: layers.Layer, options: Partial<OrthogonalDenseArgs> = {}): OrthogonalDense {
-    const config = dense.getConfig() as unknown as OrthogonalDenseArgs;
-    const layer = new OrthogonalDense({ ...config, ...options });
-    layer.copyDenseWeights(dense);
-    return layer;
   }
 }
 
