@@ -10,7 +10,8 @@ import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors 
 import { joinPath, readBytes, writeFiles } from './node-files';
 import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
-import { walkLayers } from '../surgery/layer-paths';
+import { walkLayers, weightsByName } from '../surgery/layer-paths';
+import { findAdapterLayers } from '../surgery/find-adapters';
 import { warnOnce } from '../layers/validate';
 
 /**
@@ -197,7 +198,7 @@ export function findLayer(model: LayersModel, name: string, what = 'PEFT adapter
 }
 
 function weightOf(layer: layers.Layer, short: string): LayerVariable | undefined {
-  return layer.weights.find((w) => w.originalName === `${layer.name}/${short}` || w.originalName.endsWith(`/${short}`));
+  return weightsByName(layer).get(short);
 }
 
 function writeWeight(layer: layers.Layer, short: string, values: Float32Array, shape: number[], source: string): void {
@@ -384,7 +385,7 @@ function uniform<T>(views: AdapterLayerView[], what: string, get: (v: AdapterLay
  * OFT Neumann series.
  */
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
-  const adapterLayers = allLayers(model).filter((l) => ['OrthogonalDense', 'ButterflyDense'].includes(l.getClassName()));
+  const adapterLayers = findAdapterLayers(model);
   if (adapterLayers.length === 0) throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
   const classes = new Set(adapterLayers.map((l) => l.getClassName()));
   if (classes.size > 1) {
@@ -472,12 +473,12 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
       if (b != null) tensors[`${PREFIX}${v.torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
     }
   }
-  const adapterSet = new Set(adapterLayers);
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
   if (bias === 'all') {
     for (const l of allLayers(model)) {
       const b = weightOf(l, 'bias');
-      if (adapterSet.has(l) || saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
+      // Adapter layers are not of class Dense: their biases were written above.
+      if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
       tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
     }
   }
