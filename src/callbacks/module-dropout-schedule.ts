@@ -112,7 +112,7 @@ export class ModuleDropoutSchedule extends Callback {
 
   override async onTrainBegin(): Promise<void> {
     this.adapters = this.explicitLayers ?? findAdapterLayers(this.model);
-    this.saved = this.adapters.map((layer) => getRate(layer));
+    this.saved = this.adapters.map((layer) => layer.dropoutRate);
     if (this.adapters.length === 0) {
       console.warn(`ModuleDropoutSchedule: model '${this.model.name}' has no adapter layers (OrthogonalDense, ` +
         'ButterflyDense); the schedule does nothing. Apply applyOft/applyBoft first.');
@@ -154,27 +154,14 @@ export class ModuleDropoutSchedule extends Callback {
   }
 
   override async onTrainEnd(): Promise<void> {
-    if (this.restoreOnTrainEnd) this.adapters.forEach((layer, i) => setRate(layer, this.saved[i]));
+    if (this.restoreOnTrainEnd) this.adapters.forEach((layer, i) => { layer.dropoutRate = this.saved[i]; });
   }
 
   private apply(rate: number): void {
     const r = Math.min(Math.max(rate, 0), 1 - 1e-9);
     this.currentRate = r;
-    for (const layer of this.adapters) setRate(layer, r);
+    for (const layer of this.adapters) layer.dropoutRate = r;
   }
-}
-
-type Droppable = { moduleDropout?: number; boftDropout?: number };
-
-function getRate(layer: AdapterDense): number {
-  const l = layer as unknown as Droppable;
-  return ('boftDropout' in l ? l.boftDropout : l.moduleDropout) ?? 0;
-}
-
-function setRate(layer: AdapterDense, rate: number): void {
-  const l = layer as unknown as Droppable;
-  if ('boftDropout' in l) l.boftDropout = rate;
-  else if ('moduleDropout' in l) l.moduleDropout = rate;
 }
 
 /** Batches per epoch from fit's callback params (NaN when unknown). */

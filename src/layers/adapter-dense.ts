@@ -91,6 +91,13 @@ export abstract class AdapterDense extends layers.Layer {
   /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
   abstract readonly useCayleyNeumann: boolean;
 
+  /**
+   * The layer's dropout rate under one name (`moduleDropout` of OFT, `boftDropout` of BOFT),
+   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`.
+   */
+  abstract get dropoutRate(): number;
+  abstract set dropoutRate(rate: number);
+
   /** The trainable packed skew-symmetric parameters (`oft_r`, `boft_r`), blocks on the last axis. */
   abstract get packedParameters(): LayerVariable;
 

@@ -169,6 +169,14 @@ export class ButterflyDense extends AdapterDense {
     return this.numBlocks;
   }
 
+  get dropoutRate(): number {
+    return this.boftDropout;
+  }
+
+  set dropoutRate(rate: number) {
+    this.boftDropout = rate;
+  }
+
   /** Trainable rotation parameters `boft_r` (`[m, N, b(b−1)/2]`). */
   get packedParameters(): LayerVariable {
     return this.boftR;

@@ -96,6 +96,14 @@ export class OrthogonalDense extends AdapterDense {
     return this.numBlocks;
   }
 
+  get dropoutRate(): number {
+    return this.moduleDropout;
+  }
+
+  set dropoutRate(rate: number) {
+    this.moduleDropout = rate;
+  }
+
   /** Trainable rotation parameters `oft_r` (`[r, b(b−1)/2]`, or `[1, …]` with `blockShare`). */
   get packedParameters(): LayerVariable {
     return this.oftR;
