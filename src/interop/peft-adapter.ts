@@ -146,8 +146,10 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
 /** Reads `dir/adapter_config.json` and `dir/adapter_model.safetensors` (Node), or takes the files in memory. */
 export async function loadPeftAdapterFiles(source: string | PeftAdapterFiles): Promise<ParsedPeftAdapter> {
   if (typeof source === 'string') {
-    const [config, weights] = await Promise.all([
-      readBytes(joinPath(source, 'adapter_config.json')), readBytes(joinPath(source, 'adapter_model.safetensors'))]);
+    // One after the other, so that a wrong directory is always reported on adapter_config.json
+    // (in parallel, whichever read failed first would name its file).
+    const config = await readBytes(joinPath(source, 'adapter_config.json'));
+    const weights = await readBytes(joinPath(source, 'adapter_model.safetensors'));
     return parsePeftAdapter(config, weights);
   }
   return parsePeftAdapter(source.config, source.weights);
