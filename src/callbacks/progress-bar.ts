@@ -6,6 +6,8 @@ import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { SingleBar } from 'cli-progress';
 
+const CLI_PROGRESS: string = 'cli-progress';
+
 /** A writable text stream (e.g. `process.stdout`); `isTTY` selects the bar. */
 export interface ProgressStream {
   write(text: string): unknown;
@@ -83,7 +85,10 @@ export class ProgressBar extends Callback {
     this.epochStart = Date.now();
     this.lastRefresh = 0;
     if (!this.interactive) return;
-    const mod = await import('cli-progress');
+    // A computed specifier: browser bundlers must not follow it into cli-progress, whose
+    // Node built-ins (readline, events) break a browser build; only Node reaches this line.
+    const spec = CLI_PROGRESS;
+    const mod = (await import(/* webpackIgnore: true */ /* @vite-ignore */ spec)) as typeof import('cli-progress');
     const cli = ((mod as unknown as { default?: typeof mod }).default ?? mod) as typeof mod;
     this.bar?.stop();
     this.bar = new cli.SingleBar({
