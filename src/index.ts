@@ -1,9 +1,11 @@
 // Public API of tfjs-oft: re-exports only. Importing it registers the layer classes with tfjs.
 export { registerTfjsOftClasses } from './registry';
-export * from './ops/skew';
-export * from './ops/cayley';
-export * from './ops/block-rotation';
-export * from './ops/butterfly';
+// Listed by name: helpers such as invertUnpivoted or withIdentityBlocks stay internal.
+export { packedSize, blockSizeFromPacked, skewFromPacked, packedFromSkew } from './ops/skew';
+export { cayleyExact, cayleyNeumann, orthogonalityError } from './ops/cayley';
+export { rotateInput, rotateKernel, blockDiagonal } from './ops/block-rotation';
+export { butterflyPermutations, applyButterflyFactor, applyButterfly, butterflyRotation } from './ops/butterfly';
+export { orthogonalDense, butterflyDense } from './layers/factories';
 export { OrthogonalDense } from './layers/orthogonal-dense';
 export type { OrthogonalDenseArgs } from './layers/orthogonal-dense';
 export { ButterflyDense, validButterflyBlockSizes } from './layers/butterfly-dense';

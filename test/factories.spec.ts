@@ -1,0 +1,47 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import * as oft from '../src/index';
+import { ButterflyDense, butterflyDense, OrthogonalDense, orthogonalDense } from '../src/index';
+
+// The tfjs-shaped API: `orthogonalDense(args)` / `butterflyDense(args)` beside the classes, and an
+// index that exports a fixed list of names (no internals through `export *`).
+describe('factories and the public export list', () => {
+  const cases = [
+    { name: 'orthogonalDense', make: () => orthogonalDense({ units: 6, oftBlockSize: 2, initWeights: false, name: 'f' }),
+      cls: () => new OrthogonalDense({ units: 6, oftBlockSize: 2, initWeights: false, name: 'f' }), type: OrthogonalDense },
+    { name: 'butterflyDense', make: () => butterflyDense({ units: 6, boftBlockSize: 2, boftNButterflyFactor: 2, name: 'f' }),
+      cls: () => new ButterflyDense({ units: 6, boftBlockSize: 2, boftNButterflyFactor: 2, name: 'f' }), type: ButterflyDense },
+  ];
+  for (const c of cases) {
+    it(`${c.name}(args) is the class built from the same args (config, forward bit-identical)`, () => {
+      const before = tf.memory().numTensors;
+      const a = c.make();
+      const b = c.cls();
+      expect(a).to.be.instanceOf(c.type);
+      const x = tf.randomNormal([3, 8], 0, 1, 'float32', 7);
+      tf.dispose([a.apply(x), b.apply(x)] as tf.Tensor[]);
+      // Random, non-identity weights, the same in both, so the rotation path is exercised.
+      a.weights.forEach((w, i) => {
+        const t = tf.randomNormal(w.shape as number[], 0, 0.3, 'float32', 11 + i);
+        w.write(t); b.weights[i].write(t); t.dispose();
+      });
+      expect(a.getConfig()).to.deep.equal(b.getConfig());
+      const [ya, yb] = [a.apply(x) as tf.Tensor, b.apply(x) as tf.Tensor];
+      const [da, db] = [ya.dataSync(), yb.dataSync()];
+      expect(Array.from(da)).to.deep.equal(Array.from(db));
+      expect(Math.max(...Array.from(da, Math.abs))).to.be.above(0.1);
+      tf.dispose([x, ya, yb]);
+      a.dispose(); b.dispose();
+      expect(tf.memory().numTensors).to.equal(before);
+    });
+  }
+
+  it('src/index exports the documented names and not internals', () => {
+    const names = Object.keys(oft);
+    for (const n of ['orthogonalDense', 'butterflyDense', 'OrthogonalDense', 'ButterflyDense', 'applyOft', 'applyBoft',
+      'mergeAndUnload', 'saveAdapter', 'loadAdapter', 'cayleyExact', 'skewFromPacked', 'butterflyRotation']) {
+      expect(names, n).to.include(n);
+    }
+    for (const n of ['invertUnpivoted', 'withIdentityBlocks']) expect(names, n).to.not.include(n);
+  });
+});
