@@ -21,3 +21,18 @@ await build({ ...common, platform: 'node', entryPoints: { cli: 'src/cli.ts' }, f
               outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts, dist/cli.js');
+// Types for node16/nodenext consumers: relative and deep tfjs-layers imports in the .d.ts files
+// need an explicit `.js`; a copy under dist/cjs/ (package.json type commonjs) types `require`.
+const { readdirSync, writeFileSync, mkdirSync, copyFileSync } = await import('node:fs');
+const { join, dirname } = await import('node:path');
+for (const f of readdirSync('dist', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'))) {
+  const file = join('dist', f);
+  const text = readFileSync(file, 'utf8').replace(
+    /((?:from |import\()['"])((?:\.\.?\/|@tensorflow\/tfjs-layers\/dist\/)[^'"]*?)(['"])/g,
+    (_m, pre, spec, post) => `${pre}${spec.endsWith('.js') ? spec : `${spec}.js`}${post}`);
+  writeFileSync(file, text);
+  const cjs = join('dist', 'cjs', f);
+  mkdirSync(dirname(cjs), { recursive: true });
+  copyFileSync(file, cjs);
+}
+writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
