@@ -61,3 +61,24 @@ describe('file:// IOHandler and registry', () => {
     expect(message).to.match(/weight file .*weights\.bin named in .*model\.json is missing/);
   });
 });
+
+describe('file:// IOHandler: weights paths stay inside the model folder', () => {
+  it('refuses a weights path that climbs out, an absolute one and a symlink that points out', async () => {
+    const { writeFileSync, symlinkSync } = await import('node:fs');
+    const root = mkdtempSync(join(tmpdir(), 'oft-fs-trav-'));
+    const dir = join(root, 'm');
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
+    await model.save(`file://${dir}`);
+    model.dispose();
+    writeFileSync(join(root, 'secret.txt'), Buffer.alloc(8));
+    symlinkSync(join(root, 'secret.txt'), join(dir, 'link.bin'));
+    for (const bad of ['../secret.txt', join(root, 'secret.txt'), 'link.bin']) {
+      const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+      json.weightsManifest[0].paths = [bad];
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+      let message = '';
+      await tf.loadLayersModel(`file://${dir}/model.json`).catch((e: Error) => { message = e.message; });
+      expect(message, bad).to.match(/leaves the model's folder/);
+    }
+  });
+});

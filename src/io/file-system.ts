@@ -67,12 +67,23 @@ export class FileSystemHandler implements IOHandler {
     if (stat.isDirectory()) jsonPath = path.join(jsonPath, 'model.json');
     const modelJSON = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
     const dir = path.dirname(jsonPath);
+    const realDir = await fs.realpath(dir);
     return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
       const specs: tf.io.WeightsManifestEntry[] = [];
       const buffers: ArrayBuffer[] = [];
       for (const group of manifest) {
         for (const p of group.paths) {
+          if (typeof p !== 'string') {
+            throw new Error(`tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} is not a string.`);
+          }
           const file = path.join(dir, p);
+          // Containment: a weights path must stay inside the model's folder, symlinks resolved.
+          const real = await fs.realpath(file).catch(() => path.resolve(file));
+          const rel = path.relative(realDir, real);
+          if (path.isAbsolute(p) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+            throw new Error(`tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} leaves the model's `
+              + `folder ${dir}; refusing to read it. Weight files must lie inside that folder.`);
+          }
           const data = await fs.readFile(file).catch(() => {
             throw new Error(`tfjs-oft file:// handler: weight file ${file} named in ${jsonPath} is missing.`);
           });
