@@ -2,7 +2,8 @@
 // so the user's single tfjs instance is the one we register our classes with.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url)));
 const external = [
@@ -20,11 +21,8 @@ await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'cjs', 
 await build({ ...common, platform: 'node', entryPoints: { cli: 'src/cli.ts' }, format: 'esm', outExtension: { '.js': '.js' },
               outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts, dist/cli.js');
 // Types for node16/nodenext consumers: relative and deep tfjs-layers imports in the .d.ts files
 // need an explicit `.js`; a copy under dist/cjs/ (package.json type commonjs) types `require`.
-const { readdirSync, writeFileSync, mkdirSync, copyFileSync } = await import('node:fs');
-const { join, dirname } = await import('node:path');
 for (const f of readdirSync('dist', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'))) {
   const file = join('dist', f);
   const text = readFileSync(file, 'utf8').replace(
@@ -36,3 +34,4 @@ for (const f of readdirSync('dist', { recursive: true, encoding: 'utf8' }).filte
   copyFileSync(file, cjs);
 }
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+console.log('built dist/index.js (ESM), dist/index.cjs (CommonJS), dist/index.d.ts (+ dist/cjs/ types), dist/cli.js');

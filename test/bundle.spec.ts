@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ensureFreshDist } from './helpers/fresh-dist';
 
 // The package as it is published and bundled: `npm pack` must ship dist/ (prepack builds it),
 // and a browser bundle of a page importing tfjs-oft must build with no flags and no warnings.
@@ -30,10 +31,7 @@ describe('package: npm pack and browser bundle', function () {
   });
 
   it('esbuild --bundle --platform=browser of a page importing tfjs-oft: no errors, no warnings', async () => {
-    const built = existsSync('dist/index.js') ? statSync('dist/index.js').mtimeMs : 0;
-    const newestSource = Math.max(...readdirSync('src', { recursive: true, encoding: 'utf8' })
-      .map((f) => statSync(join('src', f)).mtimeMs));
-    if (built < newestSource) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+    ensureFreshDist();
     const result = await build({
       entryPoints: ['test/helpers/browser-page.mjs'], bundle: true, platform: 'browser', write: false,
       format: 'esm', logLevel: 'silent',

@@ -1,20 +1,15 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureFreshDist } from './helpers/fresh-dist';
 
 // The built package as users get it: ESM and CommonJS entry points, with only tfjs-core,
 // tfjs-layers and a backend loaded (no @tensorflow/tfjs union package).
 describe('package: built entry points with tfjs-core + tfjs-layers only', function () {
   this.timeout(180000);
-  before(() => {
-    // Build unless dist/ is newer than every source file (npm test builds just before).
-    const built = ['dist/index.js', 'dist/index.cjs'].map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0));
-    const newestSource = Math.max(...readdirSync('src', { recursive: true, encoding: 'utf8' })
-      .map((f) => statSync(join('src', f)).mtimeMs));
-    if (Math.min(...built) < newestSource) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
-  });
+  before(ensureFreshDist);
   for (const format of ['esm', 'cjs']) {
     it(`${format}: OFT and BOFT apply, fit, merge, save and reload`, () => {
       const dir = mkdtempSync(join(tmpdir(), `oft-pkg-${format}-`));
