@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { SingleBar } from 'cli-progress';
+import { batchesPerEpoch } from './fit-params';
 
 const CLI_PROGRESS: string = 'cli-progress';
 
@@ -152,11 +153,8 @@ export class ProgressBar extends Callback {
   }
 
   private expectedBatches(): number | undefined {
-    const p = (this.params ?? {}) as Record<string, unknown>;
-    if (typeof p.steps === 'number' && p.steps > 0) return p.steps;
-    const samples = Number(p.samples);
-    const batchSize = Number(p.batchSize);
-    return samples > 0 && batchSize > 0 ? Math.ceil(samples / batchSize) : undefined;
+    const n = batchesPerEpoch(this.params);
+    return Number.isNaN(n) ? undefined : n;
   }
 
   /** Adds `value × size` of every batch metric to the running sums (tensors stay tensors). */

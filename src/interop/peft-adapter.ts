@@ -12,7 +12,7 @@ import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
 import { walkLayers, weightsByName } from '../surgery/layer-paths';
 import { findAdapterLayers } from '../surgery/find-adapters';
-import { warnOnce } from '../layers/validate';
+import { warnOnce } from '../helpers';
 
 /**
  * Correspondence between PyTorch module names (as in PEFT's files, e.g. `encoder.layer.0.attention.query`)

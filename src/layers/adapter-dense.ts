@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs } from './dense-args';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs, serializeRegularizer } from './dense-args';
 
 /** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
 export interface AdapterDenseArgs extends DenseLayerArgs {
@@ -104,7 +105,7 @@ export abstract class AdapterDense extends layers.Layer {
   /** Every block rotation of the layer, `[blocks, b, b]` (no dropout). */
   abstract blockRotations(): tf.Tensor3D;
 
-  /** The dense `d × d` rotation `R` of SPEC §0 (for inspection, tests and merging). */
+  /** The dense `d × d` rotation `R` of docs/math.md §1 (for inspection, tests and merging). */
   abstract denseRotation(): tf.Tensor2D;
 
   /**
@@ -149,8 +150,30 @@ export abstract class AdapterDense extends layers.Layer {
   /** `x` (`[..., d]`) rotated by the adapter; `training` enables dropout. */
   protected abstract adaptInput(x: tf.Tensor, training: boolean): tf.Tensor;
 
+  /**
+   * The names of the method's options (`OFT_OPTION_KEYS`, `BOFT_OPTION_KEYS`): the layer keeps
+   * each in a field of the same name, and its config lists them in this order.
+   */
+  protected abstract readonly optionKeys: readonly string[];
+
+  /**
+   * The adapter options as the layer resolved them (defaults filled in, block sizes as
+   * adjusted), `biasTrainable` included, in serialized form: what surgery and adapter
+   * checkpoints store to make the same adapter again.
+   */
+  adapterOptions(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify({ biasTrainable: this.biasTrainable, ...this.adapterConfig() }));
+  }
+
   /** The adapter's own config entries, camelCase keys (tfjs snake-cases them on save). */
-  protected abstract adapterConfig(): Record<string, unknown>;
+  private adapterConfig(): Record<string, unknown> {
+    const fields = this as unknown as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of this.optionKeys) {
+      out[key] = key.endsWith('Regularizer') ? serializeRegularizer(fields[key] as Regularizer | undefined) : fields[key];
+    }
+    return out;
+  }
 
   /** Per-output scale `s` (`[n]`), or null when the method has none. */
   protected outputScale(): tf.Tensor1D | null {

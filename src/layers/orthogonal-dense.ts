@@ -1,43 +1,20 @@
-// OrthogonalDense: OFT / OFTv2 (SPEC §3). A frozen Dense whose input is first rotated by a
-// learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
+// OrthogonalDense: OFT / OFTv2 (docs/math.md §4). A frozen Dense whose input is first rotated
+// by a learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
 // skew-symmetric parameter vector.
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
-import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
-import { packedSize, skewFromPacked } from '../ops/skew';
+import { packedBlockSquaredNorms, packedSize, skewFromPacked } from '../ops/skew';
+import { checkInteger, checkPositive, checkRate, warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
-import { resolveRegularizer, serializeRegularizer } from './dense-args';
-import { checkInteger, checkPositive, checkRate, nearestDivisor, randomSubset, warnOnce } from './validate';
+import { resolveRegularizer } from './dense-args';
+import { OFT_OPTION_KEYS, OftOptions } from './oft-options';
+import { nearestDivisor, randomSubset } from './validate';
 
 /** Arguments of `OrthogonalDense`: those of `tf.layers.dense` plus the OFT options. */
-export interface OrthogonalDenseArgs extends AdapterDenseArgs {
-  /**
-   * Size `b` of each orthogonal block (default 32 unless `r` is given). Exactly one of
-   * `oftBlockSize` and `r` must be non-zero. Adjusted to the nearest divisor of the input
-   * dimension, with a warning, when it does not divide it.
-   */
-  oftBlockSize?: number;
-  /** Number of blocks `r` (alternative to `oftBlockSize`; default 0). */
-  r?: number;
-  /** Cayley–Neumann series instead of the exact Cayley transform (default `true`, OFTv2). */
-  useCayleyNeumann?: boolean;
-  /** Number of Neumann terms `N ≥ 3` (default 5). */
-  numCayleyNeumannTerms?: number;
-  /** Constrained OFT: keep every block's ‖Q‖_F ≤ eps/√(stored blocks) (default `false`). */
-  coft?: boolean;
-  /** COFT radius (default 6e-5). */
-  eps?: number;
-  /** One block shared by all `r` positions (default `false`). */
-  blockShare?: boolean;
-  /** Fraction of blocks replaced by the identity for each training batch (default 0). */
-  moduleDropout?: number;
-  /** `true` (default): start at the identity rotation. `false`: random `oft_r ~ N(0, 0.1)`. */
-  initWeights?: boolean;
-  /** Regularizer on `oft_r` (e.g. tfjs-oft's `OrthogonalityRegularizer`). */
-  oftRegularizer?: RegularizerIdentifier | Regularizer;
-}
+export interface OrthogonalDenseArgs extends AdapterDenseArgs, OftOptions {}
 
 /**
  * A drop-in `Dense` with orthogonal fine-tuning. Computes
@@ -46,6 +23,7 @@ export interface OrthogonalDenseArgs extends AdapterDenseArgs {
  */
 export class OrthogonalDense extends AdapterDense {
   static className = 'OrthogonalDense';
+  protected readonly optionKeys = OFT_OPTION_KEYS;
   /** Block size `b` (adjusted to the input dimension once built). */
   oftBlockSize: number;
   /** Number of blocks `r` as configured (0 when `oftBlockSize` was given). */
@@ -158,15 +136,6 @@ export class OrthogonalDense extends AdapterDense {
     return rotateInput(x, rot);
   }
 
-  protected adapterConfig(): Record<string, unknown> {
-    return {
-      oftBlockSize: this.oftBlockSize, r: this.r, useCayleyNeumann: this.useCayleyNeumann,
-      numCayleyNeumannTerms: this.numCayleyNeumannTerms, coft: this.coft, eps: this.eps,
-      blockShare: this.blockShare, moduleDropout: this.moduleDropout, initWeights: this.initWeights,
-      oftRegularizer: serializeRegularizer(this.oftRegularizer),
-    };
-  }
-
   /**
    * COFT: every write to `oft_r` — optimizer steps in `fit` included, which bypass tfjs'
    * LayerVariable constraints — is projected onto ‖Q_j‖_F ≤ eps/√(stored blocks).
@@ -177,8 +146,7 @@ export class OrthogonalDense extends AdapterDense {
     const radius = this.eps / Math.sqrt(this.oftR.shape[0] as number);
     variable.assign = (value: tf.Tensor) => {
       const projected = tf.tidy(() => {
-        // ‖Q_j‖_F = √2 ‖v_j‖: every packed entry appears twice in Q = U − Uᵀ.
-        const norm = tf.mul(tf.norm(value, 'euclidean', 1, true), Math.SQRT2);
+        const norm = tf.reshape(tf.sqrt(packedBlockSquaredNorms(value)), [-1, 1]);
         return tf.mul(value, tf.minimum(1, tf.div(radius, tf.maximum(norm, 1e-30))));
       });
       assign(projected);
@@ -190,5 +158,3 @@ export class OrthogonalDense extends AdapterDense {
     initial.dispose();
   }
 }
-
-tf.serialization.registerClass(OrthogonalDense);

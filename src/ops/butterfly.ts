@@ -9,6 +9,7 @@
 // rotate every block, and swap back. Reshape and transpose only: gradients work on every backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { rotateInput } from './block-rotation';
+import { butterflyShapeProblem } from './butterfly-shape';
 
 /**
  * The index arrays `perm_0 … perm_{m−1}` of SPEC §4 for input dimension `d`, block size `b`
@@ -44,16 +45,11 @@ export function butterflyPermutations(d: number, blockSize: number, nFactors: nu
 
 function checkButterflyShape(d: number, b: number, m: number, who: string): void {
   if (!Number.isInteger(d) || !Number.isInteger(b) || !Number.isInteger(m) || d < 1 || b < 1 || m < 1) {
-    throw new Error(`${who}: d, blockSize and nFactors must be positive integers, got d=${d}, blockSize=${b}, nFactors=${m}.`);
+    throw new Error(`${who}: d, blockSize and nFactors must be positive integers, got d=${d}, blockSize=${b}, ` +
+      `nFactors=${m}.`);
   }
-  if (d % b !== 0) throw new Error(`${who}: blockSize=${b} does not divide d=${d}.`);
-  if (m > 1) {
-    const n = d / b;
-    if (b % 2 !== 0 || n % 2 ** (m - 1) !== 0) {
-      throw new Error(`${who}: ${m} butterfly factors need an even blockSize and a block count divisible by ` +
-        `2^${m - 1}=${2 ** (m - 1)}; got d=${d}, blockSize=${b} (${n} blocks).`);
-    }
-  }
+  const problem = butterflyShapeProblem(d, b, m);
+  if (problem != null) throw new Error(`${who}: ${problem}.`);
 }
 
 /**

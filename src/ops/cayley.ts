@@ -1,4 +1,4 @@
-// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (SPEC §2):
+// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (docs/math.md §3):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -70,8 +70,13 @@ export function cayleyNeumann(q: tf.Tensor3D, terms = 5): tf.Tensor3D {
   });
 }
 
-/** Orthogonality error of each block: `max |RᵀR − I|` over the batch (a plain number). */
+/** Orthogonality error of a batch of blocks: `max |RᵀR − I|` over all of them (a plain number). */
 export function orthogonalityError(r: tf.Tensor3D): number {
+  return tf.tidy(() => orthogonalityErrorTensor(r).dataSync()[0]);
+}
+
+/** `orthogonalityError` as a scalar tensor (no read-back, for code that reads several figures at once). */
+export function orthogonalityErrorTensor(r: tf.Tensor3D): tf.Scalar {
   const [k, b] = r.shape;
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))).dataSync()[0]);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))) as tf.Scalar);
 }

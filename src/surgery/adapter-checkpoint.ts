@@ -3,7 +3,7 @@
 // small JSON description, the weight data holds only those tensors, each with a checksum.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { AdapterDense } from '../layers/adapter-dense';
+import { adaptableClassNames, baseClassNameOf, methodOfLayer } from '../methods/adapter-methods';
 import { adaptModel, AdapterSpec } from './adapt-model';
 import { findAdapterEntries } from './find-adapters';
 import { leafLayers, weightsByName } from './layer-paths';
@@ -53,14 +53,6 @@ function fnv1a(bytes: Uint8Array): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-function adapterOptions(layer: AdapterDense): Record<string, unknown> {
-  const full = layer.getConfig() as Record<string, unknown>;
-  const dense = layer.toDenseConfig();
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(full)) if (!(k in dense)) out[k] = v;
-  return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
 }
 
 function resolveHandler(caller: string, target: string | Handler, save: boolean): Handler {
@@ -114,7 +106,7 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
   const topologyAdapters: AdapterCheckpointLayer[] = [];
   for (const { path, layer } of adapters) {
     topologyAdapters.push({ path, className: layer.getClassName(), inputDim: layer.inputDim, units: layer.units,
-      options: adapterOptions(layer) });
+      options: layer.adapterOptions() });
     for (const [name, w] of weightsByName(layer)) {
       if (name === 'kernel' || (name === 'bias' && !trainable.has(w.id))) continue;
       add(path, name, w.read());
@@ -257,17 +249,22 @@ function checkWeightData(where: string, topology: AdapterCheckpointTopology, spe
 function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology): void {
   const leaves = leafLayers(base);
   const byPath = new Map(leaves.map((e) => [e.path, e.layer]));
-  const denseList = () => leaves.filter((e) => e.layer.getClassName() === 'Dense').map((e) => e.path).join(', ') || 'none';
+  const adaptable = adaptableClassNames();
+  const adaptableList = () =>
+    leaves.filter((e) => adaptable.includes(e.layer.getClassName())).map((e) => e.path).join(', ') || 'none';
   for (const a of topology.adapters) {
     const layer = byPath.get(a.path);
     if (layer == null) {
-      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such layer. ` +
-        `Its Dense layers: ${denseList()}.`);
+      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such ` +
+        `layer. Its ${adaptable.join(' or ')} layers: ${adaptableList()}.`);
     }
     const cls = layer.getClassName();
-    if (cls !== 'Dense') {
-      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', which is a ${cls} in base model '${base.name}', ` +
-        `not a Dense.${layer instanceof AdapterDense ? ' Load adapters into the base model (before applyOft/applyBoft), or merge first.' : ''}`);
+    const want = baseClassNameOf(a.className) ?? adaptable.join(' or ');
+    if (cls !== want) {
+      const fix = methodOfLayer(layer) != null
+        ? ' Load adapters into the base model (before applyOft/applyBoft), or merge first.' : '';
+      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', which is a ${cls} in base model ` +
+        `'${base.name}', not a ${want}.${fix}`);
     }
     const kernel = weightsByName(layer).get('kernel');
     const [d, n] = kernel?.shape ?? [];
