@@ -46,8 +46,8 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
 const bits = (t: tf.Tensor | Float32Array) =>
   Array.from(new Uint32Array(new Float32Array(t instanceof Float32Array ? t : t.dataSync()).buffer));
 
-describe('ButterflyDense (BOFT, SPEC §4)', () => {
-  it('has the permutations of SPEC §4 (literal example and the chunk rule)', () => {
+describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
+  it('has the permutations of docs/math.md §5 (literal example and the chunk rule)', () => {
     const perms = butterflyPermutations(8, 2, 3).map((p) => Array.from(p));
     expect(perms).to.deep.equal([[0, 1, 2, 3, 4, 5, 6, 7], [0, 2, 1, 3, 4, 6, 5, 7], [0, 2, 4, 6, 1, 3, 5, 7]]);
     expect(butterflyPermutations(8, 2, 1).map((p) => Array.from(p))).to.deep.equal([[0, 1, 2, 3, 4, 5, 6, 7]]);
@@ -236,16 +236,16 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
       [{ boftBlockSize: 2.5 }, undefined, [/boftBlockSize must be an integer ≥ 0, got 2.5/]],
       [{ boftBlockNum: -2 }, undefined, [/boftBlockNum must be an integer ≥ 0, got -2/]],
       [{ boftBlockSize: 3, boftNButterflyFactor: 2 }, undefined, [/even boftBlockSize, got 3/, /boftBlockSize=2 or 4/]],
-      [{ boftBlockNum: 5, boftNButterflyFactor: 2 }, undefined, [/even boftBlockNum, got 5/, /boftBlockNum=4 or 6/]],
+      [{ boftBlockNum: 5, boftNButterflyFactor: 2 }, undefined, [/divisible by 2\^1=2/, /got boftBlockNum=5/, /boftBlockNum=4 or 6/]],
       [{ boftBlockNum: 4, boftNButterflyFactor: 4 }, undefined, [/divisible by 2\^3=8/, /got boftBlockNum=4/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8\b/]],
       [{ boftBlockNum: 12, boftNButterflyFactor: 4 }, undefined, [/divisible by 2\^3=8/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8 or 16/]],
       [{ boftBlockSize: 4, inputShape: [10] }, undefined, [/boftBlockSize=4 does not divide the input dimension 10/, /boftBlockSize=2 or 5/]],
       [{ boftBlockNum: 4 }, 10, [/boftBlockNum=4 does not divide the input dimension 10/, /boftBlockNum=2 or 5/]],
       [{ boftBlockNum: 6 }, 6, [/blocks of size 1/, /boftBlockNum=3\b/]],
-      [{ boftBlockSize: 2, boftNButterflyFactor: 4 }, 12, [/boftNButterflyFactor=4 needs/, /N=6/, /2\^3=8/, /boftNButterflyFactor ≤ 2/]],
-      [{ boftBlockSize: 4, boftNButterflyFactor: 2 }, 12, [/needs b and N even/, /b=4, N=3/, /boftBlockSize=2 or 6/]],
-      [{ boftBlockNum: 4, boftNButterflyFactor: 2 }, 36, [/needs b and N even/, /b=9, N=4/, /boftBlockNum=2 or 6/]],
-      [{ boftBlockSize: 8, boftNButterflyFactor: 3 }, 48, [/d divisible by b·2\^2=32/, /boftNButterflyFactor ≤ 2/, /boftBlockSize=6 or 12/]],
+      [{ boftBlockSize: 2, boftNButterflyFactor: 4 }, 12, [/boftNButterflyFactor=4 does not fit/, /N=6/, /2\^3=8/, /boftNButterflyFactor ≤ 2/]],
+      [{ boftBlockSize: 4, boftNButterflyFactor: 2 }, 12, [/N divisible by 2\^1=2, got N=3/, /b=4, N=3/, /boftBlockSize=2 or 6/]],
+      [{ boftBlockNum: 4, boftNButterflyFactor: 2 }, 36, [/even block size, got b=9/, /b=9, N=4/, /boftBlockNum=2 or 6/]],
+      [{ boftBlockSize: 8, boftNButterflyFactor: 3 }, 48, [/N divisible by 2\^2=4, got N=6/, /boftNButterflyFactor ≤ 2/, /boftBlockSize=6 or 12/]],
       [{ boftBlockSize: 4, boftDropout: 1 }, undefined, [/boftDropout must be in \[0, 1\), got 1/]],
       [{ boftBlockSize: 4, numCayleyNeumannTerms: 2 }, undefined, [/numCayleyNeumannTerms must be an integer ≥ 3, got 2/]],
     ];

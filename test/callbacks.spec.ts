@@ -9,7 +9,7 @@ import { normals as normalsFrom, rng } from './reference/dense-math';
 /** Deterministic float32 normals, independent of tfjs. */
 const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
 
-// ---------- float64 math from SPEC §1–2, independent of the code under test ----------
+// ---------- float64 math from docs/math.md §2–§3, independent of the code under test ----------
 
 type M = Float64Array; // b × b, row-major
 

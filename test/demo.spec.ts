@@ -65,7 +65,7 @@ describe('digits demo pipeline (tiny slice)', () => {
     }
   });
 
-  it('trains exactly the parameters each method claims (counts from SPEC formulas)', () => {
+  it('trains exactly the parameters each method claims (counts from docs/math.md formulas)', () => {
     const by = Object.fromEntries(first.methods.map((m) => [m.method, m]));
     const d = VIT.hiddenSize, f = VIT.mlpSize, p2 = VIT.patchSize ** 2;
     const head = d * 10 + 10;

@@ -9,7 +9,7 @@ function randomPacked(seed: number, k: number, b: number, std: number): Float32A
   return ref.normals(ref.rng(seed), k * packedSize(b), std);
 }
 
-describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
+describe('ops: packed skew-symmetric blocks (docs/math.md §2)', () => {
   it('lays v out row-major over the strict upper triangle, Q = U − Uᵀ', () => {
     const q = skewFromPacked(tf.tensor2d([[1, 2, 3, 4, 5, 6]]), 4);
     expect(q.arraySync()).to.deep.equal([[[0, 1, 2, 3], [-1, 0, 4, 5], [-2, -4, 0, 6], [-3, -5, -6, 0]]]);
@@ -53,7 +53,7 @@ describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
   });
 });
 
-describe('ops: Cayley transforms (SPEC §2)', () => {
+describe('ops: Cayley transforms (docs/math.md §3)', () => {
   it('inverts I − Q without pivoting like a pivoted float64 inverse', () => {
     const b = 12;
     const v = randomPacked(11, 2, b, 0.8);

@@ -41,7 +41,7 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
 }
 
-describe('OrthogonalDense against the float64 reference (SPEC §3, §7)', () => {
+describe('OrthogonalDense against the float64 reference (docs/math.md §4, §9)', () => {
   const cases: Array<{ d: number; b: number; n: number; neumann: boolean; share: boolean; rank3: boolean }> = [
     { d: 8, b: 2, n: 5, neumann: false, share: false, rank3: false },
     { d: 12, b: 4, n: 7, neumann: true, share: false, rank3: true },
@@ -156,7 +156,7 @@ describe('OrthogonalDense as a drop-in Dense', () => {
   });
 });
 
-describe('OrthogonalDense block sizes (SPEC §3)', () => {
+describe('OrthogonalDense block sizes (docs/math.md §4)', () => {
   let warnings: string[] = [];
   const original = console.warn;
   beforeEach(() => { warnings = []; console.warn = (m: string) => { warnings.push(String(m)); }; });
@@ -216,7 +216,7 @@ describe('OrthogonalDense configuration errors', () => {
   });
 });
 
-describe('OrthogonalDense module dropout (SPEC §3)', () => {
+describe('OrthogonalDense module dropout (docs/math.md §4)', () => {
   /** Layer with K = I (d = n, no bias) so that the output is x · R_effective. */
   function identityKernelLayer(d: number, b: number, p: number): OrthogonalDense {
     const layer = built({ units: d, oftBlockSize: b, moduleDropout: p, useBias: false, initWeights: false,
@@ -281,7 +281,7 @@ describe('OrthogonalDense module dropout (SPEC §3)', () => {
   });
 });
 
-describe('OrthogonalDense COFT (SPEC §3)', () => {
+describe('OrthogonalDense COFT (docs/math.md §4)', () => {
   it('keeps every block within ‖Q_j‖_F ≤ eps/√r after model.fit steps', async () => {
     const d = 16; const b = 4; const eps = 0.05;
     const model = tf.sequential();

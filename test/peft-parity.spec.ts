@@ -1,7 +1,7 @@
 // Parity with Hugging Face PEFT (issue 8). The fixtures in test/fixtures/peft/ were written by the
 // real PEFT 0.21.2 (interop/peft/make_fixtures.py): its adapter files, inputs, outputs and merged
-// weights. Here we (A) check SPEC §2's mapping of PEFT's parameters to ours against them with a
-// float64 reference built from SPEC.md, (B) run our layers on the mapped parameters, (C) import
+// weights. Here we (A) check docs/math.md §7's mapping of PEFT's parameters to ours against them with a
+// float64 reference built from docs/math.md, (B) run our layers on the mapped parameters, (C) import
 // the PEFT files into a plain tfjs model and export them back. No Python needed.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -63,9 +63,9 @@ function modulesOf(c: Case): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// (A) SPEC §2 mapping, float64, no code under test except the pure conventions module.
+// (A) docs/math.md §7 mapping, float64, no code under test except the pure conventions module.
 
-/** PEFT OFT parameters → our dense rotation, from SPEC §1–§3 (COFT projection as PEFT does it). */
+/** PEFT OFT parameters → our dense rotation, from docs/math.md §2–§4 (COFT projection as PEFT does it). */
 function oftRotationFromPeft(v: Float32Array, shape: number[], cfg: PeftAdapterConfig, d: number): ref.Mat {
   const [stored, p] = shape;
   const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
@@ -91,7 +91,7 @@ function oftRotationFromPeft(v: Float32Array, shape: number[], cfg: PeftAdapterC
   return ref.blockDiag(blocks);
 }
 
-/** PEFT BOFT parameters (full A) → our dense B: Q = −½(A − Aᵀ), SPEC §4 permutations. */
+/** PEFT BOFT parameters (full A) → our dense B: Q = −½(A − Aᵀ), docs/math.md §5 permutations. */
 function boftRotationFromPeft(a: Float32Array, shape: number[]): ref.Mat {
   const [m, n, b] = shape;
   const d = n * b;
@@ -173,7 +173,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     expect(c.peft_train_mode_equals_eval).to.equal(true);
   });
 
-  describe('(A) SPEC §2 mapping, float64 reference from SPEC.md', () => {
+  describe('(A) docs/math.md §7 mapping, float64 reference from docs/math.md', () => {
     for (const name of index.cases) {
       it(`${name}: outputs and merged weights`, () => {
         const { c, config } = loadCase(name);

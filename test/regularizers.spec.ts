@@ -1,5 +1,5 @@
 // OrthogonalityRegularizer: its value against float64 sums of squares (‖Q_j‖_F² = 2‖v_j‖²,
-// SPEC §1), its exact contribution to the loss fit reports, its gradient (closed form), its
+// docs/math.md §2), its exact contribution to the loss fit reports, its gradient (closed form), its
 // serialization through model.json, and tensor bookkeeping.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -13,7 +13,7 @@ import { normals as normalsFrom, rng } from './reference/dense-math';
 const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
 
 
-/** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (SPEC §1). */
+/** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (docs/math.md §2). */
 function penalty64(values: ArrayLike<number>, p: number, lambda: number, radius = 0): number {
   const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
   let total = 0;

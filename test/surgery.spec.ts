@@ -32,7 +32,7 @@ function relDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /**
- * Identity-init / adapters-off outputs against the base model: bit-identical on cpu; SPEC §7
+ * Identity-init / adapters-off outputs against the base model: bit-identical on cpu; docs/math.md §9
  * (max abs diff ≤ 1e-6) elsewhere, because tfjs' Dense uses a fused matMul+bias kernel that
  * rounds differently on wasm from the adapter's separate matMul and add.
  */
@@ -78,7 +78,7 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     expect(names(model.trainableWeights)).to.deep.equal([...expected].sort());
     for (const t of TARGETS) expect(model.getLayer(t).getClassName()).to.equal('ButterflyDense');
     expect(model.getLayer('classifier').getClassName()).to.equal('Dense');
-    // Closed form (SPEC §4): m·N·b(b−1)/2 + n adapter parameters per layer, plus the bias.
+    // Closed form (docs/math.md §5): m·N·b(b−1)/2 + n adapter parameters per layer, plus the bias.
     const d = { query: VIT_DIM, key: VIT_DIM, value: VIT_DIM, 'output.dense': VIT_DIM, 'mlp.fc1': VIT_DIM, 'mlp.fc2': VIT_HIDDEN } as Record<string, number>;
     const n = { query: VIT_DIM, key: VIT_DIM, value: VIT_DIM, 'output.dense': VIT_DIM, 'mlp.fc1': VIT_HIDDEN, 'mlp.fc2': VIT_DIM } as Record<string, number>;
     const adapterParams = TARGETS.reduce((s, t) => s + 2 * (d[t] / 4) * 6 + n[t], 0);
@@ -112,7 +112,7 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     const layers = findAdapterLayers(model);
     expect(layers.map((l) => l.name)).to.deep.equal(['query', 'key', 'value', 'output.dense', 'mlp.fc1', 'mlp.fc2']);
     expect(layers.every((l) => l instanceof OrthogonalDense && l.useCayleyNeumann)).to.equal(true);
-    // SPEC §3: r · b(b−1)/2 per layer, b = 32.
+    // docs/math.md §4: r · b(b−1)/2 per layer, b = 32.
     const expected = 5 * (VIT_DIM / 32) * 496 + (VIT_HIDDEN / 32) * 496;
     expect(trainableParameters(model).trainable).to.equal(expected);
     const out = model.predict(x) as tf.Tensor;

@@ -36,7 +36,9 @@ const MAX_HEADER = 100 * 1024 * 1024;
 function toBytes(source: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  throw new Error(`safetensors: expected an ArrayBuffer or a typed array / Buffer, got ${Object.prototype.toString.call(source)}.`);
+  throw new Error(
+    `safetensors: expected an ArrayBuffer or a typed array / Buffer, got ${Object.prototype.toString.call(source)}.`,
+  );
 }
 
 function product(shape: number[]): number {
@@ -65,8 +67,10 @@ export function readSafetensors(source: ArrayBuffer | ArrayBufferView): Safetens
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(Math.min(MAX_HEADER, bytes.byteLength - 8))) {
-    throw new Error(`safetensors: header length ${n} exceeds the file (${bytes.byteLength} bytes) or the 100 MB limit; ` +
-      'the file is truncated or not a safetensors file.');
+    throw new Error(
+      `safetensors: header length ${n} exceeds the file (${bytes.byteLength} bytes) or the 100 MB limit; ` +
+        'the file is truncated or not a safetensors file.',
+    );
   }
   const headerLen = Number(n);
   let header: Record<string, unknown>;
@@ -102,8 +106,10 @@ export function readSafetensors(source: ArrayBuffer | ArrayBufferView): Safetens
     }
     const count = product(shape);
     if (off[1] - off[0] !== count * BYTES[dtype]) {
-      throw new Error(`safetensors: tensor '${name}' (${dtype}, shape [${shape}]) needs ${count * BYTES[dtype]} bytes ` +
-        `but its data_offsets span ${off[1] - off[0]}.`);
+      throw new Error(
+        `safetensors: tensor '${name}' (${dtype}, shape [${shape}]) needs ${count * BYTES[dtype]} bytes ` +
+          `but its data_offsets span ${off[1] - off[0]}.`,
+      );
     }
     spans.push([off[0], off[1], name]);
     tensors.set(name, { dtype, shape: [...shape], data: decode(bytes, dataStart + off[0], count, dtype) });
@@ -175,7 +181,8 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>,
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`safetensors: metadata value of '${k}' must be a string, got ${typeof v}.`);
+      if (typeof v !== 'string')
+        throw new Error(`safetensors: metadata value of '${k}' must be a string, got ${typeof v}.`);
     }
     header.__metadata__ = metadata;
   }
@@ -186,7 +193,9 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>,
     const dtype = t.dtype ?? (t.data instanceof Float64Array ? 'F64' : 'F32');
     const count = product(t.shape);
     if (t.data.length !== count) {
-      throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape}] needs ${count}.`);
+      throw new Error(
+        `safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape}] needs ${count}.`,
+      );
     }
     const size = count * BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };

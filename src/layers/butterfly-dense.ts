@@ -1,4 +1,4 @@
-// ButterflyDense: BOFT (docs/math.md §4). A frozen Dense whose input is first rotated by a
+// ButterflyDense: BOFT (docs/math.md §5). A frozen Dense whose input is first rotated by a
 // product of m butterfly factors, each a permuted block-diagonal orthogonal matrix of Cayley
 // blocks, and whose outputs are scaled per unit by a learned `boft_s`.
 import * as tf from '@tensorflow/tfjs-core';
@@ -26,7 +26,7 @@ export interface ButterflyDropoutRecord {
   blocks: number[];
 }
 
-/** Block sizes `b` valid for input dimension `d` with `m` factors (docs/math.md §4.1), increasing. */
+/** Block sizes `b` valid for input dimension `d` with `m` factors (docs/math.md §5.1), increasing. */
 export function validButterflyBlockSizes(d: number, m: number): number[] {
   return divisors(d).filter((b) => b >= 2 && butterflyShapeProblem(d, b, m) == null);
 }
@@ -42,7 +42,7 @@ function nearest(values: number[], want: number): string {
 /**
  * A drop-in `Dense` with butterfly orthogonal fine-tuning (BOFT). Computes
  * `y = act(((x · B) · K) ⊙ s + c)` with `B = M_{m−1} · … · M_0`, `M_i = P_i · BD_i · P_iᵀ`
- * and `BD_i` a block-diagonal matrix of `N` Cayley blocks of size `b` (docs/math.md §4). The input is
+ * and `BD_i` a block-diagonal matrix of `N` Cayley blocks of size `b` (docs/math.md §5). The input is
  * rotated factor by factor with reshapes, transposes and batched block matmuls: no `d × d`
  * matrix is built during training. The kernel is frozen; `boft_r` (`[m, N, b(b−1)/2]`) and
  * `boft_s` (`[units]`) train.
@@ -150,7 +150,7 @@ export class ButterflyDense extends AdapterDense {
   }
 
   /**
-   * Checks the block configuration against input dimension `d` (docs/math.md §4.1) and resolves `b`
+   * Checks the block configuration against input dimension `d` (docs/math.md §5.1) and resolves `b`
    * and `N`. Every failure names the layer, the clashing numbers and the nearest valid choices.
    */
   private resolveBlocks(d: number): void {

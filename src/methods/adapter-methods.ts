@@ -20,6 +20,8 @@ export interface PeftOption {
   peftKey: string;
   /** PEFT's default when its config lacks the key. */
   peftDefault: number | boolean;
+  /** On export the value comes from the weight shapes (it may differ per layer), not from one option value. */
+  fromShapes?: true;
 }
 
 /** Everything the package knows about one adapter method, in one place. */
@@ -49,8 +51,8 @@ export const OFT: AdapterMethod = {
   peft: {
     type: 'OFT',
     options: [
-      { key: 'oftBlockSize', peftKey: 'oft_block_size', peftDefault: 32 },
-      { key: 'r', peftKey: 'r', peftDefault: 0 },
+      { key: 'oftBlockSize', peftKey: 'oft_block_size', peftDefault: 32, fromShapes: true },
+      { key: 'r', peftKey: 'r', peftDefault: 0, fromShapes: true },
       { key: 'useCayleyNeumann', peftKey: 'use_cayley_neumann', peftDefault: true },
       // Converted both ways: PEFT's T terms are our T + 1 (peft-conventions.ts).
       { key: 'numCayleyNeumannTerms', peftKey: 'num_cayley_neumann_terms', peftDefault: 5 },
@@ -71,8 +73,8 @@ export const BOFT: AdapterMethod = {
   peft: {
     type: 'BOFT',
     options: [
-      { key: 'boftBlockSize', peftKey: 'boft_block_size', peftDefault: 4 },
-      { key: 'boftBlockNum', peftKey: 'boft_block_num', peftDefault: 0 },
+      { key: 'boftBlockSize', peftKey: 'boft_block_size', peftDefault: 4, fromShapes: true },
+      { key: 'boftBlockNum', peftKey: 'boft_block_num', peftDefault: 0, fromShapes: true },
       { key: 'boftNButterflyFactor', peftKey: 'boft_n_butterfly_factor', peftDefault: 1 },
       { key: 'boftDropout', peftKey: 'boft_dropout', peftDefault: 0 },
     ],

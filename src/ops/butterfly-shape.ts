@@ -1,4 +1,4 @@
-// Which (d, b, m) a butterfly rotation exists for (docs/math.md §4.1), in one place: the
+// Which (d, b, m) a butterfly rotation exists for (docs/math.md §5.1), in one place: the
 // permutations, the ButterflyDense validation and its suggestions all ask here.
 
 /**
