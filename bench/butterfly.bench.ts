@@ -7,7 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { pathToFileURL } from 'node:url';
-import { blockDiagonal, ButterflyDense, butterflyPermutations, cayleyExact, packedSize, skewFromPacked } from '../src/index';
+import {
+  blockDiagonal,
+  ButterflyDense,
+  butterflyPermutations,
+  cayleyExact,
+  packedSize,
+  skewFromPacked,
+} from '../src/index';
 import { BenchCase, BenchResult, printTable, runCases, settle } from './harness';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
@@ -20,10 +27,14 @@ function step(name: string, forward: (x: tf.Tensor2D) => tf.Tensor, params: tf.V
     name,
     step: () => {
       tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => tf.mean(tf.square(forward(x as tf.Tensor2D))) as tf.Scalar, [x, ...params]);
+        const { grads } = tf.variableGrads(
+          () => tf.mean(tf.square(forward(x as tf.Tensor2D))) as tf.Scalar,
+          [x, ...params],
+        );
         const paramGrads: Record<string, tf.Tensor> = {};
         for (const p of params) paramGrads[p.name] = grads[p.name];
-        if (params.length > 0) optimizer.applyGradients(paramGrads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+        if (params.length > 0)
+          optimizer.applyGradients(paramGrads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
         settle(grads[x.name]);
         for (const p of params) settle(p);
       });
@@ -49,10 +60,13 @@ function weightCentricStep(m: number, kernel: tf.Tensor2D, bias: tf.Tensor1D): {
   const s = tf.variable(tf.ones([UNITS]), true);
   const forward = (x: tf.Tensor2D) => {
     const rot = cayleyExact(skewFromPacked(r.reshape([m * n, p]) as tf.Tensor2D, B));
-    const bd = tf.stack(Array.from({ length: m }, (_, i) => blockDiagonal(rot.slice([i * n, 0, 0], [n, B, B]), n))) as tf.Tensor3D;
+    const bd = tf.stack(
+      Array.from({ length: m }, (_, i) => blockDiagonal(rot.slice([i * n, 0, 0], [n, B, B]), n)),
+    ) as tf.Tensor3D;
     const factors = tf.matMul(pMats, tf.matMul(bd, pMats, false, true));
     let full = factors.slice([0, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D;
-    for (let i = 1; i < m; i++) full = tf.matMul(factors.slice([i, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D, full);
+    for (let i = 1; i < m; i++)
+      full = tf.matMul(factors.slice([i, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D, full);
     const merged = tf.mul(tf.matMul(full, kernel), s);
     return tf.add(tf.matMul(x, merged as tf.Tensor2D), bias);
   };
@@ -107,10 +121,14 @@ export async function runButterflyBench(repeats = 5): Promise<void> {
   const ms = new Map(results.map((x) => [x.name, x.medianMs]));
   const ratio = (a: string, b: string) => ((ms.get(a) ?? NaN) / (ms.get(b) ?? NaN)).toFixed(2);
   for (const m of [2, 4]) {
-    console.log(`ButterflyDense m=${m} / frozen Dense: ${ratio(`ButterflyDense m=${m} b=${B}`, 'frozen Dense')}×, ` +
-      `/ plain x·K+c: ${ratio(`ButterflyDense m=${m} b=${B}`, 'frozen x·K+c (plain ops)')}×${m === 2 ? ' (target ≤ 1.5×)' : ''}; ` +
-      `weight-centric m=${m} / ButterflyDense m=${m}: ${ratio(`weight-centric BOFT m=${m} b=${B}`, `ButterflyDense m=${m} b=${B}`)}×` +
-      `${m === 4 ? ' (target ≥ 5×)' : ''}`);
+    console.log(
+      `ButterflyDense m=${m} / frozen Dense: ${ratio(`ButterflyDense m=${m} b=${B}`, 'frozen Dense')}×, ` +
+        `/ plain x·K+c: ${ratio(`ButterflyDense m=${m} b=${B}`, 'frozen x·K+c (plain ops)')}×${m === 2 ? ' (target ≤ ' +
+          '1.5×)' : ''}; ` +
+        `weight-centric m=${m} / ButterflyDense m=${m}: ${ratio(`weight-centric BOFT m=${m} b=${B}`, `ButterflyDense ` +
+          `m=${m} b=${B}`)}×` +
+        `${m === 4 ? ' (target ≥ 5×)' : ''}`,
+    );
   }
   tf.dispose([kernel, bias]);
 }

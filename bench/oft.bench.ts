@@ -18,7 +18,10 @@ function layerStep(name: string, layer: tf.layers.Layer, trainable: boolean): Be
     name,
     step: () => {
       tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => tf.mean(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar, [x, ...params]);
+        const { grads } = tf.variableGrads(
+          () => tf.mean(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar,
+          [x, ...params],
+        );
         if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
         settle(grads[x.name]);
         for (const p of params) settle(p);

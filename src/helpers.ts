@@ -7,7 +7,8 @@ function fail(who: string, key: string, rule: string, value: unknown, fix: strin
 
 /** Throws unless `value` is an integer ≥ `min`. */
 export function checkInteger(who: string, key: string, value: unknown, min: number, fix = ''): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) fail(who, key, `an integer ≥ ${min}`, value, fix);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    fail(who, key, `an integer ≥ ${min}`, value, fix);
 }
 
 /** Throws unless `0 ≤ value < 1`. */
@@ -24,7 +25,8 @@ export function checkPositive(who: string, key: string, value: unknown, fix = ''
 
 /** Throws unless `value` is a finite number ≥ 0. */
 export function checkNonNegative(who: string, key: string, value: unknown, fix = ''): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(who, key, 'a finite number ≥ 0', value, fix);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    fail(who, key, 'a finite number ≥ 0', value, fix);
 }
 
 const warned = new Set<string>();

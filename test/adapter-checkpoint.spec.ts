@@ -4,9 +4,18 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, cpSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBoft, applyOft, loadAdapter, mergeAndUnload, saveAdapter, trainableParameters } from '../src/index';
+import type { AdapterCheckpointTopology } from '../src/index';
 import * as ref from './reference/dense-math';
-import { seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_TOKENS } from './surgery-models';
-import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
+import {
+  seededTensor,
+  sequentialMlp,
+  sharedNestedModel,
+  tinyVit,
+  VIT_CLASSES,
+  VIT_DIM,
+  VIT_TOKENS,
+} from './surgery-models';
+import { bits, snapshot } from './helpers/model-snapshot';
 
 const weightTable = (m: tf.LayersModel) => m.weights.map((w) => [w.originalName, w.trainable, bits(w.read())]);
 
@@ -36,8 +45,15 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
   });
 
   const configs = {
-    boft: () => applyBoft(base, { boftBlockSize: 4, boftNButterflyFactor: 2, targetModules: ['query', 'value', 'key', 'output.dense',
-      'mlp.fc1', 'mlp.fc2'], boftDropout: 0.1, bias: 'boft_only', modulesToSave: ['classifier'] }),
+    boft: () =>
+      applyBoft(base, {
+        boftBlockSize: 4,
+        boftNButterflyFactor: 2,
+        targetModules: ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'],
+        boftDropout: 0.1,
+        bias: 'boft_only',
+        modulesToSave: ['classifier'],
+      }),
     oft: () => applyOft(base, { oftBlockSize: 32, useCayleyNeumann: true, targetModules: 'all-linear', bias: 'all' }),
   };
 
@@ -50,8 +66,10 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       const binBytes = statSync(join(dir, 'weights.bin')).size;
       const jsonBytes = statSync(join(dir, 'model.json')).size;
       const trained = trainableParameters(model).trainable;
-      console.log(`      [${method}: weights.bin ${binBytes} B = 4 × ${trained} trainable params; model.json ${jsonBytes} B; ` +
-        `full model ${4 * trainableParameters(model).total} B]`);
+      console.log(
+        `      [${method}: weights.bin ${binBytes} B = 4 × ${trained} trainable params; model.json ${jsonBytes} B; ` +
+          `full model ${4 * trainableParameters(model).total} B]`,
+      );
       expect(binBytes).to.equal(4 * trained);
       expect(jsonBytes).to.be.lessThan(8192);
 
@@ -65,7 +83,9 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       expect(bits(b)).to.deep.equal(bits(a));
       // The loaded model knows its surgery: merging restores the base's flags and classes.
       const merged = mergeAndUnload(loaded);
-      expect(merged.layers.map((l) => [l.getClassName(), l.trainable])).to.deep.equal(base.layers.map((l) => [l.getClassName(), l.trainable]));
+      expect(merged.layers.map((l) => [l.getClassName(), l.trainable])).to.deep.equal(
+        base.layers.map((l) => [l.getClassName(), l.trainable]),
+      );
       tf.dispose([a, b]);
       for (const m of [model, loaded, merged]) m.dispose();
     });
@@ -92,14 +112,19 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
   describe('a checkpoint that does not fit fails clearly and leaves the base unchanged', () => {
     let dir: string;
     before(async () => {
-      const model = applyOft(base, { oftBlockSize: 32, targetModules: ['query', 'mlp.fc2'], modulesToSave: ['classifier'] });
+      const model = applyOft(base, {
+        oftBlockSize: 32,
+        targetModules: ['query', 'mlp.fc2'],
+        modulesToSave: ['classifier'],
+      });
       perturbTrainable(model, 5);
       dir = mkdtempSync(join(tmpdir(), 'adapter-bad-'));
       await saveAdapter(model, `file://${dir}`);
       model.dispose();
     });
 
-    const variant = (name: string, edit: (json: Record<string, any>, bin: Buffer) => Buffer | void) => {
+    type Json = { modelTopology: AdapterCheckpointTopology };
+    const variant = (name: string, edit: (json: Json, bin: Buffer) => Buffer | void) => {
       const d = mkdtempSync(join(tmpdir(), `adapter-${name}-`));
       cpSync(dir, d, { recursive: true });
       const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
@@ -127,7 +152,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
 
     it('missing layer', async () => {
       const other = sequentialMlp();
-      await expectFailure(other, `file://${dir}`, /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense layers: up, down, out/);
+      await expectFailure(
+        other,
+        `file://${dir}`,
+        /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense layers: up, down, out/,
+      );
       other.dispose();
     });
 
@@ -135,7 +164,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       const x0 = tf.input({ shape: [16] });
       const q = tf.layers.dense({ units: 64, name: 'query' }).apply(x0) as tf.SymbolicTensor;
       const other = tf.model({ inputs: x0, outputs: q, name: 'other' });
-      await expectFailure(other, `file://${dir}`, /layer 'query': the checkpoint was made for a Dense 64 → 64 \(kernel \[64,64\]\), the base has kernel \[16,64\]/);
+      await expectFailure(
+        other,
+        `file://${dir}`,
+        /layer 'query': the checkpoint was made for a Dense 64 → 64 \(kernel \[64,64\]\), the base has kernel \[16,64/,
+      );
       other.dispose();
     });
 
@@ -143,12 +176,20 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       const url = variant('shape', (json) => {
         json.modelTopology.adapters[0].options.oftBlockSize = 16;
       });
-      await expectFailure(base, url, /layer 'query' weight 'oft_r': the checkpoint holds shape \[2,496\], the model expects \[4,120\]/);
+      await expectFailure(
+        base,
+        url,
+        /layer 'query' weight 'oft_r': the checkpoint holds shape \[2,496\], the model expects \[4,120\]/,
+      );
     });
 
     it('truncated weight file', async () => {
       const url = variant('truncated', (_json, bin) => bin.subarray(0, bin.length - 100));
-      await expectFailure(base, url, /is truncated: weight 'classifier\/kernel' \(shape \[64,3\]\) needs bytes .* but the weight data holds \d+ bytes/);
+      await expectFailure(
+        base,
+        url,
+        /is truncated: weight 'classifier\/kernel' \(shape \[64,3\]\) needs bytes .* the weight data holds \d+ bytes/,
+      );
     });
 
     it('corrupt weight bytes', async () => {
@@ -157,7 +198,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
         out[10] ^= 0xff;
         return out;
       });
-      await expectFailure(base, url, /is corrupt: the bytes of weight 'query\/oft_r' \(shape \[2,496\]\) do not match their checksum/);
+      await expectFailure(
+        base,
+        url,
+        /is corrupt: the bytes of weight 'query\/oft_r' \(shape \[2,496\]\) do not match their checksum/,
+      );
     });
 
     it('corrupt JSON', async () => {
@@ -180,12 +225,20 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
     });
   });
 
-  it('modulesToSave layers are saved whole, non-trainable weights included (BatchNormalization statistics)', async () => {
-    const seq = tf.sequential({ layers: [
-      tf.layers.dense({ name: 'fc', units: 8, inputShape: [8], kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
-      tf.layers.batchNormalization({ name: 'bn' }),
-      tf.layers.dense({ name: 'out', units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
-    ] });
+  it('modulesToSave layers are saved whole, non-trainable weights included (BatchNormalization ' +
+    'statistics)', async () => {
+    const seq = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          name: 'fc',
+          units: 8,
+          inputShape: [8],
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+        }),
+        tf.layers.batchNormalization({ name: 'bn' }),
+        tf.layers.dense({ name: 'out', units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+      ],
+    });
     const model = applyOft(seq, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave: ['bn'] });
     expect(model.trainableWeights.map((w) => w.originalName).sort()).to.deep.equal(['bn/beta', 'bn/gamma', 'fc/oft_r']);
     const bn = model.getLayer('bn');
@@ -195,12 +248,20 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       t.dispose();
     }
     let saved: tf.io.ModelArtifacts | null = null;
-    await saveAdapter(model, tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
-    expect(saved!.weightSpecs!.map((w) => w.name)).to.deep.equal(
-      ['fc/oft_r', 'bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']);
+    await saveAdapter(
+      model,
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    expect(saved!.weightSpecs!.map((w) => w.name)).to.deep.equal([
+      'fc/oft_r',
+      'bn/gamma',
+      'bn/beta',
+      'bn/moving_mean',
+      'bn/moving_variance',
+    ]);
     expect((saved!.weightData as ArrayBuffer).byteLength).to.equal(4 * (2 * 6 + 4 * 8));
     const loaded = await loadAdapter(seq, tf.io.fromMemory(saved!));
     expect(weightTable(loaded)).to.deep.equal(weightTable(model));
@@ -209,7 +270,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
 
   it('nested models: paths reach into a nested Sequential', async () => {
     const nestedBase = sharedNestedModel();
-    const model = applyBoft(nestedBase, { targetModules: ['shared', 'encoder/fc1'], boftBlockSize: 4, modulesToSave: ['head'] });
+    const model = applyBoft(nestedBase, {
+      targetModules: ['shared', 'encoder/fc1'],
+      boftBlockSize: 4,
+      modulesToSave: ['head'],
+    });
     perturbTrainable(model, 6);
     let saved: tf.io.ModelArtifacts | null = null;
     await saveAdapter(model, tf.io.withSaveHandler(async (a) => {

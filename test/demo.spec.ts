@@ -77,7 +77,9 @@ describe('digits demo pipeline (tiny slice)', () => {
     expect(by.head.trainableParams).to.equal(head);
     // OFT, b = 8 on every Dense but the head; the 49-wide patch projection gets b = 7.
     const oftLayer = (din: number, b: number) => (din / b) * (b * (b - 1)) / 2;
-    expect(by.oft.trainableParams).to.equal(oftLayer(p2, 7) + 4 * oftLayer(d, 8) + oftLayer(d, 8) + oftLayer(f, 8) + head);
+    expect(by.oft.trainableParams).to.equal(
+      oftLayer(p2, 7) + 4 * oftLayer(d, 8) + oftLayer(d, 8) + oftLayer(f, 8) + head,
+    );
     // BOFT, b = 4, m = 2 on the six DINOv2 targets: m·(din/b)·b(b−1)/2 + s (n) + bias (n).
     const boftLayer = (din: number, n: number) => 2 * (din / 4) * 6 + n + n;
     expect(by.boft.trainableParams).to.equal(4 * boftLayer(d, d) + boftLayer(d, f) + boftLayer(f, d) + head);

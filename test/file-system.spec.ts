@@ -23,7 +23,9 @@ describe('file:// IOHandler and registry', () => {
 
   it('steps aside when another router (such as tfjs-node\'s) also answers file:// URLs', () => {
     // A stand-in for tfjs-node's router, limited to one prefix so the rest of the suite is unaffected.
-    const other: tf.io.IOHandler = { save: async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) };
+    const other: tf.io.IOHandler = {
+      save: async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+    };
     const router = (url: string | string[]) => (String(url).startsWith('file:///other-handler/') ? other : null);
     tf.io.registerSaveRouter(router as Parameters<typeof tf.io.registerSaveRouter>[0]);
     tf.io.registerLoadRouter(router as Parameters<typeof tf.io.registerLoadRouter>[0]);
@@ -42,7 +44,9 @@ describe('file:// IOHandler and registry', () => {
     registerTfjsOftClasses();
     expect(tf.io.getSaveHandlers('file:///tmp/x')).to.have.length(1);
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs2-'));
-    const model = tf.sequential({ layers: [new OrthogonalDense({ units: 2, inputShape: [4], oftBlockSize: 2, initWeights: false })] });
+    const model = tf.sequential({
+      layers: [new OrthogonalDense({ units: 2, inputShape: [4], oftBlockSize: 2, initWeights: false })],
+    });
     await model.save(`file://${dir}`);
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded.layers[0]).to.be.instanceOf(OrthogonalDense);

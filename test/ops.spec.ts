@@ -36,7 +36,9 @@ describe('ops: packed skew-symmetric blocks (docs/math.md §2)', () => {
     const b = 5;
     const w = ref.normals(ref.rng(7), b * b);
     const v = tf.tensor2d(randomPacked(3, 1, b, 1), [1, packedSize(b)]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(v);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(
+      v,
+    );
     const got = g.dataSync();
     let k = 0;
     for (let i = 0; i < b; i++) for (let j = i + 1; j < b; j++) {
@@ -179,7 +181,9 @@ describe('ops: block-diagonal rotation of inputs and kernels', () => {
     const b = 4; const r = 3; const d = b * r; const n = 5;
     const v = randomPacked(31, r, b, 0.5);
     const rot = cayleyExact(skewFromPacked(tf.tensor2d(v, [r, packedSize(b)]), b));
-    const blocks = Array.from({ length: r }, (_, j) => ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)));
+    const blocks = Array.from({ length: r }, (_, j) =>
+      ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)),
+    );
     const dense = ref.blockDiag(blocks);
     const xs = ref.normals(ref.rng(32), 2 * 3 * d);
     const ks = ref.normals(ref.rng(33), d * n);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OrthogonalDense, OrthogonalDenseArgs } from '../src/index';
+import { ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
 import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
 import { oftForward, oftMergedKernel, oftRotation } from './reference/oft-reference';
@@ -53,7 +53,8 @@ describe('OrthogonalDense against the float64 reference (docs/math.md §4, §9)'
     { d: 30, b: 3, n: 5, neumann: true, share: false, rank3: true },
   ];
   for (const c of cases) {
-    const label = `d=${c.d} b=${c.b} n=${c.n} ${c.neumann ? 'Neumann' : 'exact'}${c.share ? ' blockShare' : ''} ${c.rank3 ? '3-D' : '2-D'}`;
+    const label = `d=${c.d} b=${c.b} n=${c.n} ${c.neumann ? 'Neumann' : 'exact'}${c.share ? ' blockShare' : ''} ` +
+      `${c.rank3 ? '3-D' : '2-D'}`;
     it(`outputs, R and merged kernel match (${label})`, () => {
       const layer = built({ units: c.n, oftBlockSize: c.b, useCayleyNeumann: c.neumann, blockShare: c.share,
                             activation: 'relu', useBias: true }, c.d);
@@ -156,6 +157,20 @@ describe('OrthogonalDense as a drop-in Dense', () => {
   });
 });
 
+describe('OrthogonalDense and tfjs automatic layer names', () => {
+  it('leaves the numbering of the next dense unchanged (its private templates have a fixed name)', () => {
+    const uid = (layer: tf.layers.Layer) => Number(/(\d+)$/.exec(layer.name)![1]);
+    const before = tf.layers.dense({ units: 2 });
+    const adapters = [
+      new OrthogonalDense({ units: 2, oftBlockSize: 2, oftRegularizer: new OrthogonalityRegularizer() }),
+      new ButterflyDense({ units: 2, boftBlockSize: 2, boftRegularizer: new OrthogonalityRegularizer() }),
+    ];
+    const after = tf.layers.dense({ units: 2 });
+    expect(uid(after)).to.equal(uid(before) + 1);
+    expect(adapters.map((l) => l.name)).to.satisfy((names: string[]) => names.every((n) => !n.startsWith('dense')));
+  });
+});
+
 describe('OrthogonalDense block sizes (docs/math.md §4)', () => {
   let warnings: string[] = [];
   const original = console.warn;
@@ -171,10 +186,14 @@ describe('OrthogonalDense block sizes (docs/math.md §4)', () => {
   ];
   for (const c of adjust) {
     it(`d=${c.d}, ${JSON.stringify(c.args)} → b=${c.b}, r=${c.r}`, () => {
-      const layer = built({ units: 2, name: `adj_${c.d}_${JSON.stringify(c.args).replace(/\W/g, '')}`, ...c.args }, c.d);
+      const layer = built(
+        { units: 2, name: `adj_${c.d}_${JSON.stringify(c.args).replace(/\W/g, '')}`, ...c.args },
+        c.d,
+      );
       expect(layer.numOftBlocks).to.equal(c.r);
       expect(layer.trainableWeights[0].shape).to.deep.equal([c.r, packedSize(c.b)]);
-      const changed = c.d % ((c.args as { oftBlockSize?: number }).oftBlockSize ?? c.d / ((c.args as { r: number }).r)) !== 0 ||
+      const changed =
+        c.d % ((c.args as { oftBlockSize?: number }).oftBlockSize ?? c.d / (c.args as { r: number }).r) !== 0 ||
         ((c.args as { oftBlockSize?: number }).oftBlockSize ?? 0) > c.d;
       if (changed) {
         expect(warnings).to.have.length(1);
@@ -335,7 +354,9 @@ describe('OrthogonalDense serialization and memory', () => {
   it('save → load in a fresh process is bit-identical (weights and outputs)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-save-'));
     const model = tf.sequential();
-    model.add(new OrthogonalDense({ units: 5, inputShape: [12], oftBlockSize: 4, initWeights: false, activation: 'tanh' }));
+    model.add(
+      new OrthogonalDense({ units: 5, inputShape: [12], oftBlockSize: 4, initWeights: false, activation: 'tanh' }),
+    );
     model.add(new OrthogonalDense({ units: 3, oftBlockSize: 5, useCayleyNeumann: false, initWeights: false }));
     await model.save(`file://${dir}`);
     const xs = Array.from(ref.normals(ref.rng(5), 4 * 12));
@@ -354,7 +375,9 @@ describe('OrthogonalDense serialization and memory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-leak-'));
     const build = () => {
       const m = tf.sequential();
-      m.add(new OrthogonalDense({ units: 8, inputShape: [16], oftBlockSize: 4, moduleDropout: 0.5, coft: true, eps: 0.1 }));
+      m.add(
+        new OrthogonalDense({ units: 8, inputShape: [16], oftBlockSize: 4, moduleDropout: 0.5, coft: true, eps: 0.1 }),
+      );
       m.add(new OrthogonalDense({ units: 2, oftBlockSize: 4, useCayleyNeumann: false, activation: 'softmax' }));
       m.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
       return m;

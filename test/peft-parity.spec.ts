@@ -10,10 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { ButterflyDense, OrthogonalDense } from '../src/index';
 import { mergeAndUnload, trainableParameters } from '../src/index';
 import {
-  exportPeftAdapterFiles, importPeftAdapter, parsePeftAdapter, ParsedPeftAdapter, setLinearWeights, setPeftModuleWeights,
+  exportPeftAdapterFiles,
+  importPeftAdapter,
+  parsePeftAdapter,
+  ParsedPeftAdapter,
+  setLinearWeights,
+  setPeftModuleWeights,
 } from '../src/interop/peft-adapter';
 import {
-  boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsFromPeft, oftOptionsFromPeft, PeftAdapterConfig,
+  boftOptionsFromPeft,
+  boftParamsFromPeft,
+  boftParamsToPeft,
+  neumannTermsFromPeft,
+  oftOptionsFromPeft,
+  PeftAdapterConfig,
 } from '../src/interop/peft-conventions';
 import { readSafetensors, writeSafetensors } from '../src/interop/safetensors';
 import * as ref from './reference/dense-math';
@@ -43,7 +53,12 @@ function decode(e: Encoded): Float32Array | Float64Array {
   return e.dtype === 'float64' ? new Float64Array(copy) : new Float32Array(copy);
 }
 
-function loadCase(name: string): { c: Case; config: PeftAdapterConfig; weights: Uint8Array; parsed: ParsedPeftAdapter } {
+function loadCase(name: string): {
+  c: Case;
+  config: PeftAdapterConfig;
+  weights: Uint8Array;
+  parsed: ParsedPeftAdapter;
+} {
   const dir = `${FIXTURES}${name}/`;
   const c = JSON.parse(readFileSync(`${dir}case.json`, 'utf8')) as Case;
   const configText = readFileSync(`${dir}adapter_config.json`, 'utf8');
@@ -51,7 +66,10 @@ function loadCase(name: string): { c: Case; config: PeftAdapterConfig; weights: 
   return { c, config: JSON.parse(configText), weights, parsed: parsePeftAdapter(configText, weights) };
 }
 
-const index = JSON.parse(readFileSync(`${FIXTURES}index.json`, 'utf8')) as { cases: string[]; versions: Record<string, string> };
+const index = JSON.parse(readFileSync(`${FIXTURES}index.json`, 'utf8')) as {
+  cases: string[];
+  versions: Record<string, string>;
+};
 
 function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
@@ -101,7 +119,8 @@ function boftRotationFromPeft(a: Float32Array, shape: number[]): ref.Mat {
     for (let j = 0; j < n; j++) {
       const q = ref.mat(b, b);
       const base = (i * n + j) * b * b;
-      for (let x = 0; x < b; x++) for (let y = 0; y < b; y++) q.data[x * b + y] = -0.5 * (a[base + x * b + y] - a[base + y * b + x]);
+      for (let x = 0; x < b; x++)
+        for (let y = 0; y < b; y++) q.data[x * b + y] = -0.5 * (a[base + x * b + y] - a[base + y * b + x]);
       blocks.push(ref.cayley(q));
     }
     const bd = ref.blockDiag(blocks);
@@ -187,12 +206,16 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         expect(e32, 'vs PEFT float32 outputs').to.be.below(TOL);
         for (const [mod, m] of mods) {
           let merged = ref.matmul(m.rot, m.kernel);
-          if (m.s) for (let i = 0; i < merged.rows; i++) for (let j = 0; j < merged.cols; j++) merged.data[i * merged.cols + j] *= m.s[j];
+          if (m.s)
+            for (let i = 0; i < merged.rows; i++)
+              for (let j = 0; j < merged.cols; j++) merged.data[i * merged.cols + j] *= m.s[j];
           merged = ref.transpose(merged);
           const em = relErr(merged.data, decode(c.merged[mod].weight));
           record(name, `A_merged_${mod}`, em);
           expect(em, `merged ${mod}.weight`).to.be.below(TOL);
-          expect(ref.maxAbsDiff(decode(c.merged[mod].bias), decode(c.base[mod].bias)), 'bias never rotated').to.equal(0);
+          expect(ref.maxAbsDiff(decode(c.merged[mod].bias), decode(c.base[mod].bias)), 'bias never rotated').to.equal(
+            0,
+          );
         }
       });
     }
@@ -225,8 +248,10 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     const model = tf.model({ inputs: input, outputs: h });
     for (const [name, layer] of layers) {
       const w = c.base[name];
-      setLinearWeights(layer, name, { weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
-        bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array } });
+      setLinearWeights(layer, name, {
+        weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
+        bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array },
+      });
       setPeftModuleWeights(layer, name, parsed.adapted.get(name)!, parsed.config);
     }
     return model;
@@ -269,7 +294,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     const names = modulesOf(c);
     names.forEach((name, idx) => {
       const [units] = c.base[name].weight.shape;
-      h = tf.layers.dense({ name: `tf_${name}`, units, activation: idx < names.length - 1 ? 'relu' : 'linear' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers
+        .dense({ name: `tf_${name}`, units, activation: idx < names.length - 1 ? 'relu' : 'linear' })
+        .apply(h) as tf.SymbolicTensor;
     });
     const model = tf.model({ inputs: input, outputs: h });
     for (const name of names) {
@@ -287,7 +314,8 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     for (const [i, name] of index.cases.entries()) {
       // Alternate the forms: directory path (Node) with a table, in-memory files with a function.
       const fromDir = i % 2 === 0;
-      it(`${name}: ${fromDir ? 'directory + nameMap table' : 'in-memory files + nameMap function'}; outputs and merged model match PEFT`, async () => {
+      it(`${name}: ${fromDir ? 'directory + nameMap table' : 'in-memory files + nameMap function'}; outputs and ` +
+        `merged model match PEFT`, async () => {
         const { c, config, weights } = loadCase(name);
         const base = plainBase(c);
         const before = tf.memory().numTensors;
@@ -306,9 +334,14 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         record(name, 'C_merged_y', em);
         expect(em).to.be.below(TOL);
         // Only the adapter parameters train (bias 'none' in every fixture), as in PEFT.
-        const perLayer = modulesOf(c).map((m) => c.method === 'oft'
-          ? (c.adapter_stored[m]['oft_R.weight'].shape as number[]).reduce((a, b) => a * b, 1)
-          : (() => { const [mm, nn, bb] = c.adapter_stored[m].boft_R.shape; return mm * nn * (bb * (bb - 1)) / 2 + c.adapter_stored[m].boft_s.shape[0]; })());
+        const perLayer = modulesOf(c).map((m) =>
+          c.method === 'oft'
+            ? (c.adapter_stored[m]['oft_R.weight'].shape as number[]).reduce((a, b) => a * b, 1)
+            : (() => {
+                const [mm, nn, bb] = c.adapter_stored[m].boft_R.shape;
+                return (mm * nn * (bb * (bb - 1))) / 2 + c.adapter_stored[m].boft_s.shape[0];
+              })(),
+        );
         expect(trainableParameters(model).trainable).to.equal(perLayer.reduce((a, b) => a + b, 0));
         tf.dispose([x, y, ym]);
         merged.dispose();
@@ -318,15 +351,22 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       });
     }
 
-    it('a BOFT adapter PEFT trained without its CUDA extension (config m=2, tensors m=1) loads as PEFT computed it', async () => {
+    it('a BOFT adapter PEFT trained without its CUDA extension (config m=2, tensors m=1) loads as PEFT computed ' +
+      'it', async () => {
       const { c, config, weights } = loadCase('boft_m1_b4');
       const base = plainBase(c);
       const warn = console.warn;
       const warnings: string[] = [];
-      console.warn = (m: string) => { warnings.push(m); };
+      console.warn = (m: string) => {
+        warnings.push(m);
+      };
       let model: tf.LayersModel;
       try {
-        model = await importPeftAdapter(base, { config: { ...config, boft_n_butterfly_factor: 2 }, weights }, { nameMap: (t) => `tf_${t}` });
+        model = await importPeftAdapter(
+          base,
+          { config: { ...config, boft_n_butterfly_factor: 2 }, weights },
+          { nameMap: (t) => `tf_${t}` },
+        );
       } finally {
         console.warn = warn;
       }
@@ -348,8 +388,19 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       await importPeftAdapter(base, files, { nameMap: {} }).then(() => { throw new Error('no error'); },
         (e: Error) => expect(e.message).to.match(/nameMap has no tfjs layer for torch module 'proj'/));
       const d24 = loadCase('oft_adjust_b7_d24');
-      await importPeftAdapter(base, { config: d24.config, weights: d24.weights }, { nameMap: { proj: 'tf_proj' } })
-        .then(() => { throw new Error('no error'); }, (e: Error) => expect(e.message).to.match(/oft_R.weight' has shape \[4,15\] but layer 'tf_proj' expects oft_r of shape \[2,28\]/));
+      await importPeftAdapter(
+        base,
+        { config: d24.config, weights: d24.weights },
+        { nameMap: { proj: 'tf_proj' } },
+      ).then(
+        () => {
+          throw new Error('no error');
+        },
+        (e: Error) =>
+          expect(e.message).to.match(
+            /oft_R.weight' has shape \[4,15\] but layer 'tf_proj' expects oft_r of shape \[2,28\]/,
+          ),
+      );
       await importPeftAdapter(base, `${FIXTURES}does-not-exist`).then(() => { throw new Error('no error'); },
         (e: Error) => expect(e.message).to.match(/cannot read .*does-not-exist\/adapter_config.json/));
       const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
@@ -371,8 +422,15 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         const out = exportPeftAdapterFiles(model);
         const back = parsePeftAdapter(out.configJson, out.weights);
         expect(out.config.peft_type).to.equal(config.peft_type);
-        for (const key of ['use_cayley_neumann', 'block_share', 'coft', 'eps', 'module_dropout', 'boft_n_butterfly_factor',
-          'boft_dropout'] as const) {
+        for (const key of [
+          'use_cayley_neumann',
+          'block_share',
+          'coft',
+          'eps',
+          'module_dropout',
+          'boft_n_butterfly_factor',
+          'boft_dropout',
+        ] as const) {
           if (config[key] !== undefined) expect(out.config[key], key).to.equal(config[key]);
         }
         expect(out.config.target_modules).to.deep.equal([...(config.target_modules as string[])].sort());
@@ -397,7 +455,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
             const a = boftParamsFromPeft(mine.boftR!.data as Float32Array, m, n, b);
             const want = boftParamsFromPeft(theirs.boftR!.data as Float32Array, m, n, b);
             expect(ref.maxAbsDiff(a, want)).to.be.below(1e-7);
-            expect(Array.from(mine.boftS!.data as Float32Array)).to.deep.equal(Array.from(theirs.boftS!.data as Float32Array));
+            expect(Array.from(mine.boftS!.data as Float32Array)).to.deep.equal(
+              Array.from(theirs.boftS!.data as Float32Array),
+            );
             expect(mine.boftS!.shape).to.deep.equal(theirs.boftS!.shape);
           }
         }
@@ -420,13 +480,18 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const u = new OrthogonalDense({ name: 'u', units: 12, oftBlockSize: 4 });
       const w = new OrthogonalDense({ name: 'w', units: 4, oftBlockSize: 0, r: 4 });
       const m4 = tf.model({ inputs: input, outputs: w.apply(u.apply(input)) as tf.SymbolicTensor });
-      expect(() => exportPeftAdapterFiles(m4)).to.throw(/neither one block size nor one number of blocks.*u: b=4, r=2; w: b=3, r=4/);
+      expect(() => exportPeftAdapterFiles(m4)).to.throw(
+        /neither one block size nor one number of blocks.*u: b=4, r=2; w: b=3, r=4/,
+      );
       // One number of blocks with different block sizes is expressible: PEFT's r.
       const w2 = new OrthogonalDense({ name: 'w2', units: 4, oftBlockSize: 0, r: 2 });
       const m5 = tf.model({ inputs: input, outputs: w2.apply(u.apply(input)) as tf.SymbolicTensor });
       const cfg = exportPeftAdapterFiles(m5).config;
       expect([cfg.r, cfg.oft_block_size]).to.deep.equal([2, 0]);
-      const mixed = tf.model({ inputs: input, outputs: [a.apply(input) as tf.SymbolicTensor, bfly.apply(input) as tf.SymbolicTensor] });
+      const mixed = tf.model({
+        inputs: input,
+        outputs: [a.apply(input) as tf.SymbolicTensor, bfly.apply(input) as tf.SymbolicTensor],
+      });
       expect(() => exportPeftAdapterFiles(mixed)).to.throw(/mixes OrthogonalDense and ButterflyDense/);
       for (const m of [m1, m2, m3, m4, m5]) m.dispose();
     });
@@ -436,7 +501,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     it('rejects other PEFT methods, truncated Neumann series and Conv1D-style weights', () => {
       const { weights } = loadCase('oft_neumann_b4');
       expect(() => parsePeftAdapter({ peft_type: 'LORA' }, weights)).to.throw(/peft_type 'LORA' is not supported/);
-      expect(() => oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 2 })).to.throw(/num_cayley_neumann_terms=2/);
+      expect(() => oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 2 })).to.throw(
+        /num_cayley_neumann_terms=2/,
+      );
       expect(oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 3 }).numCayleyNeumannTerms).to.equal(4);
       expect(() => oftOptionsFromPeft({ peft_type: 'OFT', fan_in_fan_out: true })).to.throw(/fan_in_fan_out/);
       expect(() => parsePeftAdapter('{not json', weights)).to.throw(/not valid JSON/);
@@ -489,8 +556,12 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     });
 
     it('decodes F16 and BF16 (half-precision PEFT adapters) to float32', () => {
-      const header = new TextEncoder().encode(JSON.stringify({
-        h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] } }));
+      const header = new TextEncoder().encode(
+        JSON.stringify({
+          h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+          b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+        }),
+      );
       const bytes = new Uint8Array(8 + header.length + 10);
       const view = new DataView(bytes.buffer);
       view.setBigUint64(0, BigInt(header.length), true);
@@ -511,7 +582,14 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
       expect(n % 8).to.equal(0);
       const back = readSafetensors(bytes);
-      expect(Array.from(back.tensors.get('a.b')!.data as Float32Array)).to.deep.equal([1, -2, 3.5, Math.fround(1e-8), 0, 7]);
+      expect(Array.from(back.tensors.get('a.b')!.data as Float32Array)).to.deep.equal([
+        1,
+        -2,
+        3.5,
+        Math.fround(1e-8),
+        0,
+        7,
+      ]);
       expect(back.tensors.get('c')!.dtype).to.equal('F64');
       expect((back.tensors.get('c')!.data as Float64Array)[0]).to.equal(Math.PI);
       expect(() => readSafetensors(bytes.subarray(0, bytes.length - 4))).to.throw(/truncated or corrupt/);
@@ -526,7 +604,12 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
   after(() => {
     if (process.env.PEFT_PARITY_REPORT) {
       // PEFT_PARITY_REPORT=1 npx mocha test/peft-parity.spec.ts prints the measured relative differences.
-      const rows = Object.entries(measured).map(([k, v]) => `${k.padEnd(24)} ${Object.entries(v).map(([a, b]) => `${a}=${b.toExponential(2)}`).join('  ')}`);
+      const rows = Object.entries(measured).map(
+        ([k, v]) =>
+          `${k.padEnd(24)} ${Object.entries(v)
+            .map(([a, b]) => `${a}=${b.toExponential(2)}`)
+            .join('  ')}`,
+      );
       console.log(`\nmax relative differences vs PEFT (${tf.getBackend()}):\n${rows.join('\n')}`);
     }
   });

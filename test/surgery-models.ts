@@ -46,8 +46,14 @@ export function sharedNestedModel(): tf.LayersModel {
   const encoder = tf.sequential({
     name: 'encoder',
     layers: [
-      tf.layers.dense({ name: 'fc1', units: 8, inputShape: [16], activation: 'relu',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 12 }) }),
+      tf.layers.dense({
+        name: 'fc1',
+        units: 8,
+        inputShape: [16],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 12 }),
+      }),
       dense('fc2', 16, 13),
     ],
   });
@@ -65,8 +71,14 @@ export function sequentialMlp(): tf.Sequential {
   return tf.sequential({
     name: 'mlp',
     layers: [
-      tf.layers.dense({ name: 'up', units: 24, inputShape: [12], activation: 'relu',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: 21 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 22 }) }),
+      tf.layers.dense({
+        name: 'up',
+        units: 24,
+        inputShape: [12],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 21 }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 22 }),
+      }),
       dense('down', 12, 23),
       dense('out', 4, 24),
     ],

@@ -100,7 +100,10 @@ export interface DemoResult {
   options: Required<Omit<DemoOptions, 'log' | 'quiet' | 'methods' | 'backend'>> & { methods: Method[] };
   pretrain: { accA: number; accB: number; seconds: number; cached: boolean; cachePath: string };
   methods: MethodResult[];
-  /** The task-B accuracy at which accAAtMatchedB is read: the lowest final task-B accuracy of the methods other than head-only. */
+  /**
+   * The task-B accuracy at which accAAtMatchedB is read: the lowest final task-B accuracy of the
+   * methods other than head-only.
+   */
   matchedAccB: number;
   merge: null | {
     method: Method;
@@ -128,7 +131,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export async function selectBackend(requested?: string): Promise<string> {
   if (requested != null) {
     if (requested === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend(requested))) throw new Error(`could not initialise the tfjs '${requested}' backend; try --backend cpu`);
+    if (!(await tf.setBackend(requested)))
+      throw new Error(`could not initialise the tfjs '${requested}' backend; try --backend cpu`);
     await tf.ready();
     return tf.getBackend();
   }
@@ -153,7 +157,9 @@ export function accuracy(model: tf.LayersModel, split: TensorSplit, batch = 500)
   let correct = 0;
   for (let i = 0; i < n; i += batch) {
     const size = Math.min(batch, n - i);
-    const pred = tf.tidy(() => tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1));
+    const pred = tf.tidy(() =>
+      tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1),
+    );
     const p = pred.dataSync();
     pred.dispose();
     for (let j = 0; j < size; j++) if (p[j] === split.labels[i + j]) correct++;
@@ -186,7 +192,10 @@ async function pretrained(o: DemoResult['options'], backend: string, aTrain: Ten
     log(`pretrained ViT loaded from the cache ${dir} (pretraining took ${meta.seconds.toFixed(1)} s when it ran)`);
     return { accA, accB, seconds: meta.seconds, cached: true, cachePath: dir };
   }
-  log(`pretraining the ViT on task A (${aTrain.labels.length} digits, ${o.pretrainEpochs} epochs); cached in ${dir} for later runs`);
+  log(
+    `pretraining the ViT on task A (${aTrain.labels.length} digits, ${o.pretrainEpochs} epochs); ` +
+      `cached in ${dir} for later runs`,
+  );
   const t0 = performance.now();
   const model = await withSeededMathRandom(o.seed, async () => {
     const m = buildVit(o.vit);
@@ -219,7 +228,12 @@ interface Prepared {
 }
 
 /** Builds the model a method trains from a fresh copy of the pretrained model. */
-async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['options'], loraRank: number): Promise<Prepared> {
+async function prepare(
+  method: Method,
+  base: tf.LayersModel,
+  o: DemoResult['options'],
+  loraRank: number,
+): Promise<Prepared> {
   switch (method) {
     case 'full':
       return { model: base, setup: 'every weight trains' };
@@ -227,22 +241,47 @@ async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['opti
       for (const l of base.layers) l.trainable = l.name === 'classifier';
       return { model: base, setup: 'only `classifier` trains' };
     case 'lora': {
-      const model = await applyLora(base, { rank: loraRank, targets: (n) => allLinearNames(base).includes(n),
-        modulesToSave: ['classifier'], seed: o.seed });
+      const model = await applyLora(base, {
+        rank: loraRank,
+        targets: (n) => allLinearNames(base).includes(n),
+        modulesToSave: ['classifier'],
+        seed: o.seed,
+      });
       base.dispose();
-      return { model, setup: `rank ${loraRank}, α = ${2 * loraRank}, all linear layers but the head; \`classifier\` trains` };
+      return {
+        model,
+        setup: `rank ${loraRank}, α = ${2 * loraRank}, all linear layers but the head; \`classifier\` trains`,
+      };
     }
     case 'oft': {
-      const model = tfjsOft.applyOft(base, { oftBlockSize: o.oftBlockSize, useCayleyNeumann: true,
-        targetModules: 'all-linear', modulesToSave: ['classifier'] });
+      const model = tfjsOft.applyOft(base, {
+        oftBlockSize: o.oftBlockSize,
+        useCayleyNeumann: true,
+        targetModules: 'all-linear',
+        modulesToSave: ['classifier'],
+      });
       base.dispose();
-      return { model, setup: `applyOft: oftBlockSize ${o.oftBlockSize}, Cayley–Neumann, 'all-linear'; \`classifier\` trains` };
+      return {
+        model,
+        setup: `applyOft: oftBlockSize ${o.oftBlockSize}, Cayley–Neumann, 'all-linear'; \`classifier\` trains`,
+      };
     }
     case 'boft': {
-      const model = tfjsOft.applyBoft(base, { boftBlockSize: 4, boftNButterflyFactor: 2, targetModules: DINOV2_TARGETS,
-        boftDropout: 0.1, bias: 'boft_only', modulesToSave: ['classifier'] });
+      const model = tfjsOft.applyBoft(base, {
+        boftBlockSize: 4,
+        boftNButterflyFactor: 2,
+        targetModules: DINOV2_TARGETS,
+        boftDropout: 0.1,
+        bias: 'boft_only',
+        modulesToSave: ['classifier'],
+      });
       base.dispose();
-      return { model, setup: 'applyBoft: block 4, 2 butterfly factors, the six DINOv2 targets, dropout 0.1, bias boft_only; `classifier` trains' };
+      return {
+        model,
+        setup:
+          'applyBoft: block 4, 2 butterfly factors, the six DINOv2 targets, dropout 0.1, bias boft_only; ' +
+          '`classifier` trains',
+      };
     }
   }
 }
@@ -286,15 +325,20 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     seed: opts.seed ?? 1234,
     methods: opts.methods ?? [...METHODS],
   };
-  for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`runDemo: epochs must be a positive integer, got ${o.epochs}`);
+  for (const m of o.methods)
+    if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1)
+    throw new Error(`runDemo: epochs must be a positive integer, got ${o.epochs}`);
   const backend = await selectBackend(opts.backend);
   log(`tfjs backend: ${backend}`);
 
   const tasks = makeTasks(o.split, o.seed);
   try {
     const pre = await pretrained(o, backend, tasks.aTrain, tasks.aTest, tasks.bTest, quiet, log);
-    log(`pretrained model: task A accuracy ${(pre.accA * 100).toFixed(1)}%, task B (rotated) ${(pre.accB * 100).toFixed(1)}%`);
+    log(
+      `pretrained model: task A accuracy ${(pre.accA * 100).toFixed(1)}%, task B (rotated) ` +
+        `${(pre.accB * 100).toFixed(1)}%`,
+    );
     const modelUrl = `file://${join(pre.cachePath, 'model.json')}`;
     const fresh = () => tf.loadLayersModel(modelUrl);
 
@@ -302,7 +346,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     let loraRank = 1;
     {
       const base = await fresh();
-      const oftModel = tfjsOft.applyOft(base, { oftBlockSize: o.oftBlockSize, useCayleyNeumann: true, targetModules: 'all-linear' });
+      const oftModel = tfjsOft.applyOft(base, {
+        oftBlockSize: o.oftBlockSize,
+        useCayleyNeumann: true,
+        targetModules: 'all-linear',
+      });
       const oftAdapter = tfjsOft.trainableParameters(oftModel).trainable;
       const dims = allLinearNames(base).map((n) => {
         const [d, units] = base.getLayer(n).getWeights()[0].shape as [number, number];
@@ -355,10 +403,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         });
         const callbacks: tf.CustomCallback[] | tfjsOft.ProgressBar[] = [record];
         if (!quiet) {
-          log(`fine-tuning on task B: ${METHOD_LABELS[method]} (${trainable.toLocaleString('en-US')} trainable parameters)`);
+          log(
+            `fine-tuning on task B: ${METHOD_LABELS[method]} (${trainable.toLocaleString('en-US')} trainable ` +
+              `parameters)`,
+          );
           (callbacks as unknown[]).push(new tfjsOft.ProgressBar({ stream: process.stderr }));
         }
-        await model.fit(tasks.bTrain.xs, tasks.bTrain.ys, { epochs: o.epochs, batchSize: o.batchSize, shuffle: true, verbose: 0, callbacks });
+        await model.fit(tasks.bTrain.xs, tasks.bTrain.ys, {
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          shuffle: true,
+          verbose: 0,
+          callbacks,
+        });
         trained.set(method, model);
         const accA = accAByEpoch[accAByEpoch.length - 1];
         return {
@@ -369,8 +426,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         } satisfies MethodResult;
       });
       results.push(r);
-      log(`${r.label}: B ${(r.accB * 100).toFixed(1)}%, A ${(r.accA * 100).toFixed(1)}% (forgot ${(r.forgetting * 100).toFixed(1)} points), ` +
-        `${r.trainableParams} trainable, ${r.secondsPerEpoch.toFixed(2)} s/epoch`);
+      log(
+        `${r.label}: B ${(r.accB * 100).toFixed(1)}%, A ${(r.accA * 100).toFixed(1)}% (forgot ` +
+          `${(r.forgetting * 100).toFixed(1)} points), ` +
+          `${r.trainableParams} trainable, ${r.secondsPerEpoch.toFixed(2)} s/epoch`,
+      );
     }
 
     const movers = results.filter((r) => r.method !== 'head');
@@ -400,15 +460,31 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       tf.dispose([yU, yM, yR]);
       reloaded.dispose();
       merged.dispose();
-      merge = { method: best.method, maxAbsDiff, relDiff: maxAbsDiff / maxAbs, sameArgmax, reloadMaxAbsDiff, layerClassesAfter, savedTo };
+      merge = {
+        method: best.method,
+        maxAbsDiff,
+        relDiff: maxAbsDiff / maxAbs,
+        sameArgmax,
+        reloadMaxAbsDiff,
+        layerClassesAfter,
+        savedTo,
+      };
     }
     for (const m of trained.values()) disposeModel(m);
 
     const totalSeconds = (performance.now() - tStart) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const partial: Omit<DemoResult, 'files'> = { backend, options: o, pretrain: pre, methods: results, matchedAccB, merge,
-      totalSeconds, cpuSeconds };
+    const partial: Omit<DemoResult, 'files'> = {
+      backend,
+      options: o,
+      pretrain: pre,
+      methods: results,
+      matchedAccB,
+      merge,
+      totalSeconds,
+      cpuSeconds,
+    };
     const files = writeReport(partial, o.outDir);
     return { ...partial, files };
   } finally {

@@ -46,7 +46,10 @@ export function summaryTable(rows: SummaryRow[], runs: number): string {
     '|---|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    lines.push(`| ${METHOD_LABELS[r.method]} | ${meanSd(r.accB)} | ${meanSd(r.accA)} | ${meanSd(r.forgetting)} | ${meanSd(r.accAAtMatchedB)} |`);
+    lines.push(
+      `| ${METHOD_LABELS[r.method]} | ${meanSd(r.accB)} | ${meanSd(r.accA)} | ${meanSd(r.forgetting)} | ` +
+        `${meanSd(r.accAAtMatchedB)} |`,
+    );
   }
   return lines.join('\n');
 }

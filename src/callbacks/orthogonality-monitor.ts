@@ -77,7 +77,8 @@ export class OrthogonalityMonitor extends Callback {
     this.neumannWarnAt = args.neumannWarnAt ?? 0.8;
     this.stopAtError = args.stopAtError ?? Infinity;
     this.stopAtQNorm = args.stopAtQNorm ?? Infinity;
-    for (const key of ['neumannWarnAt', 'stopAtError', 'stopAtQNorm'] as const) checkPositive(who, key, this[key], '', true);
+    for (const key of ['neumannWarnAt', 'stopAtError', 'stopAtQNorm'] as const)
+      checkPositive(who, key, this[key], '', true);
     this.log = args.log ?? ((m) => console.warn(m));
     this.explicitLayers = args.layers;
   }
@@ -117,10 +118,14 @@ export class OrthogonalityMonitor extends Callback {
     }
     for (const f of report.layers) {
       if (f.cayleyNeumann && !(f.maxQNorm < this.neumannWarnAt)) {
-        this.once(`neumann:${f.layer}`, `OrthogonalityMonitor: layer '${f.layer}' (Cayley–Neumann) has a block with ` +
-          `‖Q‖_F = ${f.maxQNorm.toPrecision(4)} ≥ ${this.neumannWarnAt} at ${when}; its rotations stop being ` +
-          `orthogonal as ‖Q‖ nears 1 (‖RᵀR − I‖ = ${f.orthogonalityError.toExponential(2)}). Lower the learning rate, ` +
-          'add an OrthogonalityRegularizer, use coft: true, or use exact Cayley (useCayleyNeumann: false).');
+        this.once(
+          `neumann:${f.layer}`,
+          `OrthogonalityMonitor: layer '${f.layer}' (Cayley–Neumann) has a block with ` +
+            `‖Q‖_F = ${f.maxQNorm.toPrecision(4)} ≥ ${this.neumannWarnAt} at ${when}; its rotations stop being ` +
+            `orthogonal as ‖Q‖ nears 1 (‖RᵀR − I‖ = ${f.orthogonalityError.toExponential(2)}). Lower the learning ` +
+              `rate, ` +
+            'add an OrthogonalityRegularizer, use coft: true, or use exact Cayley (useCayleyNeumann: false).',
+        );
       }
     }
     const worst = (key: 'orthogonalityError' | 'maxQNorm') =>

@@ -88,7 +88,9 @@ export class ProgressBar extends Callback {
     if (!this.interactive) return;
     // A computed specifier: browser bundlers must not follow it into cli-progress, whose
     // Node built-ins (readline, events) break a browser build; only Node reaches this line.
-    const mod = (await import(/* webpackIgnore: true */ /* @vite-ignore */ CLI_PROGRESS)) as typeof import('cli-progress');
+    const mod = (await import(
+      /* webpackIgnore: true */ /* @vite-ignore */ CLI_PROGRESS
+    )) as typeof import('cli-progress');
     const cli = ((mod as unknown as { default?: typeof mod }).default ?? mod) as typeof mod;
     this.bar?.stop();
     this.bar = new cli.SingleBar({

@@ -93,7 +93,8 @@ interface NodeApi {
   cp: typeof ChildProcess;
 }
 
-const BROWSER_HINT = 'exportSavedModel runs in Node.js only (it also needs a Python converter); in the browser, save the ' +
+const BROWSER_HINT =
+  'exportSavedModel runs in Node.js only (it also needs a Python converter); in the browser, save the ' +
   'merged model with mergeAndUnload(model).save(...) and convert it on a machine with Python';
 
 async function nodeApi(): Promise<NodeApi> {
@@ -106,7 +107,11 @@ async function nodeApi(): Promise<NodeApi> {
 }
 
 /** Default location of the virtual environment that `interop/setup-python.sh` creates. */
-function defaultInteropVenv(env: Record<string, string | undefined>, home: string, join: (...p: string[]) => string): string {
+function defaultInteropVenv(
+  env: Record<string, string | undefined>,
+  home: string,
+  join: (...p: string[]) => string,
+): string {
   return env.TFJS_OFT_VENV ?? join(home, '.cache', 'tfjs-oft', 'venv-tfjs');
 }
 
@@ -127,12 +132,18 @@ function isExecutable(node: NodeApi, file: string): boolean {
 export async function findConverter(explicit?: string): Promise<string | null> {
   const node = await nodeApi();
   const env = process.env;
-  for (const [what, file] of [['the converter option', explicit], ['TFJS_OFT_CONVERTER', env.TFJS_OFT_CONVERTER]] as const) {
+  for (const [what, file] of [
+    ['the converter option', explicit],
+    ['TFJS_OFT_CONVERTER', env.TFJS_OFT_CONVERTER],
+  ] as const) {
     if (file == null || file === '') continue;
     const abs = node.path.resolve(file);
     if (!isExecutable(node, abs)) {
-      throw new Error(`exportSavedModel: ${what} names '${file}', which is not an executable file. ` +
-                      'Point it at tensorflowjs_converter (e.g. ~/.cache/tfjs-oft/venv-tfjs/bin/tensorflowjs_converter), or leave it unset to search the interop venv and PATH.');
+      throw new Error(
+        `exportSavedModel: ${what} names '${file}', which is not an executable file. ` +
+          'Point it at tensorflowjs_converter (e.g. ~/.cache/tfjs-oft/venv-tfjs/bin/tensorflowjs_converter), ' +
+          'or leave it unset to search the interop venv and PATH.',
+      );
     }
     return abs;
   }
@@ -210,11 +221,15 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   const savedModelDir = node.path.resolve(outDir);
   const tfjsDir = node.path.resolve(options.tfjsDir ?? `${savedModelDir.replace(/[\\/]+$/, '')}-tfjs-layers`);
   if (tfjsDir === savedModelDir) {
-    throw new Error(`exportSavedModel: tfjsDir and outDir are the same directory (${tfjsDir}); give tfjsDir another path.`);
+    throw new Error(
+      `exportSavedModel: tfjsDir and outDir are the same directory (${tfjsDir}); give tfjsDir another path.`,
+    );
   }
   if (node.fs.existsSync(savedModelDir)) {
     if (!options.overwrite) {
-      throw new Error(`exportSavedModel: outDir ${savedModelDir} already exists; remove it or pass { overwrite: true }.`);
+      throw new Error(
+        `exportSavedModel: outDir ${savedModelDir} already exists; remove it or pass { overwrite: true }.`,
+      );
     }
     node.fs.rmSync(savedModelDir, { recursive: true, force: true });
   }
@@ -248,10 +263,13 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   const converterSeconds = (Date.now() - t0) / 1000;
   if (res.code !== 0 || !node.fs.existsSync(node.path.join(savedModelDir, 'saved_model.pb'))) {
     const tail = (res.stderr + res.stdout).trim().split('\n').slice(-25).join('\n');
-    throw new Error(`exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ${modelJsonPath} to ${savedModelDir}.\n` +
-                    `Converter output (last lines):\n${tail}\n` +
-                    'If it names an unknown layer class, the model still holds a layer Keras does not know: ' +
-                    'export with merge enabled, or replace that layer.');
+    throw new Error(
+      `exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ${modelJsonPath} to ` +
+        `${savedModelDir}.\n` +
+        `Converter output (last lines):\n${tail}\n` +
+        'If it names an unknown layer class, the model still holds a layer Keras does not know: ' +
+        'export with merge enabled, or replace that layer.',
+    );
   }
   log(`wrote SavedModel: ${savedModelDir} (converter ${converterSeconds.toFixed(1)} s)`);
   return { savedModelDir, tfjsDir, modelJsonPath, converter, converterSeconds };

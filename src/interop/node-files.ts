@@ -3,8 +3,11 @@
 import { nodeBuiltin } from '../io/node-builtins';
 
 async function fsPromises(): Promise<typeof import('node:fs/promises')> {
-  return nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises',
-    'tfjs-oft PEFT interop: reading or writing a directory (in a browser, pass {config, weights} as in-memory bytes instead)');
+  return nodeBuiltin<typeof import('node:fs/promises')>(
+    'node:fs/promises',
+    'tfjs-oft PEFT interop: reading or writing a directory (in a browser, pass {config, weights} as in-memory bytes ' +
+      'instead)',
+  );
 }
 
 /** `dir` + `/` + `name`, without doubling separators. */

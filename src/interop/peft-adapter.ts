@@ -16,7 +16,14 @@ import { warnOnce } from '../helpers';
 import type { AdapterDense } from '../layers/adapter-dense';
 import { ButterflyDense } from '../layers/butterfly-dense';
 import { OrthogonalDense } from '../layers/orthogonal-dense';
-import { adaptableClassNames, ADAPTER_METHODS, AdapterMethod, BOFT, methodOfLayer, OFT } from '../methods/adapter-methods';
+import {
+  adaptableClassNames,
+  ADAPTER_METHODS,
+  AdapterMethod,
+  BOFT,
+  methodOfLayer,
+  OFT,
+} from '../methods/adapter-methods';
 import { blockSizeFromPacked, packedSize } from '../ops/skew';
 
 /**
@@ -105,13 +112,18 @@ function decodeConfig(config: PeftAdapterFiles['config']): PeftAdapterConfig {
 }
 
 /** Splits PEFT's state-dict keys into adapted modules and plain module weights. */
-export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weights: ArrayBuffer | ArrayBufferView): ParsedPeftAdapter {
+export function parsePeftAdapter(
+  configSource: PeftAdapterFiles['config'],
+  weights: ArrayBuffer | ArrayBufferView,
+): ParsedPeftAdapter {
   const config = decodeConfig(configSource);
   const type = config.peft_type.toUpperCase();
   const known = ADAPTER_METHODS.find((m) => m.peft.type === type);
   if (known == null) {
-    throw new Error(`PEFT adapter: peft_type '${config.peft_type}' is not supported; tfjs-oft reads ` +
-      `${ADAPTER_METHODS.map((m) => m.peft.type).join(' and ')} adapters.`);
+    throw new Error(
+      `PEFT adapter: peft_type '${config.peft_type}' is not supported; tfjs-oft reads ` +
+        `${ADAPTER_METHODS.map((m) => m.peft.type).join(' and ')} adapters.`,
+    );
   }
   const method = known.id;
   const file = readSafetensors(weights);
@@ -122,13 +134,18 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
     return m.get(k)!;
   };
   const suffixes: Array<[string, keyof PeftModuleTensors]> = [
-    ['.oft_R.weight', 'oftR'], ['.boft_R', 'boftR'], ['.boft_s', 'boftS'], ['.base_layer.bias', 'bias'],
+    ['.oft_R.weight', 'oftR'],
+    ['.boft_R', 'boftR'],
+    ['.boft_s', 'boftS'],
+    ['.base_layer.bias', 'bias'],
   ];
   for (const [key, tensor] of file.tensors) {
-    if (!key.startsWith(PREFIX)) throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
+    if (!key.startsWith(PREFIX))
+      throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
     const rest = key.slice(PREFIX.length);
     if (rest.includes('.original_module.') || rest.includes('.modules_to_save.')) continue; // copies PEFT also writes
-    if (rest.includes('oft_embedding_R')) throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
+    if (rest.includes('oft_embedding_R'))
+      throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
     const hit = suffixes.find(([s]) => rest.endsWith(s));
     if (hit) {
       entry(adapted, rest.slice(0, -hit[0].length))[hit[1]] = tensor;
@@ -136,14 +153,18 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
       const field = rest.endsWith('.weight') ? 'weight' : 'bias';
       entry(plain, rest.slice(0, rest.lastIndexOf('.')))[field] = tensor;
     } else {
-      throw new Error(`PEFT adapter: tensor '${key}' is neither an ${method.toUpperCase()} parameter nor a module weight/bias.`);
+      throw new Error(
+        `PEFT adapter: tensor '${key}' is neither an ${method.toUpperCase()} parameter nor a module weight/bias.`,
+      );
     }
   }
   for (const [name, t] of adapted) {
     const ok = method === 'oft' ? t.oftR != null : t.boftR != null && t.boftS != null;
     if (!ok) {
-      throw new Error(`PEFT adapter: module '${name}' lacks its ${method === 'oft' ? 'oft_R.weight' : 'boft_R/boft_s'} ` +
-        `tensor(s) (peft_type ${config.peft_type}).`);
+      throw new Error(
+        `PEFT adapter: module '${name}' lacks its ${method === 'oft' ? 'oft_R.weight' : 'boft_R/boft_s'} ` +
+          `tensor(s) (peft_type ${config.peft_type}).`,
+      );
     }
   }
   if (adapted.size === 0) throw new Error('PEFT adapter: adapter_model.safetensors holds no adapted module.');
@@ -178,13 +199,17 @@ export function tfjsToTorch(nameMap: PeftNameMap | undefined, tfjsName: string):
   if (nameMap == null) return tfjsName;
   if (typeof nameMap === 'function') {
     const out = nameMap(tfjsName);
-    if (out == null) throw new Error(`PEFT export: nameMap returned no torch module name for tfjs layer '${tfjsName}'.`);
+    if (out == null)
+      throw new Error(`PEFT export: nameMap returned no torch module name for tfjs layer '${tfjsName}'.`);
     return out;
   }
   const hits = Object.entries(nameMap).filter(([, v]) => v === tfjsName).map(([k]) => k);
   if (hits.length !== 1) {
-    throw new Error(`PEFT export: nameMap ${hits.length === 0 ? 'has no' : 'has several'} torch module(s) for tfjs layer ` +
-      `'${tfjsName}'${hits.length ? ` (${hits.join(', ')})` : ''}; give exactly one {torchModule: '${tfjsName}'} entry.`);
+    throw new Error(
+      `PEFT export: nameMap ${hits.length === 0 ? 'has no' : 'has several'} torch module(s) for tfjs layer ` +
+        `'${tfjsName}'${hits.length ? ` (${hits.join(', ')})` : ''}; give exactly one {torchModule: '${tfjsName}'} ` +
+          `entry.`,
+    );
   }
   return hits[0];
 }
@@ -212,11 +237,16 @@ function weightOf(layer: layers.Layer, short: string): LayerVariable | undefined
 
 function writeWeight(layer: layers.Layer, short: string, values: Float32Array, shape: number[], source: string): void {
   const w = weightOf(layer, short);
-  if (w == null) throw new Error(`PEFT adapter: layer '${layer.name}' (${layer.getClassName()}) has no '${short}' weight for ${source}.`);
+  if (w == null)
+    throw new Error(
+      `PEFT adapter: layer '${layer.name}' (${layer.getClassName()}) has no '${short}' weight for ${source}.`,
+    );
   const want = w.shape as number[];
   if (want.length !== shape.length || want.some((s, i) => s !== shape[i])) {
-    throw new Error(`PEFT adapter: ${source} has shape [${shape}] but layer '${layer.name}' expects ${short} of shape ` +
-      `[${want}]. The PEFT adapter was trained for a different layer size or block configuration.`);
+    throw new Error(
+      `PEFT adapter: ${source} has shape [${shape}] but layer '${layer.name}' expects ${short} of shape ` +
+        `[${want}]. The PEFT adapter was trained for a different layer size or block configuration.`,
+    );
   }
   const t = tf.tensor(values, shape, 'float32');
   w.write(t);
@@ -232,8 +262,10 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
   const src = (k: string) => `PEFT tensor '${PREFIX}${torchName}.${k}'`;
   if (config.peft_type.toUpperCase() === OFT.peft.type) {
     if (!(layer instanceof OrthogonalDense)) {
-      throw new Error(`PEFT adapter: layer '${layer.name}' for OFT module '${torchName}' is a ${layer.getClassName()}, ` +
-        'not an OrthogonalDense.');
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' for OFT module '${torchName}' is a ${layer.getClassName()}, ` +
+          'not an OrthogonalDense.',
+      );
     }
     const opts = oftOptionsFromPeft(config);
     const t = tensors.oftR!;
@@ -244,26 +276,43 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
     }
     const layerTerms = layer.numCayleyNeumannTerms;
     if (opts.useCayleyNeumann && layerTerms !== opts.numCayleyNeumannTerms) {
-      throw new Error(`PEFT adapter: layer '${layer.name}' has numCayleyNeumannTerms=${layerTerms} but the adapter needs ` +
-        `${opts.numCayleyNeumannTerms} (PEFT num_cayley_neumann_terms=${config.num_cayley_neumann_terms ?? 5}).`);
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' has numCayleyNeumannTerms=${layerTerms} but the adapter needs ` +
+          `${opts.numCayleyNeumannTerms} (PEFT num_cayley_neumann_terms=${config.num_cayley_neumann_terms ?? 5}).`,
+      );
     }
     const values = oftParamsFromPeft(t.data as Float32Array, opts.useCayleyNeumann);
     writeWeight(layer, 'oft_r', values, t.shape, src('oft_R.weight'));
   } else {
     if (!(layer instanceof ButterflyDense)) {
-      throw new Error(`PEFT adapter: layer '${layer.name}' for BOFT module '${torchName}' is a ${layer.getClassName()}, ` +
-        'not a ButterflyDense.');
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' for BOFT module '${torchName}' is a ${layer.getClassName()}, ` +
+          'not a ButterflyDense.',
+      );
     }
     const r = tensors.boftR!;
     if (r.shape.length !== 4 || r.shape[2] !== r.shape[3]) {
       throw new Error(`PEFT adapter: ${src('boft_R')} has shape [${r.shape}], expected [m, N, b, b].`);
     }
     const [m, n, b] = r.shape;
-    writeWeight(layer, 'boft_r', boftParamsFromPeft(r.data as Float32Array, m, n, b), [m, n, packedSize(b)], src('boft_R'));
+    writeWeight(
+      layer,
+      'boft_r',
+      boftParamsFromPeft(r.data as Float32Array, m, n, b),
+      [m, n, packedSize(b)],
+      src('boft_R'),
+    );
     const s = tensors.boftS!;
     writeWeight(layer, 'boft_s', Float32Array.from(s.data as Float32Array), [s.data.length], src('boft_s'));
   }
-  if (tensors.bias != null) writeWeight(layer, 'bias', Float32Array.from(tensors.bias.data as Float32Array), [tensors.bias.data.length], src('base_layer.bias'));
+  if (tensors.bias != null)
+    writeWeight(
+      layer,
+      'bias',
+      Float32Array.from(tensors.bias.data as Float32Array),
+      [tensors.bias.data.length],
+      src('base_layer.bias'),
+    );
 }
 
 /** Writes a torch Linear's weight (`[n, d]`) and/or bias into a tfjs Dense-like layer (kernel = weightᵀ). */
@@ -271,12 +320,28 @@ export function setLinearWeights(layer: layers.Layer, torchName: string,
                                  w: { weight?: SafetensorsTensor; bias?: SafetensorsTensor }): void {
   if (w.weight != null) {
     if (w.weight.shape.length !== 2) {
-      throw new Error(`PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module weights map to tfjs Dense kernels.`);
+      throw new Error(
+        `PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module ` +
+          'weights map to tfjs Dense kernels.',
+      );
     }
     const [n, d] = w.weight.shape;
-    writeWeight(layer, 'kernel', transpose2d(w.weight.data as Float32Array, n, d), [d, n], `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`);
+    writeWeight(
+      layer,
+      'kernel',
+      transpose2d(w.weight.data as Float32Array, n, d),
+      [d, n],
+      `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`,
+    );
   }
-  if (w.bias != null) writeWeight(layer, 'bias', Float32Array.from(w.bias.data as Float32Array), [w.bias.data.length], `PEFT tensor '${PREFIX}${torchName}.bias'`);
+  if (w.bias != null)
+    writeWeight(
+      layer,
+      'bias',
+      Float32Array.from(w.bias.data as Float32Array),
+      [w.bias.data.length],
+      `PEFT tensor '${PREFIX}${torchName}.bias'`,
+    );
 }
 
 /**
@@ -288,13 +353,17 @@ function boftOptionsForTensors(parsed: ParsedPeftAdapter): ReturnType<typeof bof
   const opts = boftOptionsFromPeft(parsed.config);
   const ms = [...new Set([...parsed.adapted.values()].map((t) => t.boftR!.shape[0]))];
   if (ms.length > 1) {
-    throw new Error(`PEFT adapter: the boft_R tensors have different numbers of butterfly factors (${ms.join(', ')}); ` +
-      'a PEFT BOFT adapter has one.');
+    throw new Error(
+      `PEFT adapter: the boft_R tensors have different numbers of butterfly factors (${ms.join(', ')}); ` +
+        'a PEFT BOFT adapter has one.',
+    );
   }
   if (ms[0] !== opts.boftNButterflyFactor) {
-    warnOnce(`PEFT adapter: adapter_config.json says boft_n_butterfly_factor=${opts.boftNButterflyFactor} but boft_R holds ` +
-      `${ms[0]} factor(s): PEFT trained it without its CUDA extension, which silently falls back to 1. Using ` +
-      `boftNButterflyFactor=${ms[0]}, as PEFT computed.`);
+    warnOnce(
+      `PEFT adapter: adapter_config.json says boft_n_butterfly_factor=${opts.boftNButterflyFactor} but boft_R holds ` +
+        `${ms[0]} factor(s): PEFT trained it without its CUDA extension, which silently falls back to 1. Using ` +
+        `boftNButterflyFactor=${ms[0]}, as PEFT computed.`,
+    );
     return { ...opts, boftNButterflyFactor: ms[0] };
   }
   return opts;
@@ -326,7 +395,11 @@ export async function importPeftAdapter(model: LayersModel, source: string | Pef
 }
 
 /** `importPeftAdapter` on an already parsed adapter (synchronous). */
-export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, options: ImportPeftAdapterOptions = {}): LayersModel {
+export function applyPeftAdapter(
+  model: LayersModel,
+  parsed: ParsedPeftAdapter,
+  options: ImportPeftAdapterOptions = {},
+): LayersModel {
   const { config, method } = parsed;
   const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT);
   const targets = new Map<string, string>(); // tfjs name → torch name
@@ -334,10 +407,16 @@ export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, 
     const tfjsName = torchToTfjs(options.nameMap, torchName);
     const layer = findLayer(model, tfjsName);
     if (!adaptable.includes(layer.getClassName())) {
-      throw new Error(`PEFT adapter: torch module '${torchName}' maps to tfjs layer '${tfjsName}', a ` +
-        `${layer.getClassName()}; OFT/BOFT adapters apply to ${adaptable.join(' or ')} layers (torch nn.Linear).`);
+      throw new Error(
+        `PEFT adapter: torch module '${torchName}' maps to tfjs layer '${tfjsName}', a ` +
+          `${layer.getClassName()}; OFT/BOFT adapters apply to ${adaptable.join(' or ')} layers (torch nn.Linear).`,
+      );
     }
-    if (targets.has(tfjsName)) throw new Error(`PEFT adapter: torch modules '${targets.get(tfjsName)}' and '${torchName}' both map to tfjs layer '${tfjsName}'.`);
+    if (targets.has(tfjsName))
+      throw new Error(
+        `PEFT adapter: torch modules '${targets.get(tfjsName)}' and '${torchName}' both map to tfjs layer ` +
+          `'${tfjsName}'.`,
+      );
     targets.set(tfjsName, torchName);
   }
   const plain = new Map<string, string>();
@@ -350,9 +429,10 @@ export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, 
   const targetModules = new RegExp(`^(?:${[...targets.keys()].map(escapeRegExp).join('|')})$`);
   const bias = (config.bias ?? 'none') as 'none' | 'all' | 'oft_only' | 'boft_only';
   const surgery = { targetModules, modulesToSave: saved.length ? saved : undefined };
-  const adapted = method === 'oft'
-    ? applyOft(model, { ...surgery, ...oftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'oft_only' })
-    : applyBoft(model, { ...surgery, ...boftOptionsForTensors(parsed), bias: bias as 'none' | 'all' | 'boft_only' });
+  const adapted =
+    method === 'oft'
+      ? applyOft(model, { ...surgery, ...oftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'oft_only' })
+      : applyBoft(model, { ...surgery, ...boftOptionsForTensors(parsed), bias: bias as 'none' | 'all' | 'boft_only' });
   try {
     for (const [tfjsName, torchName] of targets) {
       setPeftModuleWeights(findLayer(adapted, tfjsName), torchName, parsed.adapted.get(torchName)!, config);
@@ -402,7 +482,8 @@ function uniform<T>(views: ExportedLayer[], what: string, get: (v: ExportedLayer
 function uniformPeftOptions(method: AdapterMethod, views: ExportedLayer[]): Record<string, unknown> {
   const out: Record<string, unknown> = { peft_type: method.peft.type };
   for (const o of method.peft.options) {
-    if (!o.fromShapes) out[o.peftKey] = uniform(views, o.key, (v) => (v.layer as unknown as Record<string, unknown>)[o.key]);
+    if (!o.fromShapes)
+      out[o.peftKey] = uniform(views, o.key, (v) => (v.layer as unknown as Record<string, unknown>)[o.key]);
   }
   return out;
 }
@@ -435,7 +516,10 @@ function exportOft(views: ExportedLayer<OrthogonalDense>[]): MethodExport {
   const tensors: Record<string, SafetensorsInput> = {};
   for (const { layer, torchName } of views) {
     const w = layer.packedParameters;
-    tensors[`${PREFIX}${torchName}.oft_R.weight`] = { shape: w.shape as number[], data: oftParamsToPeft(readValues(w), neumann) };
+    tensors[`${PREFIX}${torchName}.oft_R.weight`] = {
+      shape: w.shape as number[],
+      data: oftParamsToPeft(readValues(w), neumann),
+    };
   }
   return { config, tensors };
 }
@@ -479,13 +563,18 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
     throw new Error(`PEFT export: the model mixes OrthogonalDense and ButterflyDense layers (${listed}); ` +
       'a PEFT adapter holds one method. Export them as two adapters.');
   }
-  const views: ExportedLayer[] = adapterLayers.map((layer) => ({ layer, torchName: tfjsToTorch(options.nameMap, layer.name) }));
+  const views: ExportedLayer[] = adapterLayers.map((layer) => ({
+    layer,
+    torchName: tfjsToTorch(options.nameMap, layer.name),
+  }));
   const record = getSurgeryRecord(model);
   const biasTrainable = views.some((v) => v.layer.baseBias?.trainable);
   const bias = options.bias ?? record?.bias ?? (biasTrainable ? method.layerBias : 'none');
   const validBias = ['none', 'all', method.layerBias];
   if (!validBias.includes(bias)) {
-    throw new Error(`PEFT export: bias '${bias}' is not valid for ${method.peft.type}; use one of ${validBias.join(', ')}.`);
+    throw new Error(
+      `PEFT export: bias '${bias}' is not valid for ${method.peft.type}; use one of ${validBias.join(', ')}.`,
+    );
   }
   const { config, tensors } = method === OFT
     ? exportOft(views as ExportedLayer<OrthogonalDense>[])
@@ -494,7 +583,8 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
   if (bias !== 'none') {
     for (const { layer, torchName } of views) {
       const b = layer.baseBias;
-      if (b != null) tensors[`${PREFIX}${torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
+      if (b != null)
+        tensors[`${PREFIX}${torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
     }
   }
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
@@ -503,14 +593,20 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
       const b = weightOf(l, 'bias');
       // Adapter layers are not of class Dense: their biases were written above.
       if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
-      tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+      tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = {
+        shape: b.shape as number[],
+        data: readValues(b),
+      };
     }
   }
   const modulesToSave: string[] = [];
   for (const name of saved) {
     const l = findLayer(model, name, 'PEFT export');
     if (l.getClassName() !== 'Dense') {
-      throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers (torch Linear) can be written.`);
+      throw new Error(
+        `PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers (torch Linear) ` +
+          'can be written.',
+      );
     }
     const torchName = tfjsToTorch(options.nameMap, name);
     modulesToSave.push(torchName);
@@ -539,14 +635,22 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
     task_type: null,
   };
   const sorted = Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]])) as PeftAdapterConfig;
-  return { config: sorted, configJson: `${JSON.stringify(sorted, null, 2)}\n`, weights: writeSafetensors(tensors, { format: 'pt' }) };
+  return {
+    config: sorted,
+    configJson: `${JSON.stringify(sorted, null, 2)}\n`,
+    weights: writeSafetensors(tensors, { format: 'pt' }),
+  };
 }
 
 /**
  * Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (Node), loadable with
  * `PeftModel.from_pretrained(torch_model, dir)`. See `exportPeftAdapterFiles` for the rules.
  */
-export async function exportPeftAdapter(model: LayersModel, dir: string, options: ExportPeftAdapterOptions = {}): Promise<PeftAdapterExport> {
+export async function exportPeftAdapter(
+  model: LayersModel,
+  dir: string,
+  options: ExportPeftAdapterOptions = {},
+): Promise<PeftAdapterExport> {
   const out = exportPeftAdapterFiles(model, options);
   await writeFiles(dir, { 'adapter_config.json': out.configJson, 'adapter_model.safetensors': out.weights });
   return out;

@@ -86,7 +86,8 @@ export function neumannTermsToPeft(n: number, layer: string): number {
 function num(c: PeftAdapterConfig, key: string, dflt: number): number {
   const v = c[key];
   if (v == null) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${WHO}: ${key} must be a number, got ${JSON.stringify(v)}.`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`${WHO}: ${key} must be a number, got ${JSON.stringify(v)}.`);
   return v;
 }
 
@@ -142,7 +143,8 @@ export const oftParamsToPeft = oftParamsFromPeft;
  */
 export function boftParamsFromPeft(a: ArrayLike<number>, m: number, n: number, b: number): Float32Array {
   const p = packedSize(b);
-  if (a.length !== m * n * b * b) throw new Error(`${WHO}: boft_R has ${a.length} values, expected ${m}·${n}·${b}·${b}.`);
+  if (a.length !== m * n * b * b)
+    throw new Error(`${WHO}: boft_R has ${a.length} values, expected ${m}·${n}·${b}·${b}.`);
   const out = new Float32Array(m * n * p);
   for (let blk = 0; blk < m * n; blk++) {
     const base = blk * b * b;

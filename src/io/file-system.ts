@@ -74,15 +74,19 @@ export class FileSystemHandler implements IOHandler {
       for (const group of manifest) {
         for (const p of group.paths) {
           if (typeof p !== 'string') {
-            throw new Error(`tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} is not a string.`);
+            throw new Error(
+              `tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} is not a string.`,
+            );
           }
           const file = path.join(dir, p);
           // Containment: a weights path must stay inside the model's folder, symlinks resolved.
           const real = await fs.realpath(file).catch(() => path.resolve(file));
           const rel = path.relative(realDir, real);
           if (path.isAbsolute(p) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-            throw new Error(`tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} leaves the model's `
-              + `folder ${dir}; refusing to read it. Weight files must lie inside that folder.`);
+            throw new Error(
+              `tfjs-oft file:// handler: weights path ${JSON.stringify(p)} in ${jsonPath} leaves the model's ` +
+                `folder ${dir}; refusing to read it. Weight files must lie inside that folder.`,
+            );
           }
           const data = await fs.readFile(file).catch(() => {
             throw new Error(`tfjs-oft file:// handler: weight file ${file} named in ${jsonPath} is missing.`);

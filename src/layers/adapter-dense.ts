@@ -170,7 +170,9 @@ export abstract class AdapterDense extends layers.Layer {
     const fields = this as unknown as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const key of this.optionKeys) {
-      out[key] = key.endsWith('Regularizer') ? serializeRegularizer(fields[key] as Regularizer | undefined) : fields[key];
+      out[key] = key.endsWith('Regularizer')
+        ? serializeRegularizer(fields[key] as Regularizer | undefined)
+        : fields[key];
     }
     return out;
   }
@@ -193,14 +195,19 @@ export abstract class AdapterDense extends layers.Layer {
     const weights = source.getWeights();
     const kernel = weights[0];
     if (kernel == null || kernel.rank !== 2) {
-      throw new Error(`${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`);
+      throw new Error(
+        `${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`,
+      );
     }
     // Build through apply() so that the weights get the layer-name prefix of tfjs' name scope
     // (`name/kernel`); a direct build() names them `kernel`, which collide and do not reload.
     if (!this.built) tf.dispose(this.apply(tf.zeros([1, kernel.shape[0]])) as tf.Tensor);
     this.kernel.write(kernel);
     if (this.bias != null) {
-      if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
+      if (weights[1] == null)
+        throw new Error(
+          `${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`,
+        );
       this.bias.write(weights[1]);
     }
   }

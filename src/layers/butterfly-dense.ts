@@ -92,7 +92,13 @@ export class ButterflyDense extends AdapterDense {
     checkRate(who, 'boftDropout', this.boftDropout);
     this.useCayleyNeumann = args.useCayleyNeumann ?? false;
     this.numCayleyNeumannTerms = args.numCayleyNeumannTerms ?? 5;
-    checkInteger(who, 'numCayleyNeumannTerms', this.numCayleyNeumannTerms, 3, 'The series needs at least 3 terms; 5 is the default.');
+    checkInteger(
+      who,
+      'numCayleyNeumannTerms',
+      this.numCayleyNeumannTerms,
+      3,
+      'The series needs at least 3 terms; 5 is the default.',
+    );
     this.initWeights = args.initWeights ?? true;
     this.boftRegularizer = resolveRegularizer(args.boftRegularizer);
     const shape = this.batchInputShape;

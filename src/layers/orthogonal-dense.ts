@@ -58,7 +58,13 @@ export class OrthogonalDense extends AdapterDense {
     this.oftBlockSize = bGiven;
     this.useCayleyNeumann = args.useCayleyNeumann ?? true;
     this.numCayleyNeumannTerms = args.numCayleyNeumannTerms ?? 5;
-    checkInteger(who, 'numCayleyNeumannTerms', this.numCayleyNeumannTerms, 3, 'The series needs at least 3 terms; 5 is the default.');
+    checkInteger(
+      who,
+      'numCayleyNeumannTerms',
+      this.numCayleyNeumannTerms,
+      3,
+      'The series needs at least 3 terms; 5 is the default.',
+    );
     this.coft = args.coft ?? false;
     this.eps = args.eps ?? 6e-5;
     checkPositive(who, 'eps', this.eps);
@@ -91,13 +97,18 @@ export class OrthogonalDense extends AdapterDense {
     const who = `OrthogonalDense '${this.name}'`;
     if (this.r > 0) {
       const r = nearestDivisor(d, this.r);
-      if (r !== this.r) warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
+      if (r !== this.r)
+        warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
       this.r = r;
       this.numBlocks = r;
       this.blockSize = d / r;
     } else {
       const b = nearestDivisor(d, this.oftBlockSize);
-      if (b !== this.oftBlockSize) warnOnce(`${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using oftBlockSize=${b}.`);
+      if (b !== this.oftBlockSize)
+        warnOnce(
+          `${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using ` +
+            `oftBlockSize=${b}.`,
+        );
       this.oftBlockSize = b;
       this.blockSize = b;
       this.numBlocks = d / b;
@@ -108,10 +119,20 @@ export class OrthogonalDense extends AdapterDense {
     }
     const stored = this.blockShare ? 1 : this.numBlocks;
     const init = this.initWeights ? initializers.zeros() : initializers.randomNormal({ mean: 0, stddev: 0.1 });
-    this.oftR = this.addWeight('oft_r', [stored, packedSize(this.blockSize)], 'float32', init, this.oftRegularizer, true);
+    this.oftR = this.addWeight(
+      'oft_r',
+      [stored, packedSize(this.blockSize)],
+      'float32',
+      init,
+      this.oftRegularizer,
+      true,
+    );
     if (this.coft) this.installCoftProjection();
     if (this.moduleDropout > 0 && (this.blockShare || this.numBlocks < 2)) {
-      warnOnce(`${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single block'}.`);
+      warnOnce(
+        `${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single ' +
+          'block'}.`,
+      );
     }
   }
 

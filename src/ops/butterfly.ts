@@ -67,8 +67,10 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
     const h = b / 2;
     const segments = d / (b * a);
     if (!Number.isInteger(h) || !Number.isInteger(segments)) {
-      throw new Error(`applyButterflyFactor: factor ${factor} needs an even block size and d divisible by b·2^${factor}; ` +
-        `got d=${d}, b=${b}.`);
+      throw new Error(
+        `applyButterflyFactor: factor ${factor} needs an even block size and d divisible by b·2^${factor}; ` +
+          `got d=${d}, b=${b}.`,
+      );
     }
     // [rows·S, e, a, o] → [rows·S, a, e, o] = [rows, N, b] with block j = (S, a) and in-block
     // index t = (e, o); then blocks first for the batched matmul. Two low-rank transposes are

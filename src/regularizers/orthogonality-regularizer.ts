@@ -43,7 +43,12 @@ export class OrthogonalityRegularizer extends RegularizerBase {
     super();
     const lambda = args.lambda ?? 1e-3;
     const radius = args.radius ?? 0;
-    checkNonNegative('OrthogonalityRegularizer', 'lambda', lambda, 'Use e.g. {lambda: 1e-3}, or 0 to switch the penalty off.');
+    checkNonNegative(
+      'OrthogonalityRegularizer',
+      'lambda',
+      lambda,
+      'Use e.g. {lambda: 1e-3}, or 0 to switch the penalty off.',
+    );
     checkNonNegative('OrthogonalityRegularizer', 'radius', radius,
       'Use 0 to penalize every block, or e.g. 0.5 to leave blocks with ‖Q‖_F ≤ 0.5 free.');
     this.lambda = lambda;

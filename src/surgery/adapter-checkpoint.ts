@@ -59,8 +59,10 @@ function resolveHandler(caller: string, target: string | Handler, save: boolean)
   if (typeof target !== 'string') return target;
   const handlers = save ? tf.io.getSaveHandlers(target) : tf.io.getLoadHandlers(target);
   if (handlers.length === 0) {
-    throw new Error(`${caller}: no tfjs IOHandler for '${target}'. Use file:// (Node, registered by importing tfjs-oft), ` +
-      `indexeddb://, localstorage://, downloads:// (browser), or pass an IOHandler.`);
+    throw new Error(
+      `${caller}: no tfjs IOHandler for '${target}'. Use file:// (Node, registered by importing tfjs-oft), ` +
+        `indexeddb://, localstorage://, downloads:// (browser), or pass an IOHandler.`,
+    );
   }
   return handlers[0];
 }
@@ -126,7 +128,12 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
     offset += n;
   });
   const topology: AdapterCheckpointTopology = {
-    tfjsOftAdapter: VERSION, baseModel: model.name, bias, modulesToSave: [...saved], adapters: topologyAdapters, weights,
+    tfjsOftAdapter: VERSION,
+    baseModel: model.name,
+    bias,
+    modulesToSave: [...saved],
+    adapters: topologyAdapters,
+    weights,
   };
   return handler.save({
     modelTopology: topology as unknown as tf.io.ModelArtifacts['modelTopology'],
@@ -140,14 +147,20 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
 function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterCheckpointTopology {
   const t = artifacts.modelTopology as unknown as AdapterCheckpointTopology | undefined;
   if (artifacts.format !== ADAPTER_FORMAT || t == null || typeof t !== 'object' || t.tfjsOftAdapter == null) {
-    throw new Error(`loadAdapter: ${where} is not a tfjs-oft adapter checkpoint (format: ${String(artifacts.format)}). ` +
-      `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`);
+    throw new Error(
+      `loadAdapter: ${where} is not a tfjs-oft adapter checkpoint (format: ${String(artifacts.format)}). ` +
+        `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`,
+    );
   }
   if (t.tfjsOftAdapter !== VERSION) {
-    throw new Error(`loadAdapter: ${where} has checkpoint version ${t.tfjsOftAdapter}; this tfjs-oft reads version ${VERSION}.`);
+    throw new Error(
+      `loadAdapter: ${where} has checkpoint version ${t.tfjsOftAdapter}; this tfjs-oft reads version ${VERSION}.`,
+    );
   }
   if (!Array.isArray(t.adapters) || !Array.isArray(t.weights) || !Array.isArray(t.modulesToSave)) {
-    throw new Error(`loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`,
+    );
   }
   const bad = t.adapters.find((a) => a == null || typeof a.path !== 'string' || typeof a.className !== 'string' ||
     !Number.isInteger(a.inputDim) || !Number.isInteger(a.units) || a.options == null || typeof a.options !== 'object');
@@ -155,7 +168,11 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
     throw new Error(`loadAdapter: ${where} is corrupt: adapter entry ${JSON.stringify(bad)} lacks path / className / ` +
       'inputDim / units / options.');
   }
-  if (t.weights.some((w) => w == null || typeof w.name !== 'string' || typeof w.layer !== 'string' || typeof w.weight !== 'string')) {
+  if (
+    t.weights.some(
+      (w) => w == null || typeof w.name !== 'string' || typeof w.layer !== 'string' || typeof w.weight !== 'string',
+    )
+  ) {
     throw new Error(`loadAdapter: ${where} is corrupt: a weight entry lacks name / layer / weight.`);
   }
   return t;
@@ -181,28 +198,41 @@ export async function loadAdapter(base: LayersModel, urlOrIOHandler: string | Ha
   }
   const topology = checkTopology(where, artifacts);
   const specs = artifacts.weightSpecs ?? [];
-  const data = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const data =
+    artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   checkWeightData(where, topology, specs, data);
   checkAgainstBase(base, topology);
 
-  const adapters = new Map<string, AdapterSpec>(topology.adapters.map((a) => [a.path, { className: a.className, options: a.options }]));
+  const adapters = new Map<string, AdapterSpec>(
+    topology.adapters.map((a) => [a.path, { className: a.className, options: a.options }]),
+  );
   const before = new Set(Object.keys(tf.engine().registeredVariables));
   let decoded: tf.NamedTensorMap = {};
   try {
-    const model = adaptModel(base, { caller, adapters, modulesToSave: new Set(topology.modulesToSave), bias: topology.bias });
+    const model = adaptModel(base, {
+      caller,
+      adapters,
+      modulesToSave: new Set(topology.modulesToSave),
+      bias: topology.bias,
+    });
     const layers = new Map(leafLayers(model).map((e) => [e.path, e.layer]));
     decoded = tf.io.decodeWeights(data, specs);
     for (const w of topology.weights) {
       const layer = layers.get(w.layer);
       const target = layer == null ? undefined : weightsByName(layer).get(w.weight);
       if (layer == null || target == null) {
-        throw new Error(`${caller}: ${where} holds weight '${w.weight}' of layer '${w.layer}', which the adapted base model lacks` +
-          `${layer == null ? '' : ` (its weights: ${[...weightsByName(layer).keys()].join(', ')})`}.`);
+        throw new Error(
+          `${caller}: ${where} holds weight '${w.weight}' of layer '${w.layer}', which the adapted base model lacks` +
+            `${layer == null ? '' : ` (its weights: ${[...weightsByName(layer).keys()].join(', ')})`}.`,
+        );
       }
       const value = decoded[w.name];
       if (value.shape.length !== target.shape.length || value.shape.some((s, i) => s !== target.shape[i])) {
-        throw new Error(`${caller}: layer '${w.layer}' weight '${w.weight}': the checkpoint holds shape [${value.shape}], ` +
-          `the model expects [${target.shape}]. The checkpoint was made for a different base model or other adapter options.`);
+        throw new Error(
+          `${caller}: layer '${w.layer}' weight '${w.weight}': the checkpoint holds shape [${value.shape}], ` +
+            `the model expects [${target.shape}]. The checkpoint was made for a different base model or other ` +
+            'adapter options.',
+        );
       }
       (target.read() as tf.Variable).assign(value);
     }
@@ -219,15 +249,19 @@ function checkWeightData(where: string, topology: AdapterCheckpointTopology, spe
   data: ArrayBuffer): void {
   const names = new Map(topology.weights.map((w) => [w.name, w]));
   if (specs.length !== topology.weights.length || specs.some((s) => !names.has(s.name))) {
-    throw new Error(`loadAdapter: ${where} is corrupt: its weight manifest (${specs.map((s) => s.name).join(', ')}) does not ` +
-      `match its weight list (${topology.weights.map((w) => w.name).join(', ')}).`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: its weight manifest (${specs.map((s) => s.name).join(', ')}) does not ` +
+        `match its weight list (${topology.weights.map((w) => w.name).join(', ')}).`,
+    );
   }
   const bytes = new Uint8Array(data);
   let offset = 0;
   for (const spec of specs) {
     if (spec.quantization != null || BYTES[spec.dtype] == null) {
-      throw new Error(`loadAdapter: ${where}: weight '${spec.name}' is ${spec.quantization != null ? 'quantized' : spec.dtype}; ` +
-        'adapter checkpoints hold plain float32 / int32 tensors.');
+      throw new Error(
+        `loadAdapter: ${where}: weight '${spec.name}' is ${spec.quantization != null ? 'quantized' : spec.dtype}; ` +
+          'adapter checkpoints hold plain float32 / int32 tensors.',
+      );
     }
     const n = sizeOf(spec.shape) * BYTES[spec.dtype];
     if (offset + n > bytes.length) {
@@ -236,13 +270,18 @@ function checkWeightData(where: string, topology: AdapterCheckpointTopology, spe
     }
     const sum = fnv1a(bytes.subarray(offset, offset + n));
     if (sum !== names.get(spec.name)!.fnv1a) {
-      throw new Error(`loadAdapter: ${where} is corrupt: the bytes of weight '${spec.name}' (shape [${spec.shape}]) do not ` +
-        `match their checksum.`);
+      throw new Error(
+        `loadAdapter: ${where} is corrupt: the bytes of weight '${spec.name}' (shape [${spec.shape}]) do not ` +
+          `match their checksum.`,
+      );
     }
     offset += n;
   }
   if (offset !== bytes.length) {
-    throw new Error(`loadAdapter: ${where} is corrupt: the weight data holds ${bytes.length} bytes, its manifest describes ${offset}.`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: the weight data holds ${bytes.length} bytes, its manifest describes ` +
+        `${offset}.`,
+    );
   }
 }
 
@@ -255,8 +294,10 @@ function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology
   for (const a of topology.adapters) {
     const layer = byPath.get(a.path);
     if (layer == null) {
-      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such ` +
-        `layer. Its ${adaptable.join(' or ')} layers: ${adaptableList()}.`);
+      throw new Error(
+        `loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such ` +
+          `layer. Its ${adaptable.join(' or ')} layers: ${adaptableList()}.`,
+      );
     }
     const cls = layer.getClassName();
     const want = baseClassNameOf(a.className) ?? adaptable.join(' or ');
@@ -269,18 +310,27 @@ function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology
     const kernel = weightsByName(layer).get('kernel');
     const [d, n] = kernel?.shape ?? [];
     if (d !== a.inputDim || n !== a.units) {
-      throw new Error(`loadAdapter: layer '${a.path}': the checkpoint was made for a Dense ${a.inputDim} → ${a.units} ` +
-        `(kernel [${a.inputDim},${a.units}]), the base has kernel [${kernel?.shape}].`);
+      throw new Error(
+        `loadAdapter: layer '${a.path}': the checkpoint was made for a Dense ${a.inputDim} → ${a.units} ` +
+          `(kernel [${a.inputDim},${a.units}]), the base has kernel [${kernel?.shape}].`,
+      );
     }
   }
   const adapted = new Set(topology.adapters.map((a) => a.path));
   for (const p of topology.modulesToSave) {
-    if (!byPath.has(p)) throw new Error(`loadAdapter: the checkpoint's modulesToSave names layer '${p}', which base model '${base.name}' lacks.`);
+    if (!byPath.has(p))
+      throw new Error(
+        `loadAdapter: the checkpoint's modulesToSave names layer '${p}', which base model '${base.name}' lacks.`,
+      );
   }
   for (const w of topology.weights) {
     if (adapted.has(w.layer)) continue;
     const layer = byPath.get(w.layer);
-    if (layer == null) throw new Error(`loadAdapter: the checkpoint holds weight '${w.weight}' of layer '${w.layer}', which base model '${base.name}' lacks.`);
+    if (layer == null)
+      throw new Error(
+        `loadAdapter: the checkpoint holds weight '${w.weight}' of layer '${w.layer}', which base model ` +
+          `'${base.name}' lacks.`,
+      );
     const target = weightsByName(layer).get(w.weight);
     if (target == null) {
       throw new Error(`loadAdapter: layer '${w.layer}' of base model '${base.name}' has no weight '${w.weight}' ` +

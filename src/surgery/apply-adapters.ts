@@ -8,7 +8,14 @@ import { adaptableClassNames, AdapterMethod, BOFT, OFT } from '../methods/adapte
 import { adaptModel, AdapterPlan } from './adapt-model';
 import { LayerEntry, walkLayers } from './layer-paths';
 import type { BiasMode } from './surgery-record';
-import { describe, ModuleSelector, normalizeSelector, outputLayerPaths, selectorMatches, nameMatches } from './target-modules';
+import {
+  describe,
+  ModuleSelector,
+  normalizeSelector,
+  outputLayerPaths,
+  selectorMatches,
+  nameMatches,
+} from './target-modules';
 
 export type { ModuleSelector } from './target-modules';
 export type { BiasMode } from './surgery-record';
@@ -80,11 +87,15 @@ export function applyBoft(model: LayersModel, config: BoftConfig): LayersModel {
 function applyAdapters(model: LayersModel, config: Record<string, unknown>, method: AdapterMethod): LayersModel {
   const { caller } = method;
   if (config == null || typeof config !== 'object') {
-    throw new Error(`${caller}: config must be an object such as {targetModules: ['query', 'value']}, got ${describe(config)}.`);
+    throw new Error(
+      `${caller}: config must be an object such as {targetModules: ['query', 'value']}, got ${describe(config)}.`,
+    );
   }
   const unknown = Object.keys(config).filter((k) => !SURGERY_KEYS.includes(k) && !method.optionKeys.includes(k));
   if (unknown.length > 0) {
-    const hint = unknown.includes('biasTrainable') ? ' Use bias: \'none\' | \'all\' | ' + `'${method.layerBias}' instead of biasTrainable.` : '';
+    const hint = unknown.includes('biasTrainable')
+      ? " Use bias: 'none' | 'all' | " + `'${method.layerBias}' instead of biasTrainable.`
+      : '';
     throw new Error(`${caller}: unknown config key(s) ${unknown.join(', ')}.${hint} Known keys: ` +
       `${[...SURGERY_KEYS, ...method.optionKeys].join(', ')}.`);
   }
@@ -149,9 +160,15 @@ function resolveTargets(method: AdapterMethod, model: LayersModel, entries: Laye
   const excluded = new Set(exclude == null ? [] : select(exclude).map((e) => e.path));
   const hits = select(target).filter((e) => !excluded.has(e.path));
   if (hits.length === 0) {
-    throw new Error(`${caller}: targetModules ${describe(config.targetModules)} matches no layer of model '${model.name}'` +
-      `${excluded.size > 0 ? ' (after excludeModules)' : ''}. Its ${kinds} layers: ` +
-      `${denseOf(entries).map((e) => e.path).join(', ') || 'none'}.`);
+    throw new Error(
+      `${caller}: targetModules ${describe(config.targetModules)} matches no layer of model '${model.name}'` +
+        `${excluded.size > 0 ? ' (after excludeModules)' : ''}. Its ${kinds} layers: ` +
+        `${
+          denseOf(entries)
+            .map((e) => e.path)
+            .join(', ') || 'none'
+        }.`,
+    );
   }
   if (Array.isArray(target)) {
     const unused = target.filter((t) => !hits.some((e) => nameMatches(t, e.path, e.layer.name)) &&
@@ -161,7 +178,8 @@ function resolveTargets(method: AdapterMethod, model: LayersModel, entries: Laye
   for (const e of hits) {
     const cls = e.layer.getClassName();
     if (e.isModel) {
-      const example = (e.layer as LayersModel).layers.find((l) => adaptable.includes(l.getClassName()))?.name ?? 'dense';
+      const example =
+        (e.layer as LayersModel).layers.find((l) => adaptable.includes(l.getClassName()))?.name ?? 'dense';
       throw new Error(`${caller}: targetModules matches '${e.path}', a nested model (${cls}), not a ${kinds} layer. ` +
         `Name its layers instead, e.g. '${e.path}/${example}'.`);
     }

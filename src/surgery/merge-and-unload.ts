@@ -27,7 +27,10 @@ export function mergeAndUnload(model: LayersModel): LayersModel {
   try {
     for (const { path, layer } of adapters) {
       if (!layer.adapterEnabled) {
-        warnOnce(`mergeAndUnload: the adapter of layer '${path}' is switched off; merging its base kernel (the adapter is dropped).`);
+        warnOnce(
+          `mergeAndUnload: the adapter of layer '${path}' is switched off; merging its base kernel (the adapter is ` +
+            `dropped).`,
+        );
       }
       const merged = layer.adapterEnabled ? layer.mergedKernel() : tf.clone(layer.baseKernel.read());
       overrides.set(path, new Map([['kernel', merged]]));

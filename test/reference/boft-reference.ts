@@ -53,7 +53,8 @@ export function referenceFactors(cfg: BoftReferenceConfig): Mat[] {
   for (let i = 0; i < cfg.m; i++) {
     const blocks: Mat[] = [];
     for (let j = 0; j < n; j++) {
-      const dropped = cfg.identityBlocks != null && cfg.identityBlocks.factor === i && cfg.identityBlocks.blocks.includes(j);
+      const dropped =
+        cfg.identityBlocks != null && cfg.identityBlocks.factor === i && cfg.identityBlocks.blocks.includes(j);
       const offset = (i * n + j) * p;
       const q = skew(Array.from(cfg.v).slice(offset, offset + p), cfg.b);
       blocks.push(dropped ? eye(cfg.b) : cfg.neumannTerms == null ? cayley(q) : cayleyNeumann(q, cfg.neumannTerms));
