@@ -13,6 +13,7 @@ import {
   referenceRotation,
 } from './reference/boft-reference';
 import { expectFlatOverFitAndPredict } from './helpers/leak-check';
+import { bits } from './helpers/model-snapshot';
 
 function built(args: ButterflyDenseArgs, d: number): ButterflyDense {
   const layer = new ButterflyDense(args);
@@ -44,12 +45,6 @@ function randomize(layer: ButterflyDense, seed: number, vStd: number): void {
   }
 }
 
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
-}
-
-const bits = (t: tf.Tensor | Float32Array) =>
-  Array.from(new Uint32Array(new Float32Array(t instanceof Float32Array ? t : t.dataSync()).buffer));
 
 describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
   it('has the permutations of docs/math.md §5 (literal example and the chunk rule)', () => {
@@ -132,11 +127,12 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
       expect(y.shape).to.deep.equal([...shape.slice(0, -1), units]);
       const act = cfg.act === 'tanh' ? Math.tanh : (z: number) => z;
       const yRef = referenceForward(ref.mat(rows, cfg.d, xData), kernel, s, bias, rotRef, act);
-      expect(relErr(y.dataSync(), yRef.data), 'outputs').to.be.at.most(1e-5);
+      expect(ref.relErr(y.dataSync(), yRef.data), 'outputs').to.be.at.most(1e-5);
       const rot = layer.denseRotation();
       expect(ref.maxAbsDiff(rot.dataSync(), rotRef.data), 'B').to.be.at.most(1e-5);
       const merged = layer.mergedKernel();
-      expect(relErr(merged.dataSync(), referenceMergedKernel(rotRef, kernel, s).data), 'merged').to.be.at.most(1e-5);
+      const mergedRef = referenceMergedKernel(rotRef, kernel, s).data;
+      expect(ref.relErr(merged.dataSync(), mergedRef), 'merged').to.be.at.most(1e-5);
       tf.dispose([x, y, rot, merged]);
       layer.dispose();
     });
@@ -213,8 +209,8 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
     });
     const gv = grads[(vVar.read() as tf.Variable).name].dataSync();
     const gs = grads[(sVar.read() as tf.Variable).name].dataSync();
-    expect(relErr(gv, numeric(v0, 'v'))).to.be.at.most(1e-4);
-    expect(relErr(gs, numeric(s0, 's'))).to.be.at.most(1e-4);
+    expect(ref.relErr(gv, numeric(v0, 'v'))).to.be.at.most(1e-4);
+    expect(ref.relErr(gs, numeric(s0, 's'))).to.be.at.most(1e-4);
     tf.dispose([x, wt, ...Object.values(grads)]);
   });
 
@@ -239,18 +235,18 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
         expect(new Set(rec.blocks).size).to.equal(count);
         rec.blocks.forEach((j) => expect(j).to.be.within(0, n - 1));
         factorsSeen.add(rec.factor);
-        expect(relErr(y.dataSync(), forward(rec)), 'output = reference with those blocks → I').to.be.at.most(1e-5);
-        expect(relErr(y.dataSync(), full)).to.be.above(1e-3);
+        expect(ref.relErr(y.dataSync(), forward(rec)), 'output = reference with those blocks → I').to.be.at.most(1e-5);
+        expect(ref.relErr(y.dataSync(), full)).to.be.above(1e-3);
         y.dispose();
       }
     }
     expect(Array.from(factorsSeen).sort()).to.deep.equal([0, 1, 2]);
     // Inference ignores dropout; floor(p·N) = 0 drops nothing.
     const yi = layer.apply(x) as tf.Tensor;
-    expect(relErr(yi.dataSync(), full)).to.be.at.most(1e-5);
+    expect(ref.relErr(yi.dataSync(), full)).to.be.at.most(1e-5);
     layer.boftDropout = 0.1;
     const y0 = layer.apply(x, { training: true }) as tf.Tensor;
-    expect(relErr(y0.dataSync(), full)).to.be.at.most(1e-5);
+    expect(ref.relErr(y0.dataSync(), full)).to.be.at.most(1e-5);
     tf.dispose([x, yi, y0]);
   });
 
@@ -330,23 +326,32 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
   it('fit trains boft_r and boft_s only (kernel and bias bit-identical) and the loss falls', async () => {
     const d = 16, units = 4;
     const model = tf.sequential();
+    // Seeded throughout (initializer, teacher, data, dropout draws, no shuffling), like the OFT twin.
     const layer = new ButterflyDense({
       units,
       inputShape: [d],
       boftBlockSize: 2,
       boftNButterflyFactor: 3,
       boftDropout: 0.25,
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }),
     });
+    layer.random = ref.rng(5);
     model.add(layer);
     expect(layer.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal(['boft_r', 'boft_s']);
-    const teacher = built({ units, boftBlockSize: 2, boftNButterflyFactor: 3, initWeights: false }, d);
+    // Target: the same layer with another rotation and scale, reachable by training boft_r and boft_s alone.
+    const teacher = built({ units, boftBlockSize: 2, boftNButterflyFactor: 3 }, d);
+    const teacherR = tf.tensor3d(ref.normals(ref.rng(6), 3 * 8, 0.3), [3, 8, 1]);
+    const teacherS = tf.tensor1d(ref.normals(ref.rng(7), units, 0.1).map((z) => 1 + z));
+    weight(teacher, 'boft_r').write(teacherR);
+    weight(teacher, 'boft_s').write(teacherS);
+    tf.dispose([teacherR, teacherS]);
     for (const name of ['kernel', 'bias']) weight(teacher, name).write(weight(layer, name).read());
     const x = tf.tensor2d(ref.normals(ref.rng(4), 64 * d), [64, d]);
     const y = teacher.apply(x) as tf.Tensor;
     model.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
     const kernelBefore = bits(weight(layer, 'kernel').read()); const biasBefore = bits(weight(layer, 'bias').read());
     const rBefore = bits(weight(layer, 'boft_r').read()); const sBefore = bits(weight(layer, 'boft_s').read());
-    const hist = await model.fit(x, y, { batchSize: 16, epochs: 15, verbose: 0 });
+    const hist = await model.fit(x, y, { batchSize: 16, epochs: 15, shuffle: false, verbose: 0 });
     const losses = hist.history.loss as number[];
     expect(losses[losses.length - 1]).to.be.below(0.5 * losses[0]);
     expect(bits(weight(layer, 'kernel').read())).to.deep.equal(kernelBefore);

@@ -9,6 +9,7 @@ import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
 import { oftForward, oftMergedKernel, oftRotation } from './reference/oft-reference';
 import { expectFlatOverFitAndPredict } from './helpers/leak-check';
+import { bits } from './helpers/model-snapshot';
 
 const relu = (z: number) => Math.max(0, z);
 
@@ -35,10 +36,6 @@ function weightValues(layer: OrthogonalDense, suffix: string): Float32Array {
   const w = layer.weights.find((x) => x.originalName.endsWith(`/${suffix}`));
   if (w == null) throw new Error(`no weight ${suffix}`);
   return w.read().dataSync() as Float32Array;
-}
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
 }
 
 describe('OrthogonalDense against the float64 reference (docs/math.md §4, §9)', () => {
@@ -71,11 +68,11 @@ describe('OrthogonalDense against the float64 reference (docs/math.md §4, §9)'
       const y = layer.apply(x) as tf.Tensor;
       expect(y.shape).to.deep.equal(c.rank3 ? [2, 3, c.n] : [rows, c.n]);
       const expected = oftForward(ref.mat(rows, c.d, xs), kernel, bias, rot, relu);
-      expect(relErr(y.dataSync(), expected.data)).to.be.below(1e-5);
+      expect(ref.relErr(y.dataSync(), expected.data)).to.be.below(1e-5);
       const r = layer.denseRotation();
-      expect(relErr(r.dataSync(), rot.data)).to.be.below(1e-5);
+      expect(ref.relErr(r.dataSync(), rot.data)).to.be.below(1e-5);
       const merged = layer.mergedKernel();
-      expect(relErr(merged.dataSync(), oftMergedKernel(rot, kernel).data)).to.be.below(1e-5);
+      expect(ref.relErr(merged.dataSync(), oftMergedKernel(rot, kernel).data)).to.be.below(1e-5);
       if (!c.neumann) {
         const rtr = ref.matmul(ref.transpose(ref.mat(c.d, c.d, r.dataSync())), ref.mat(c.d, c.d, r.dataSync()));
         expect(ref.maxAbsDiff(rtr.data, ref.eye(c.d).data)).to.be.below(1e-5);
@@ -364,7 +361,6 @@ describe('OrthogonalDense serialization and memory', () => {
     const y = model.predict(tf.tensor2d(xs, [4, 12])) as tf.Tensor;
     const out = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/predict-in-fresh-process.ts',
       join(dir, 'model.json'), join(dir, 'input.json')], { encoding: 'utf8', env: process.env }));
-    const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
     expect(out.classes).to.deep.equal(['OrthogonalDense', 'OrthogonalDense']);
     expect(Object.values(out.weights)).to.deep.equal(model.weights.map((w) => bits(w.read())));
     expect(out.output).to.deep.equal(bits(y));

@@ -71,10 +71,6 @@ const index = JSON.parse(readFileSync(`${FIXTURES}index.json`, 'utf8')) as {
   versions: Record<string, string>;
 };
 
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
-}
-
 /** Module order of the torch model (activation ReLU between fc1 and fc2). */
 function modulesOf(c: Case): string[] {
   return c.model === 'mlp' ? ['fc1', 'fc2'] : ['proj'];
@@ -198,8 +194,8 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         const { c, config } = loadCase(name);
         const mods = referenceModules(c, config);
         const y = referenceForward(c, mods);
-        const e64 = relErr(y, decode(c.y64));
-        const e32 = relErr(y, decode(c.y));
+        const e64 = ref.relErr(y, decode(c.y64));
+        const e32 = ref.relErr(y, decode(c.y));
         record(name, 'A_y_vs_peft64', e64);
         record(name, 'A_y_vs_peft32', e32);
         expect(e64, 'vs PEFT float64 outputs').to.be.below(TOL);
@@ -210,7 +206,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
             for (let i = 0; i < merged.rows; i++)
               for (let j = 0; j < merged.cols; j++) merged.data[i * merged.cols + j] *= m.s[j];
           merged = ref.transpose(merged);
-          const em = relErr(merged.data, decode(c.merged[mod].weight));
+          const em = ref.relErr(merged.data, decode(c.merged[mod].weight));
           record(name, `A_merged_${mod}`, em);
           expect(em, `merged ${mod}.weight`).to.be.below(TOL);
           expect(ref.maxAbsDiff(decode(c.merged[mod].bias), decode(c.base[mod].bias)), 'bias never rotated').to.equal(
@@ -224,7 +220,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const { c, config } = loadCase('oft_exact_b4');
       const mods = referenceModules(c, { ...config, use_cayley_neumann: true, num_cayley_neumann_terms: 12 });
       // Without the negation (and with a near-exact series instead) the outputs are far from PEFT's.
-      expect(relErr(referenceForward(c, mods), decode(c.y64))).to.be.above(1e-2);
+      expect(ref.relErr(referenceForward(c, mods), decode(c.y64))).to.be.above(1e-2);
     });
   });
 
@@ -265,14 +261,14 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         const model = buildOurs(c, parsed);
         const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
         const y = model.predict(x) as tf.Tensor;
-        const ey = relErr(y.dataSync(), decode(c.y));
+        const ey = ref.relErr(y.dataSync(), decode(c.y));
         record(name, 'B_y', ey);
         expect(ey, 'outputs').to.be.below(TOL);
         for (const mod of modulesOf(c)) {
           const layer = model.getLayer(mod) as OrthogonalDense | ButterflyDense;
           const k = layer.mergedKernel();
           const kt = tf.transpose(k);
-          const em = relErr(kt.dataSync(), decode(c.merged[mod].weight));
+          const em = ref.relErr(kt.dataSync(), decode(c.merged[mod].weight));
           record(name, `B_merged_${mod}`, em);
           expect(em, `merged ${mod}`).to.be.below(TOL);
           tf.dispose([k, kt]);
@@ -325,12 +321,12 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
           : await importPeftAdapter(base, { config: JSON.stringify(config), weights }, { nameMap: (t) => `tf_${t}` });
         const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
         const y = model.predict(x) as tf.Tensor;
-        const ey = relErr(y.dataSync(), decode(c.y));
+        const ey = ref.relErr(y.dataSync(), decode(c.y));
         record(name, 'C_import_y', ey);
         expect(ey).to.be.below(TOL);
         const merged = mergeAndUnload(model);
         const ym = merged.predict(x) as tf.Tensor;
-        const em = relErr(ym.dataSync(), decode(c.y_merged));
+        const em = ref.relErr(ym.dataSync(), decode(c.y_merged));
         record(name, 'C_merged_y', em);
         expect(em).to.be.below(TOL);
         // Only the adapter parameters train (bias 'none' in every fixture), as in PEFT.
@@ -373,7 +369,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       expect(warnings.join('\n')).to.match(/boft_n_butterfly_factor=2 but boft_R holds 1 factor.*CUDA extension/);
       const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
       const y = model.predict(x) as tf.Tensor;
-      expect(relErr(y.dataSync(), decode(c.y))).to.be.below(TOL);
+      expect(ref.relErr(y.dataSync(), decode(c.y))).to.be.below(TOL);
       tf.dispose([x, y]);
       model.dispose();
       base.dispose();
@@ -444,7 +440,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
             if (config.coft) {
               const after = decode((JSON.parse(readFileSync(`${FIXTURES}${name}/case.json`, 'utf8')) as
                 { adapter_after_forward: Case['adapter_stored'] }).adapter_after_forward[mod]['oft_R.weight']);
-              expect(relErr(got, after)).to.be.below(1e-6);
+              expect(ref.relErr(got, after)).to.be.below(1e-6);
             } else {
               expect(Array.from(got)).to.deep.equal(Array.from(decode(want)));
             }

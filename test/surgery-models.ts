@@ -6,6 +6,16 @@ export const VIT_TOKENS = 4;
 export const VIT_DIM = 64;
 export const VIT_HIDDEN = 128;
 export const VIT_CLASSES = 3;
+/** Input size d and units n of every Dense of `tinyVit`, for closed-form parameter counts. */
+export const VIT_DENSE: Record<string, { d: number; n: number }> = {
+  query: { d: VIT_DIM, n: VIT_DIM },
+  key: { d: VIT_DIM, n: VIT_DIM },
+  value: { d: VIT_DIM, n: VIT_DIM },
+  'output.dense': { d: VIT_DIM, n: VIT_DIM },
+  'mlp.fc1': { d: VIT_DIM, n: VIT_HIDDEN },
+  'mlp.fc2': { d: VIT_HIDDEN, n: VIT_DIM },
+  classifier: { d: VIT_DIM, n: VIT_CLASSES },
+};
 
 function dense(name: string, units: number, seed: number, activation?: 'relu' | 'softmax') {
   return tf.layers.dense({

@@ -10,9 +10,10 @@ import {
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
+import { referenceRotation } from './reference/boft-reference';
 import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
 import {
-  seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_HIDDEN, VIT_TOKENS,
+  seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DENSE, VIT_DIM, VIT_HIDDEN, VIT_TOKENS,
 } from './surgery-models';
 
 const TARGETS = ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'];
@@ -83,24 +84,8 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     for (const t of TARGETS) expect(model.getLayer(t).getClassName()).to.equal('ButterflyDense');
     expect(model.getLayer('classifier').getClassName()).to.equal('Dense');
     // Closed form (docs/math.md §5): m·N·b(b−1)/2 + n adapter parameters per layer, plus the bias.
-    const d = {
-      query: VIT_DIM,
-      key: VIT_DIM,
-      value: VIT_DIM,
-      'output.dense': VIT_DIM,
-      'mlp.fc1': VIT_DIM,
-      'mlp.fc2': VIT_HIDDEN,
-    } as Record<string, number>;
-    const n = {
-      query: VIT_DIM,
-      key: VIT_DIM,
-      value: VIT_DIM,
-      'output.dense': VIT_DIM,
-      'mlp.fc1': VIT_HIDDEN,
-      'mlp.fc2': VIT_DIM,
-    } as Record<string, number>;
-    const adapterParams = TARGETS.reduce((s, t) => s + 2 * (d[t] / 4) * 6 + n[t], 0);
-    const biasParams = TARGETS.reduce((s, t) => s + n[t], 0);
+    const adapterParams = TARGETS.reduce((s, t) => s + 2 * (VIT_DENSE[t].d / 4) * 6 + VIT_DENSE[t].n, 0);
+    const biasParams = TARGETS.reduce((s, t) => s + VIT_DENSE[t].n, 0);
     const classifierParams = VIT_DIM * VIT_CLASSES + VIT_CLASSES;
     const baseTotal = base.countParams();
     const counts = trainableParameters(model);
@@ -172,22 +157,19 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
       expect(merged.layers.map((l) => l.trainable)).to.deep.equal(base.layers.map((l) => l.trainable));
       expect(findAdapterLayers(merged)).to.have.length(0);
 
-      // Merged kernel against an independent float64 product R·K·diag(s) for one layer (OFT: s = 1).
+      // Merged kernel against an independent float64 product R·K·diag(s) for one layer (OFT: s = 1),
+      // R built by test/reference/ from the layer's trained parameters.
       const q = model.getLayer('query') as OrthogonalDense | ButterflyDense;
-      const rot = q.denseRotation();
+      const v = q.packedParameters.read().dataSync();
+      const rot = method === 'oft'
+        ? oftRotation({ b: 32, r: VIT_DIM / 32, v, blockShare: false, neumannTerms: 5 })
+        : referenceRotation({ d: VIT_DIM, b: 4, m: 2, v, neumannTerms: null });
       const k = ref.mat(VIT_DIM, VIT_DIM, q.baseKernel.read().dataSync());
-      const rk = ref.matmul(ref.mat(VIT_DIM, VIT_DIM, rot.dataSync()), k);
-      const s =
-        method === 'boft'
-          ? q.weights
-              .find((w) => w.originalName === 'query/boft_s')!
-              .read()
-              .dataSync()
-          : null;
+      const rk = ref.matmul(rot, k);
+      const s = q instanceof ButterflyDense ? q.boftScale.read().dataSync() : null;
       if (s) for (let i = 0; i < VIT_DIM; i++) for (let j = 0; j < VIT_DIM; j++) rk.data[i * VIT_DIM + j] *= s[j];
       const mergedKernel = merged.getLayer('query').getWeights()[0];
-      expect(ref.maxAbsDiff(mergedKernel.dataSync(), rk.data) / ref.maxAbs(rk.data)).to.be.at.most(1e-5);
-      rot.dispose();
+      expect(ref.relErr(mergedKernel.dataSync(), rk.data)).to.be.at.most(1e-5);
 
       const dir = mkdtempSync(join(tmpdir(), `surgery-merged-${method}-`));
       await merged.save(`file://${dir}`);

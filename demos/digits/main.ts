@@ -3,8 +3,9 @@
 // reports what each learned and what it forgot. See README, "The demo".
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { METHODS, Method, runDemo } from './pipeline';
-import { markdownTable } from './report';
+import { runDemo } from './pipeline';
+import { markdownTable, writeReport } from './report';
+import { METHODS, Method } from './results';
 
 const HELP = `npm run demo -- [options]
 
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     methods,
     seed: values.seed == null ? undefined : Number(values.seed),
   });
+  const files = writeReport(r, r.options.outDir);
   console.log('');
   console.log(markdownTable(r));
   console.log('');
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
     }
   }
   const rel = (f: string) => relative(process.cwd(), f);
-  console.log(`report: ${rel(r.files.markdown)}, ${rel(r.files.json)}; chart: ${rel(r.files.svg)}`);
+  console.log(`report: ${rel(files.markdown)}, ${rel(files.json)}; chart: ${rel(files.svg)}`);
   console.log(
     `total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`,
   );

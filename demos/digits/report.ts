@@ -2,7 +2,14 @@
 // chart (what each method learned vs. kept, training loss, and task-A accuracy per epoch).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { DemoResult, MethodResult } from './pipeline';
+import type { DemoResult } from './results';
+
+/** The paths of the files `writeReport` writes. */
+export interface ReportFiles {
+  markdown: string;
+  json: string;
+  svg: string;
+}
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const COLORS: Record<string, string> = {
@@ -14,7 +21,7 @@ const COLORS: Record<string, string> = {
 };
 
 /** The results table in Markdown (one row per method). */
-export function markdownTable(r: Omit<DemoResult, 'files'>): string {
+export function markdownTable(r: DemoResult): string {
   const lines = [
     `| Method | Trainable params | Task B accuracy (learned) | Task A accuracy (kept) | Forgot (A, points) | A kept ` +
       `when B first reached ${pct(r.matchedAccB)} | s / epoch | Peak tensor MB |`,
@@ -33,7 +40,7 @@ export function markdownTable(r: Omit<DemoResult, 'files'>): string {
 }
 
 /** The whole Markdown report: setup, table, per-method setups, merge check. */
-export function markdownReport(r: Omit<DemoResult, 'files'>): string {
+export function markdownReport(r: DemoResult): string {
   const o = r.options;
   const s = o.split;
   const out = [
@@ -133,7 +140,7 @@ function smooth(xs: number[], k: number): number[] {
 }
 
 /** The chart: three panels side by side, as an SVG document. */
-export function svgChart(r: Omit<DemoResult, 'files'>): string {
+export function svgChart(r: DemoResult): string {
   const W = 1260, H = 430;
   const parts: string[] = [];
   const ms = r.methods;
@@ -235,7 +242,7 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
 }
 
 /** Writes results.md, results.json and chart.svg into `outDir`; returns their paths. */
-export function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoResult['files'] {
+export function writeReport(r: DemoResult, outDir: string): ReportFiles {
   mkdirSync(outDir, { recursive: true });
   const files = {
     markdown: join(outDir, 'results.md'),
@@ -247,5 +254,3 @@ export function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoR
   writeFileSync(files.svg, svgChart(r));
   return files;
 }
-
-export type { MethodResult };

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
+import { bits } from './model-snapshot';
 
 const [modelPath, inputPath, flag] = process.argv.slice(2);
 if (flag !== '--no-tfjs-oft') await import('../../src/index');
@@ -26,7 +27,6 @@ if (flag === '--no-tfjs-oft') {
   model = await tf.loadLayersModel(`file://${modelPath}`);
 }
 const y = model.predict(tf.tensor(input.data, input.shape)) as tf.Tensor;
-const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
 const out = {
   classes: model.layers.map((l) => l.getClassName()),
   weights: Object.fromEntries(model.weights.map((w) => [w.originalName, bits(w.read())])),

@@ -133,6 +133,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** max |got − want| relative to max |want|: the measure of docs/math.md §9. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  return maxAbsDiff(got, want) / Math.max(1e-12, maxAbs(want));
+}
+
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
