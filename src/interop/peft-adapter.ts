@@ -253,6 +253,11 @@ function writeWeight(layer: layers.Layer, short: string, values: Float32Array, s
   t.dispose();
 }
 
+/** Writes a PEFT tensor into a 1-D weight (`[n, 1]` and `[n]` both flatten to `[n]`). */
+function writeVector(layer: layers.Layer, short: string, t: SafetensorsTensor, source: string): void {
+  writeWeight(layer, short, Float32Array.from(t.data as Float32Array), [t.data.length], source);
+}
+
 /**
  * Writes one PEFT module's adapter tensors into an adapter layer (`OrthogonalDense` for OFT,
  * `ButterflyDense` for BOFT) whose options match the PEFT config, applying docs/math.md §7's conventions.
@@ -303,16 +308,9 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
       src('boft_R'),
     );
     const s = tensors.boftS!;
-    writeWeight(layer, 'boft_s', Float32Array.from(s.data as Float32Array), [s.data.length], src('boft_s'));
+    writeVector(layer, 'boft_s', s, src('boft_s'));
   }
-  if (tensors.bias != null)
-    writeWeight(
-      layer,
-      'bias',
-      Float32Array.from(tensors.bias.data as Float32Array),
-      [tensors.bias.data.length],
-      src('base_layer.bias'),
-    );
+  if (tensors.bias != null) writeVector(layer, 'bias', tensors.bias, src('base_layer.bias'));
 }
 
 /** Writes a torch Linear's weight (`[n, d]`) and/or bias into a tfjs Dense-like layer (kernel = weightᵀ). */
@@ -334,14 +332,7 @@ export function setLinearWeights(layer: layers.Layer, torchName: string,
       `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`,
     );
   }
-  if (w.bias != null)
-    writeWeight(
-      layer,
-      'bias',
-      Float32Array.from(w.bias.data as Float32Array),
-      [w.bias.data.length],
-      `PEFT tensor '${PREFIX}${torchName}.bias'`,
-    );
+  if (w.bias != null) writeVector(layer, 'bias', w.bias, `PEFT tensor '${PREFIX}${torchName}.bias'`);
 }
 
 /**
