@@ -536,6 +536,50 @@ function exportBoft(views: ExportedLayer<ButterflyDense>[]): MethodExport {
   return { config, tensors };
 }
 
+/** Config entries every export writes with the same value (what PEFT itself writes for these adapters). */
+const PEFT_CONFIG_CONSTANTS = {
+  auto_mapping: null,
+  exclude_modules: null,
+  fan_in_fan_out: false,
+  inference_mode: true,
+  init_weights: true,
+  layers_pattern: null,
+  layers_to_transform: null,
+  peft_version: PEFT_VERSION_VERIFIED,
+  revision: null,
+  task_type: null,
+};
+
+/** With `bias: 'all'`: the biases of the plain Dense layers that are neither adapted nor saved whole. */
+function otherDenseBiases(model: LayersModel, saved: Set<string>, nameMap: PeftNameMap | undefined):
+  Record<string, SafetensorsInput> {
+  const out: Record<string, SafetensorsInput> = {};
+  for (const l of allLayers(model)) {
+    const b = weightOf(l, 'bias');
+    // Adapter layers are not of class Dense: their biases are written with the adapters.
+    if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
+    out[`${PREFIX}${tfjsToTorch(nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+  }
+  return out;
+}
+
+/** Adds weight (torch layout) and bias of the `modules_to_save` layer `name` to `tensors`; returns its torch name. */
+function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap | undefined,
+  tensors: Record<string, SafetensorsInput>): string {
+  const l = findLayer(model, name, 'PEFT export');
+  if (l.getClassName() !== 'Dense') {
+    throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers ` +
+      '(torch Linear) can be written.');
+  }
+  const torchName = tfjsToTorch(nameMap, name);
+  const k = weightOf(l, 'kernel')!;
+  const [d, n] = k.shape as number[];
+  tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
+  const b = weightOf(l, 'bias');
+  if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+  return torchName;
+}
+
 /**
  * Builds PEFT adapter files (`adapter_config.json`, `adapter_model.safetensors`) from the adapter
  * layers of a tfjs model, in memory. Throws a clear error for what PEFT cannot express: layers of
@@ -574,56 +618,20 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
   if (bias !== 'none') {
     for (const { layer, torchName } of views) {
       const b = layer.baseBias;
-      if (b != null)
-        tensors[`${PREFIX}${torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
+      const key = `${PREFIX}${torchName}.base_layer.bias`;
+      if (b != null) tensors[key] = { shape: b.shape as number[], data: readValues(b) };
     }
   }
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
-  if (bias === 'all') {
-    for (const l of allLayers(model)) {
-      const b = weightOf(l, 'bias');
-      // Adapter layers are not of class Dense: their biases were written above.
-      if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
-      tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = {
-        shape: b.shape as number[],
-        data: readValues(b),
-      };
-    }
-  }
-  const modulesToSave: string[] = [];
-  for (const name of saved) {
-    const l = findLayer(model, name, 'PEFT export');
-    if (l.getClassName() !== 'Dense') {
-      throw new Error(
-        `PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers (torch Linear) ` +
-          'can be written.',
-      );
-    }
-    const torchName = tfjsToTorch(options.nameMap, name);
-    modulesToSave.push(torchName);
-    const k = weightOf(l, 'kernel')!;
-    const [d, n] = k.shape as number[];
-    tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
-    const b = weightOf(l, 'bias');
-    if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
-  }
-
+  if (bias === 'all') Object.assign(tensors, otherDenseBiases(model, saved, options.nameMap));
+  const modulesToSave = [...saved].map((name) => writeSavedModule(model, name, options.nameMap, tensors));
   const full: PeftAdapterConfig = {
     ...config,
-    auto_mapping: null,
+    ...PEFT_CONFIG_CONSTANTS,
     base_model_name_or_path: options.baseModelNameOrPath ?? null,
     bias,
-    exclude_modules: null,
-    fan_in_fan_out: false,
-    inference_mode: true,
-    init_weights: true,
-    layers_pattern: null,
-    layers_to_transform: null,
     modules_to_save: modulesToSave.length ? modulesToSave : null,
-    peft_version: PEFT_VERSION_VERIFIED,
-    revision: null,
     target_modules: views.map((v) => v.torchName).sort(),
-    task_type: null,
   };
   const sorted = Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]])) as PeftAdapterConfig;
   return {
