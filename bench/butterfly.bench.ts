@@ -15,37 +15,14 @@ import {
   packedSize,
   skewFromPacked,
 } from '../src/index';
-import { BenchCase, BenchResult, printTable, runCases, settle } from './harness';
+import { BenchCase, BenchResult, printTable, runCases, trainingStep } from './harness';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
 
-/** Loss = mean(y²); gradients to the input and to `params`; Adam updates `params`. */
-function step(name: string, forward: (x: tf.Tensor2D) => tf.Tensor, params: tf.Variable[]): BenchCase {
-  const x = tf.variable(tf.randomNormal([ROWS, D]), true); // only differentiated, never updated
-  const optimizer = tf.train.adam(1e-3);
-  return {
-    name,
-    step: () => {
-      tf.tidy(() => {
-        const { grads } = tf.variableGrads(
-          () => tf.mean(tf.square(forward(x as tf.Tensor2D))) as tf.Scalar,
-          [x, ...params],
-        );
-        const paramGrads: Record<string, tf.Tensor> = {};
-        for (const p of params) paramGrads[p.name] = grads[p.name];
-        if (params.length > 0)
-          optimizer.applyGradients(paramGrads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-        settle(grads[x.name]);
-        for (const p of params) settle(p);
-      });
-    },
-    dispose: () => { x.dispose(); optimizer.dispose(); },
-  };
-}
-
 function layerStep(name: string, layer: tf.layers.Layer): BenchCase {
   tf.dispose(layer.apply(tf.zeros([1, D])) as tf.Tensor); // build
-  return step(name, (x) => layer.apply(x) as tf.Tensor, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+  const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+  return trainingStep(name, [ROWS, D], (x) => layer.apply(x) as tf.Tensor, params);
 }
 
 /** PEFT's way: dense permutation buffers, dense B rebuilt every step, weight-centric product. */
@@ -70,12 +47,13 @@ function weightCentricStep(m: number, kernel: tf.Tensor2D, bias: tf.Tensor1D): {
     const merged = tf.mul(tf.matMul(full, kernel), s);
     return tf.add(tf.matMul(x, merged as tf.Tensor2D), bias);
   };
-  return { c: step(`weight-centric BOFT m=${m} b=${B}`, forward, [r, s]), free: () => tf.dispose([pMats, r, s]) };
+  const c = trainingStep(`weight-centric BOFT m=${m} b=${B}`, [ROWS, D], forward, [r, s]);
+  return { c, free: () => tf.dispose([pMats, r, s]) };
 }
 
 /** The frozen layer's arithmetic in plain ops (x·K + c, gradient to x): no layer overhead. */
 function plainFrozenStep(kernel: tf.Tensor2D, bias: tf.Tensor1D): BenchCase {
-  return step('frozen x·K+c (plain ops)', (x) => tf.add(tf.matMul(x, kernel), bias), []);
+  return trainingStep('frozen x·K+c (plain ops)', [ROWS, D], (x) => tf.add(tf.matMul(x, kernel), bias), []);
 }
 
 /**

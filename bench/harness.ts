@@ -64,3 +64,28 @@ export function printTable(title: string, results: BenchResult[], baselines: str
 export function settle(t: tf.Tensor | tf.Tensor[]): void {
   for (const x of Array.isArray(t) ? t : [t]) x.dataSync();
 }
+
+/**
+ * One training step as a layer inside a network takes it: loss = mean(y²) of `forward` on a
+ * fixed random input of shape `inputShape`, gradients to the input and to `params`, an Adam
+ * update of `params` (none when empty).
+ */
+export function trainingStep(name: string, inputShape: [number, number], forward: (x: tf.Tensor2D) => tf.Tensor,
+  params: tf.Variable[]): BenchCase {
+  const x = tf.variable(tf.randomNormal(inputShape), true) as tf.Variable<tf.Rank.R2>; // differentiated, never updated
+  const optimizer = tf.train.adam(1e-3);
+  return {
+    name,
+    step: () => {
+      tf.tidy(() => {
+        const loss = () => tf.mean(tf.square(forward(x))) as tf.Scalar;
+        const { grads } = tf.variableGrads(loss, [x, ...params]);
+        if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+        settle(grads[x.name]);
+        for (const p of params) settle(p);
+      });
+    },
+    dispose: () => { x.dispose(); optimizer.dispose(); },
+  };
+}
+
