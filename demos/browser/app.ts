@@ -6,16 +6,18 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { applyOft, mergeAndUnload, trainableParameters } from '../../src/index';
-// The ViT's own layers: imported so that the pretrained model's classes are registered.
-import '../digits/attention';
-import '../digits/embeddings';
-import '../digits/layer-norm';
+import { SelfAttentionCore } from '../digits/attention';
+import { ViTEmbeddings } from '../digits/embeddings';
+import { TokenLayerNorm } from '../digits/layer-norm';
 import { accuracy, LabelledImages } from '../digits/evaluate';
 import { FINE_TUNE_DEFAULTS, oftConfig } from '../digits/oft-setup';
 import { ChartData, svgChart } from '../digits/report';
 
 // demos/browser/server.ts serves the backend's .wasm files here.
 setWasmPaths('/wasm/');
+// The ViT's own layers, for loading the pretrained model. Registered here, not by a bare import of
+// their modules: package.json's "sideEffects" lets bundlers drop such imports.
+for (const layer of [SelfAttentionCore, ViTEmbeddings, TokenLayerNorm]) tf.serialization.registerClass(layer);
 
 /** digits.json: what the server wrote beside digits.bin (tfjs weight specs of the splits). */
 interface DigitsManifest {
