@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
@@ -67,6 +67,7 @@ describe('browser: the digits demo page (npm run demo:browser)', function () {
       expect(readFileSync(bin).length).to.equal(bytes);
     } finally {
       await page.close();
+      rmSync(downloads, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { referenceForward as boftForward, referenceRotation as boftRotation } from '../test/reference/boft-reference';
 import { mat, maxAbs, maxAbsDiff, normals, rng } from '../test/reference/dense-math';
@@ -29,6 +31,11 @@ interface Checks {
   boft: MethodRun;
 }
 
+/** What test-browser/page/checks.mjs puts on `window`. */
+interface ChecksPage {
+  runChecks(backend: string, opts: { epochs: number; fixed: typeof FIXED }): Promise<Checks>;
+}
+
 // One OrthogonalDense (exact Cayley) and one ButterflyDense (m = 2) with seeded weights, and
 // their float64 outputs from the SPEC references (test/reference/), independent of our code.
 const random = rng(77);
@@ -52,11 +59,13 @@ const REFERENCE = {
 describe('browser: the packed package in headless Chromium', function () {
   let browser: Browser | undefined;
   let server: StaticServer | undefined;
+  let packed: string | undefined;
   const ran: Partial<Record<(typeof BACKENDS)[number], Checks>> = {};
 
   before(async function () {
     const exe = requireChromium(this);
-    const js = await bundlePage('test-browser/page/checks.mjs', packedPackage());
+    packed = packedPackage();
+    const js = await bundlePage('test-browser/page/checks.mjs', packed);
     const html = '<!doctype html><meta charset="utf-8"><title>tfjs-oft checks</title><link rel="icon" href="data:,"><script type="module" src="/checks.js"></script>';
     server = await serveStatic({ '/index.html': Buffer.from(html), '/checks.js': js, '/wasm/': WASM_DIR });
     browser = await launchChromium(exe);
@@ -65,6 +74,7 @@ describe('browser: the packed package in headless Chromium', function () {
   after(async () => {
     await browser?.close();
     await server?.close();
+    if (packed != null) rmSync(dirname(packed), { recursive: true, force: true });
   });
 
   for (const backend of BACKENDS) {
@@ -80,8 +90,8 @@ describe('browser: the packed package in headless Chromium', function () {
             this.skip();
           }
         }
-        const r = await page.evaluate((b, opts) => (window as any).runChecks(b, opts), backend,
-          { epochs: EPOCHS, fixed: FIXED }) as Checks;
+        const r = await page.evaluate((b, opts) => (window as unknown as ChecksPage).runChecks(b, opts), backend,
+          { epochs: EPOCHS, fixed: FIXED });
         expect(r.backend).to.equal(backend);
         for (const method of ['oft', 'boft'] as const) {
           const m = r[method];
