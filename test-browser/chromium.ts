@@ -51,7 +51,8 @@ export async function openPage(browser: Browser, url: string): Promise<Page> {
 export function packedPackage(): string {
   ensureFreshDist();
   const dir = mkdtempSync(join(tmpdir(), 'oft-browser-pack-'));
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir],
+    { encoding: 'utf8' });
   execFileSync('tar', ['-xzf', join(dir, out.trim().split('\n').pop() as string), '-C', dir]);
   return join(dir, 'package');
 }

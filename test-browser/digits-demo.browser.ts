@@ -53,13 +53,18 @@ describe('browser: the digits demo page (npm run demo:browser)', function () {
       expect(s.merge!.maxAbsDiff).to.be.at.most(1e-5 * s.merge!.maxAbs);
       expect(s.merge!.sameArgmax).to.equal(true);
       const text = await page.$eval('#status', (el) => el.textContent ?? '');
-      expect(text).to.contain(`task B ${(s.accBByEpoch[0] * 100).toFixed(1)}% → ${(s.accBByEpoch[2] * 100).toFixed(1)}%`);
-      console.log(`      wasm: ${s.msPerStep?.toFixed(1)} ms/step; loss ${s.epochLoss.map((l) => l.toFixed(3)).join(' → ')}; ` +
-        `task B ${s.accBByEpoch.map((a) => (a * 100).toFixed(1)).join(' → ')}%, task A ${s.accAByEpoch.map((a) => (a * 100).toFixed(1)).join(' → ')}%`);
+      const pcts = (xs: number[]) => xs.map((a) => (a * 100).toFixed(1)).join(' → ');
+      expect(text).to.contain(`task B ${pcts([s.accBByEpoch[0], s.accBByEpoch[2]])}%`);
+      const losses = s.epochLoss.map((l) => l.toFixed(3)).join(' → ');
+      console.log(`      wasm: ${s.msPerStep?.toFixed(1)} ms/step; loss ${losses}; ` +
+        `task B ${pcts(s.accBByEpoch)}%, task A ${pcts(s.accAByEpoch)}%`);
 
       await page.click('#download');
-      const json = join(downloads, 'tfjs-oft-digits-merged.json'), bin = join(downloads, 'tfjs-oft-digits-merged.weights.bin');
-      for (let i = 0; i < 100 && !(existsSync(json) && existsSync(bin)); i++) await new Promise((r) => setTimeout(r, 100));
+      const json = join(downloads, 'tfjs-oft-digits-merged.json');
+      const bin = join(downloads, 'tfjs-oft-digits-merged.weights.bin');
+      for (let i = 0; i < 100 && !(existsSync(json) && existsSync(bin)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const saved = JSON.parse(readFileSync(json, 'utf8'));
       expect(JSON.stringify(saved.modelTopology)).to.not.contain('OrthogonalDense');
       const bytes = (saved.weightsManifest[0].weights as { shape: number[] }[])

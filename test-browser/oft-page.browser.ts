@@ -41,7 +41,8 @@ interface ChecksPage {
 const random = rng(77);
 const ROWS = 5, D = 16, UNITS = 12;
 const x = normals(random, ROWS * D), kernel = normals(random, D * UNITS, 0.3), bias = normals(random, UNITS, 0.1);
-const oftR = normals(random, 4 * 6, 0.3), boftR = normals(random, 2 * 4 * 6, 0.3), boftS = normals(random, UNITS, 0.1).map((v) => 1 + v);
+const oftR = normals(random, 4 * 6, 0.3), boftR = normals(random, 2 * 4 * 6, 0.3);
+const boftS = normals(random, UNITS, 0.1).map((v) => 1 + v);
 const FIXED = {
   oft: { rows: ROWS, d: D, units: UNITS, x: [...x], options: { oftBlockSize: 4, useCayleyNeumann: false },
     weights: { kernel: [...kernel], bias: [...bias], oft_r: [...oftR] } },
@@ -51,7 +52,8 @@ const FIXED = {
 const REFERENCE = {
   oft: oftForward(mat(ROWS, D, x), mat(D, UNITS, kernel), bias,
     oftRotation({ b: 4, r: 4, v: oftR, blockShare: false, neumannTerms: null })).data,
-  boft: boftForward(mat(ROWS, D, x), mat(D, UNITS, kernel), boftS, bias, boftRotation({ d: D, b: 4, m: 2, v: boftR })).data,
+  boft: boftForward(mat(ROWS, D, x), mat(D, UNITS, kernel), boftS, bias,
+    boftRotation({ d: D, b: 4, m: 2, v: boftR })).data,
 };
 
 // The packed package, bundled by esbuild into a page, in headless Chromium on each backend:
@@ -66,7 +68,8 @@ describe('browser: the packed package in headless Chromium', function () {
     const exe = requireChromium(this);
     packed = packedPackage();
     const js = await bundlePage('test-browser/page/checks.mjs', packed);
-    const html = '<!doctype html><meta charset="utf-8"><title>tfjs-oft checks</title><link rel="icon" href="data:,"><script type="module" src="/checks.js"></script>';
+    const html = '<!doctype html><meta charset="utf-8"><title>tfjs-oft checks</title><link rel="icon" href="data:,">' +
+      '<script type="module" src="/checks.js"></script>';
     server = await serveStatic({ '/index.html': Buffer.from(html), '/checks.js': js, '/wasm/': WASM_DIR });
     browser = await launchChromium(exe);
   });
@@ -78,7 +81,8 @@ describe('browser: the packed package in headless Chromium', function () {
   });
 
   for (const backend of BACKENDS) {
-    it(`${backend}: fit OFT and BOFT (loss falls, numTensors flat), indexeddb:// reload and adapter round trip bit-identical, merge`, async function () {
+    it(`${backend}: fit OFT and BOFT (loss falls, numTensors flat), indexeddb:// reload and adapter round trip ` +
+      'bit-identical, merge', async function () {
       const page = await openPage(browser as Browser, `${server!.origin}/`);
       try {
         await page.waitForFunction('window.checksReady === true');
@@ -98,7 +102,8 @@ describe('browser: the packed package in headless Chromium', function () {
           const what = `${backend} ${method}`;
           expect(m.losses).to.have.length(EPOCHS);
           expect(m.losses[EPOCHS - 1], `${what}: loss ${m.losses.join(', ')}`).to.be.below(0.8 * m.losses[0]);
-          expect(new Set(m.tensorsAtEpochEnd).size, `${what}: numTensors at epoch ends ${m.tensorsAtEpochEnd}`).to.equal(1);
+          expect(new Set(m.tensorsAtEpochEnd).size, `${what}: numTensors at epoch ends ${m.tensorsAtEpochEnd}`)
+            .to.equal(1);
           expect(m.tensorsLeft, `${what}: tensors left after disposing everything`).to.equal(0);
           expect(m.reloadDifference, `${what}: indexeddb:// reload`).to.equal(null);
           expect(m.adapterDifference, `${what}: adapter checkpoint round trip`).to.equal(null);
@@ -107,12 +112,15 @@ describe('browser: the packed package in headless Chromium', function () {
         }
         for (const method of ['oft', 'boft'] as const) {
           const ref = REFERENCE[method];
-          expect(maxAbsDiff(r.fixed[method], ref), `${backend} ${method} vs float64 reference`).to.be.at.most(1e-5 * maxAbs(ref));
+          expect(maxAbsDiff(r.fixed[method], ref), `${backend} ${method} vs float64 reference`)
+            .to.be.at.most(1e-5 * maxAbs(ref));
         }
         ran[backend] = r;
         console.log(`      ${backend}${r.wasmThreads != null ? ` (threads: ${r.wasmThreads})` : ''}: ms/step OFT ` +
-          `${r.oft.msPerStep.toFixed(1)}, BOFT ${r.boft.msPerStep.toFixed(1)}; loss OFT ${r.oft.losses[0].toFixed(3)} → ` +
-          `${r.oft.losses[EPOCHS - 1].toFixed(3)}, BOFT ${r.boft.losses[0].toFixed(3)} → ${r.boft.losses[EPOCHS - 1].toFixed(3)} (${r.seconds.toFixed(1)} s)`);
+          `${r.oft.msPerStep.toFixed(1)}, BOFT ${r.boft.msPerStep.toFixed(1)}; ` +
+          `loss OFT ${r.oft.losses[0].toFixed(3)} → ` +
+          `${r.oft.losses[EPOCHS - 1].toFixed(3)}, BOFT ${r.boft.losses[0].toFixed(3)} → ` +
+          `${r.boft.losses[EPOCHS - 1].toFixed(3)} (${r.seconds.toFixed(1)} s)`);
       } finally {
         await page.close();
       }
@@ -125,7 +133,8 @@ describe('browser: the packed package in headless Chromium', function () {
     for (const method of ['oft', 'boft'] as const) {
       const scale = maxAbs(REFERENCE[method]);
       const worst = Math.max(...runs.map((r) => maxAbsDiff(r.fixed[method], runs[0].fixed[method])));
-      console.log(`      ${method}: largest difference between backends ${worst.toExponential(2)} (max |y| ${scale.toFixed(2)})`);
+      console.log(`      ${method}: largest difference between backends ${worst.toExponential(2)} ` +
+        `(max |y| ${scale.toFixed(2)})`);
       expect(worst).to.be.at.most(1e-6 * scale);
     }
   });

@@ -40,7 +40,7 @@ describe('README quick start', function () {
     expectModels(execFileSync('npx', ['tsx', file], { encoding: 'utf8' }), dir);
   });
 
-  it('runs as pasted in JavaScript (.mjs with plain node, the built package); what loads where is as the README says', () => {
+  it('runs as pasted in JavaScript (.mjs, plain node, the built package); loads where the README says', () => {
     ensureFreshDist();
     const { file, dir } = pasted(resolve('dist/index.js'), 'mjs');
     expectModels(execFileSync('node', [file], { encoding: 'utf8' }), dir);

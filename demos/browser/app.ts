@@ -74,7 +74,8 @@ function render(): void {
     pretrain: { accA: state.pretrained?.accA ?? NaN },
     options: { epochs: state.epochs, batchesPerEpoch },
     matchedAccB: NaN,
-    methods: [{ method: 'oft', label: `OFT, block size ${state.blockSize}, ${state.backend}`, trainableParams: state.trainableParams,
+    methods: [{ method: 'oft', label: `OFT, block size ${state.blockSize}, ${state.backend}`,
+      trainableParams: state.trainableParams,
       accAByEpoch: state.accAByEpoch, accBByEpoch: state.accBByEpoch, batchLoss: state.batchLoss }],
   };
   if (state.accAByEpoch.length > 0) $('chart').innerHTML = svgChart(chart);
@@ -83,8 +84,14 @@ function render(): void {
     `<td>${pct(a)}</td><td>${pct(state.accBByEpoch[i])}</td></tr>`).join('');
 }
 
+interface Splits {
+  train: LabelledImages & { ys: tf.Tensor2D };
+  aTest: LabelledImages;
+  bTest: LabelledImages;
+}
+
 /** The splits as tensors on the current backend. */
-async function splits(): Promise<{ train: LabelledImages & { ys: tf.Tensor2D }; aTest: LabelledImages; bTest: LabelledImages }> {
+async function splits(): Promise<Splits> {
   const t = tf.io.decodeWeights(digitsBytes, manifest.specs);
   const labelled = async (name: string) => {
     const labels = (await t[`${name}.labels`].data()) as Int32Array;
@@ -92,7 +99,8 @@ async function splits(): Promise<{ train: LabelledImages & { ys: tf.Tensor2D }; 
     return { xs: t[`${name}.xs`] as tf.Tensor3D, labels };
   };
   const train = await labelled('bTrain');
-  const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(train.labels, 'int32'), manifest.numClasses), 'float32')) as tf.Tensor2D;
+  const ys = tf.tidy(() =>
+    tf.cast(tf.oneHot(tf.tensor1d(train.labels, 'int32'), manifest.numClasses), 'float32')) as tf.Tensor2D;
   return { train: { ...train, ys }, aTest: await labelled('aTest'), bTest: await labelled('bTest') };
 }
 
@@ -100,11 +108,15 @@ async function fineTune(): Promise<void> {
   const backend = $<HTMLSelectElement>('backend').value;
   const blockSize = Number($<HTMLSelectElement>('block-size').value);
   const epochs = Number($<HTMLInputElement>('epochs').value);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`Epochs must be a whole number ≥ 1, got '${$<HTMLInputElement>('epochs').value}'.`);
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    throw new Error(`Epochs must be a whole number ≥ 1, got '${$<HTMLInputElement>('epochs').value}'.`);
+  }
   show('training', `Starting the ${backend} backend…`);
   merged?.dispose();
   merged = null;
-  if (!(await tf.setBackend(backend))) throw new Error(`The ${backend} backend does not start in this browser; pick another.`);
+  if (!(await tf.setBackend(backend))) {
+    throw new Error(`The ${backend} backend does not start in this browser; pick another.`);
+  }
   await tf.ready();
   Object.assign(state, { backend, blockSize, epochs, batchLoss: [], epochLoss: [], accAByEpoch: [], accBByEpoch: [],
     msPerStep: null, merge: null });
@@ -167,7 +179,8 @@ async function fineTune(): Promise<void> {
   $('merge').innerHTML = `Merged (<code>mergeAndUnload</code>): layers ${state.merge.layerClasses.join(', ')}; ` +
     `max |merged − unmerged| ${maxAbsDiff.toExponential(2)} over the B-test outputs, same predicted digits: ` +
     `${state.merge.sameArgmax ? 'yes' : 'no'}.`;
-  show('done', `Done on ${backend}: task B ${pct(state.accBByEpoch[0])} → ${pct(state.accBByEpoch[last])} (learned), ` +
+  show('done', `Done on ${backend}: ` +
+    `task B ${pct(state.accBByEpoch[0])} → ${pct(state.accBByEpoch[last])} (learned), ` +
     `task A ${pct(state.accAByEpoch[0])} → ${pct(state.accAByEpoch[last])} (kept); ` +
     `${state.msPerStep == null ? '' : `${state.msPerStep.toFixed(0)} ms per training step; `}` +
     `${state.trainableParams.toLocaleString('en-US')} trainable parameters.`);
@@ -183,7 +196,8 @@ async function start(): Promise<void> {
   manifest = m;
   digitsBytes = bytes;
   state.pretrained = m.pretrained;
-  show('ready', `Pretrained on upright digits: task A ${pct(m.pretrained.accA)}, task B (rotated) ${pct(m.pretrained.accB)}. ` +
+  show('ready', `Pretrained on upright digits: task A ${pct(m.pretrained.accA)}, ` +
+    `task B (rotated) ${pct(m.pretrained.accB)}. ` +
     'Pick a backend, a block size and epochs, then fine-tune.');
   $('controls').addEventListener('submit', (e) => {
     e.preventDefault();

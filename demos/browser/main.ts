@@ -17,7 +17,8 @@ Options:
 `;
 
 const { values } = parseArgs({ options: {
-  port: { type: 'string' }, 'pretrain-epochs': { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  port: { type: 'string' }, 'pretrain-epochs': { type: 'string' }, seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } });
 if (values.help) {
   process.stdout.write(HELP);
@@ -32,7 +33,8 @@ const int = (flag: string, v: string | undefined, min: number) => {
   }
   return n;
 };
-const demo = await startBrowserDemo({ port: int('port', values.port, 0), pretrainEpochs: int('pretrain-epochs', values['pretrain-epochs'], 1),
-  seed: int('seed', values.seed, 0) });
-console.log(`pretrained ViT: task A ${(demo.pretrain.accA * 100).toFixed(1)}%, task B ${(demo.pretrain.accB * 100).toFixed(1)}%`);
+const demo = await startBrowserDemo({ port: int('port', values.port, 0),
+  pretrainEpochs: int('pretrain-epochs', values['pretrain-epochs'], 1), seed: int('seed', values.seed, 0) });
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+console.log(`pretrained ViT: task A ${pct(demo.pretrain.accA)}, task B ${pct(demo.pretrain.accB)}`);
 console.log(`open ${demo.origin}/ in a browser (Ctrl-C stops the server)`);

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 
-/** URL path → file. A key ending in '/' maps a folder: '/wasm/' → 'node_modules/…/dist' serves its files by name. */
+/** URL path → file or bytes. A key ending in '/' maps a folder ('/wasm/' → '…/dist'): its files, by name. */
 export type Routes = Record<string, string | Uint8Array>;
 
 export interface StaticServer {
@@ -15,8 +15,8 @@ export interface StaticServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.json': 'application/json',
+  '.wasm': 'application/wasm', '.bin': 'application/octet-stream',
   '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml',
 };
 

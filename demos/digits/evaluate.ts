@@ -14,7 +14,8 @@ export async function accuracy(model: tf.LayersModel, split: LabelledImages, bat
   let correct = 0;
   for (let i = 0; i < n; i += batch) {
     const size = Math.min(batch, n - i);
-    const pred = tf.tidy(() => tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1));
+    const pred = tf.tidy(() =>
+      tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1));
     const p = await pred.data();
     pred.dispose();
     for (let j = 0; j < size; j++) if (p[j] === split.labels[i + j]) correct++;

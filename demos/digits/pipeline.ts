@@ -411,7 +411,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 /** Writes results.md, results.json and chart.svg into `outDir`; returns their paths. */
 function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoResult['files'] {
   mkdirSync(outDir, { recursive: true });
-  const files = { markdown: join(outDir, 'results.md'), json: join(outDir, 'results.json'), svg: join(outDir, 'chart.svg') };
+  const files = { markdown: join(outDir, 'results.md'), json: join(outDir, 'results.json'),
+    svg: join(outDir, 'chart.svg') };
   writeFileSync(files.markdown, markdownReport(r, (p) => relative(process.cwd(), p)));
   writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
   writeFileSync(files.svg, svgChart(r));

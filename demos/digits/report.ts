@@ -51,7 +51,8 @@ export function markdownReport(r: Omit<DemoResult, 'files'>, shownPath: (path: s
     out.push(`Merged the ${r.methods.find((m) => m.method === r.merge!.method)!.label} model with \`mergeAndUnload\`: ` +
       `max |merged − unmerged| over the task-B test predictions = ${r.merge.maxAbsDiff.toExponential(2)} ` +
       `(${r.merge.relDiff.toExponential(2)} relative), same predicted class: ${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
-      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. Saved to \`${shownPath(r.merge.savedTo)}\`; ` +
+      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. ` +
+      `Saved to \`${shownPath(r.merge.savedTo)}\`; ` +
       `reloaded, max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)}.`, '');
   }
   out.push(`Total time: ${r.totalSeconds.toFixed(1)} s wall clock, ${r.cpuSeconds.toFixed(1)} s of CPU time.`, '');

@@ -54,7 +54,8 @@ function trainingData() {
       if (z > best) { best = z; labels[r] = c; }
     }
   }
-  return { xs: tf.tensor2d(x, [ROWS, D]), ys: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES).toFloat()) };
+  const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES).toFloat());
+  return { xs: tf.tensor2d(x, [ROWS, D]), ys };
 }
 
 async function bytesOf(tensor) {
@@ -65,13 +66,14 @@ function sameBytes(a, b) {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** null when the two models have the same weights (by name, bit for bit) and the same outputs on xs; else what differs. */
+/** null when the models have the same weights (by name, bit for bit) and the same outputs on xs; else what differs. */
 async function bitDifference(a, b, xs) {
   const names = (m) => m.weights.map((w) => w.originalName).sort();
   if (JSON.stringify(names(a)) !== JSON.stringify(names(b))) return `weight names ${names(a)} vs ${names(b)}`;
   const byName = new Map(b.weights.map((w) => [w.originalName, w]));
   for (const w of a.weights) {
-    if (!sameBytes(await bytesOf(w.read()), await bytesOf(byName.get(w.originalName).read()))) return `weight ${w.originalName}`;
+    const other = byName.get(w.originalName).read();
+    if (!sameBytes(await bytesOf(w.read()), await bytesOf(other))) return `weight ${w.originalName}`;
   }
   const ya = a.predict(xs), yb = b.predict(xs);
   const same = sameBytes(await bytesOf(ya), await bytesOf(yb));
@@ -80,7 +82,10 @@ async function bitDifference(a, b, xs) {
 }
 
 async function maxAbsDiff(a, b, xs) {
-  const d = tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a.predict(xs), b.predict(xs)))), tf.max(tf.abs(a.predict(xs)))]));
+  const d = tf.tidy(() => {
+    const ya = a.predict(xs);
+    return tf.stack([tf.max(tf.abs(tf.sub(ya, b.predict(xs)))), tf.max(tf.abs(ya))]);
+  });
   const [diff, scale] = await d.data();
   d.dispose();
   return { diff, scale };
@@ -145,7 +150,8 @@ async function fixedLayerOutputs(spec) {
     const s = spec[name];
     const layer = make({ units: s.units, inputShape: [s.d], name: `fixed_${name}`, ...s.options });
     const model = tf.sequential({ layers: [layer] });
-    tf.tidy(() => layer.setWeights(layer.weights.map((w) => tf.tensor(s.weights[w.originalName.split('/').pop()], w.shape))));
+    const weightOf = (w) => tf.tensor(s.weights[w.originalName.split('/').pop()], w.shape);
+    tf.tidy(() => layer.setWeights(layer.weights.map(weightOf)));
     const y = tf.tidy(() => model.predict(tf.tensor2d(s.x, [s.rows, s.d])));
     out[name] = Array.from(await y.data());
     tf.dispose(y);
