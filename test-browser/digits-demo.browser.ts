@@ -54,7 +54,8 @@ describe('browser: the digits demo page (npm run demo:browser)', function () {
       expect(s.merge!.sameArgmax).to.equal(true);
       const text = await page.$eval('#status', (el) => el.textContent ?? '');
       const pcts = (xs: number[]) => xs.map((a) => (a * 100).toFixed(1)).join(' → ');
-      expect(text).to.contain(`task B ${pcts([s.accBByEpoch[0], s.accBByEpoch[2]])}%`);
+      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+      expect(text).to.contain(`task B ${pct(s.accBByEpoch[0])} → ${pct(s.accBByEpoch[2])}`);
       const losses = s.epochLoss.map((l) => l.toFixed(3)).join(' → ');
       console.log(`      wasm: ${s.msPerStep?.toFixed(1)} ms/step; loss ${losses}; ` +
         `task B ${pcts(s.accBByEpoch)}%, task A ${pcts(s.accAByEpoch)}%`);
