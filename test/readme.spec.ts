@@ -35,9 +35,19 @@ describe('README quick start', function () {
     expect(merged).to.not.contain('OrthogonalDense');
   }
 
-  it('runs as pasted in TypeScript (.mts with tsx) and writes the two models', () => {
+  it('runs as pasted in TypeScript (.mts, tsx), writes the two models, type-checks (strict, nodenext)', () => {
     const { file, dir } = pasted(resolve('src/index.ts'), 'mts');
     expectModels(execFileSync('npx', ['tsx', file], { encoding: 'utf8' }), dir);
+    // tsx only strips types: compile against the built package's .d.ts as a TypeScript user does.
+    ensureFreshDist();
+    const typed = pasted(resolve('dist/index.js'), 'mts').file;
+    const tsc = ['tsc', '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+      '--target', 'es2022', '--types', 'node', typed];
+    try {
+      execFileSync('npx', tsc, { encoding: 'utf8' });
+    } catch (e) {
+      throw new Error(`the quick start does not type-check:\n${(e as { stdout?: string }).stdout}`);
+    }
   });
 
   it('runs as pasted in JavaScript (.mjs, plain node, the built package); loads where the README says', () => {
