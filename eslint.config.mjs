@@ -19,4 +19,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Scripts that run inside a browser page.
+  { files: ['test-browser/page/**'], languageOptions: { globals: { window: 'readonly', navigator: 'readonly' } } },
 );

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../demos/digits/pipeline';
-import { ReportFiles, writeReport } from '../demos/digits/report';
+import { ReportFiles, writeReport } from '../demos/digits/report-files';
 import { accAWhenBReached, DemoResult, METHODS } from '../demos/digits/results';
 import { loadAllDigits, makeTasks, disposeTasks, rotate90 } from '../demos/digits/data';
 

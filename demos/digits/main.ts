@@ -4,7 +4,8 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from './pipeline';
-import { markdownTable, writeReport } from './report';
+import { markdownTable } from './report';
+import { writeReport } from './report-files';
 import { METHODS, Method } from './results';
 
 const HELP = `npm run demo -- [options]

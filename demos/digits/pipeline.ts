@@ -1,7 +1,7 @@
 // The digits demo as a function: pretrain a small ViT on task A (cached), fine-tune a fresh copy
-// on task B with each method, measure what it learned and what it forgot, and merge the best
-// orthogonal adapter. main.ts is its command line and writes the report (report.ts);
-// test/demo.spec.ts runs it on a tiny slice.
+// on task B with each method, measure what it learned and what it forgot, write the report, and
+// merge the best orthogonal adapter. main.ts is its command line; test/demo.spec.ts runs it on a
+// tiny slice.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tfjsOft from '../../src/index';
 import { DEFAULT_SPLIT, disposeTasks, makeTasks, TensorSplit } from './data';
+import { accuracy } from './evaluate';
 import { applyLora } from './lora';
+import { FINE_TUNE_DEFAULTS, oftConfig } from './oft-setup';
 import {
   accAWhenBReached, DemoOptions, DemoResult, DINOV2_TARGETS, Method, METHOD_LABELS, MethodResult, METHODS,
 } from './results';
@@ -42,22 +44,6 @@ export async function selectBackend(requested?: string): Promise<string> {
   return 'cpu';
 }
 
-/** Accuracy of `model` on `split` (predicted class = argmax), in batches to bound memory. */
-export function accuracy(model: tf.LayersModel, split: TensorSplit, batch = 500): number {
-  const n = split.labels.length;
-  let correct = 0;
-  for (let i = 0; i < n; i += batch) {
-    const size = Math.min(batch, n - i);
-    const pred = tf.tidy(() =>
-      tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1),
-    );
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let j = 0; j < size; j++) if (p[j] === split.labels[i + j]) correct++;
-  }
-  return correct / n;
-}
-
 function countParams(weights: tf.LayerVariable[]): number {
   return weights.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 }
@@ -69,7 +55,7 @@ function cacheKey(parts: unknown): string {
 type Log = (line: string) => void;
 
 /** Pretrains on task A, or loads the cached result of an identical earlier run. */
-async function pretrained(o: DemoResult['options'], backend: string, aTrain: TensorSplit, aTest: TensorSplit,
+export async function pretrained(o: DemoResult['options'], backend: string, aTrain: TensorSplit, aTest: TensorSplit,
   bTest: TensorSplit, quiet: boolean, log: Log): Promise<DemoResult['pretrain']> {
   const key = cacheKey({ v: 1, vit: o.vit, split: o.split, seed: o.seed, epochs: o.pretrainEpochs,
     lr: o.pretrainLearningRate, batch: o.batchSize, backend });
@@ -78,7 +64,7 @@ async function pretrained(o: DemoResult['options'], backend: string, aTrain: Ten
   if (existsSync(metaPath) && existsSync(join(dir, 'model.json'))) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { seconds: number };
     const model = await tf.loadLayersModel(`file://${join(dir, 'model.json')}`);
-    const accA = accuracy(model, aTest), accB = accuracy(model, bTest);
+    const accA = await accuracy(model, aTest), accB = await accuracy(model, bTest);
     model.dispose();
     log(`pretrained ViT loaded from the cache ${dir} (pretraining took ${meta.seconds.toFixed(1)} s when it ran)`);
     return { accA, accB, seconds: meta.seconds, cached: true, cachePath: dir };
@@ -100,7 +86,7 @@ async function pretrained(o: DemoResult['options'], backend: string, aTrain: Ten
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(dir, { recursive: true });
   await model.save(`file://${dir}`);
-  const accA = accuracy(model, aTest), accB = accuracy(model, bTest);
+  const accA = await accuracy(model, aTest), accB = await accuracy(model, bTest);
   writeFileSync(metaPath, JSON.stringify({ seconds, accA, accB, backend, date: new Date().toISOString() }, null, 2));
   model.optimizer?.dispose();
   model.dispose();
@@ -145,12 +131,7 @@ async function prepare(
       };
     }
     case 'oft': {
-      const model = tfjsOft.applyOft(base, {
-        oftBlockSize: o.oftBlockSize,
-        useCayleyNeumann: true,
-        targetModules: 'all-linear',
-        modulesToSave: ['classifier'],
-      });
+      const model = tfjsOft.applyOft(base, oftConfig(o.oftBlockSize));
       base.dispose();
       return {
         model,
@@ -171,7 +152,7 @@ async function prepare(
         model,
         setup:
           'applyBoft: block 4, 2 butterfly factors, the six DINOv2 targets, dropout 0.1, bias boft_only; ' +
-          '`classifier` trains',
+            '`classifier` trains',
       };
     }
   }
@@ -182,26 +163,31 @@ function disposeModel(model: tf.LayersModel): void {
   model.dispose();
 }
 
-/** Runs the whole demo (the report is written by `writeReport`); see {@link DemoOptions} for the knobs. */
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
-  const tStart = performance.now();
-  const cpuStart = process.cpuUsage();
-  const quiet = opts.quiet ?? false;
-  const log: Log = quiet ? () => {} : (opts.log ?? ((l: string) => console.log(l)));
-  const o: DemoResult['options'] = {
-    epochs: opts.epochs ?? 5,
+/** The options with their defaults filled in. */
+export function resolveDemoOptions(opts: DemoOptions = {}): DemoResult['options'] {
+  return {
+    epochs: opts.epochs ?? FINE_TUNE_DEFAULTS.epochs,
     pretrainEpochs: opts.pretrainEpochs ?? 15,
     outDir: resolve(opts.outDir ?? 'demo-output'),
     cacheDir: resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'digits-demo')),
     split: opts.split ?? DEFAULT_SPLIT,
     vit: opts.vit ?? DEFAULT_VIT,
-    batchSize: opts.batchSize ?? 64,
+    batchSize: opts.batchSize ?? FINE_TUNE_DEFAULTS.batchSize,
     pretrainLearningRate: opts.pretrainLearningRate ?? 2e-3,
-    learningRate: opts.learningRate ?? 1e-3,
-    oftBlockSize: opts.oftBlockSize ?? 8,
+    learningRate: opts.learningRate ?? FINE_TUNE_DEFAULTS.learningRate,
+    oftBlockSize: opts.oftBlockSize ?? FINE_TUNE_DEFAULTS.oftBlockSize,
     seed: opts.seed ?? 1234,
     methods: opts.methods ?? [...METHODS],
   };
+}
+
+/** Runs the whole demo (main.ts writes the report: report-files.ts); see {@link DemoOptions} for the knobs. */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const tStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  const quiet = opts.quiet ?? false;
+  const log: Log = quiet ? () => {} : (opts.log ?? ((l: string) => console.log(l)));
+  const o = resolveDemoOptions(opts);
   for (const m of o.methods)
     if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
   if (!Number.isInteger(o.epochs) || o.epochs < 1)
@@ -264,8 +250,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         const trainable = countParams(model.trainableWeights);
         const total = countParams(model.weights);
         model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'categoricalCrossentropy' });
-        const accAByEpoch = [accuracy(model, tasks.aTest)];
-        const accBByEpoch = [accuracy(model, tasks.bTest)];
+        const accAByEpoch = [await accuracy(model, tasks.aTest)];
+        const accBByEpoch = [await accuracy(model, tasks.bTest)];
         const batchLoss: number[] = [];
         const epochSeconds: number[] = [];
         let epochStart = 0;
@@ -274,8 +260,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           onBatchEnd: async (_b, logs) => { batchLoss.push(logs?.loss ?? NaN); },
           onEpochEnd: async () => {
             epochSeconds.push((performance.now() - epochStart) / 1000);
-            accAByEpoch.push(accuracy(model, tasks.aTest));
-            accBByEpoch.push(accuracy(model, tasks.bTest));
+            accAByEpoch.push(await accuracy(model, tasks.aTest));
+            accBByEpoch.push(await accuracy(model, tasks.bTest));
           },
         });
         const callbacks: tf.CustomCallback[] | tfjsOft.ProgressBar[] = [record];
@@ -352,16 +338,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const totalSeconds = (performance.now() - tStart) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return {
-      backend,
-      options: o,
-      pretrain: pre,
-      methods: results,
-      matchedAccB,
-      merge,
-      totalSeconds,
-      cpuSeconds,
-    };
+    return { backend, options: o, pretrain: pre, methods: results, matchedAccB, merge,
+      totalSeconds, cpuSeconds };
   } finally {
     disposeTasks(tasks);
   }

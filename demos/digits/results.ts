@@ -1,6 +1,6 @@
 // What the digits demo measures: its options, the result types and the one figure derived from
-// them (task-A accuracy at equal task-B learning). The pipeline produces these; the report and
-// the multi-seed summary read them.
+// them (task-A accuracy at equal task-B learning). The pipeline produces these; the report, the
+// multi-seed summary and the browser demo read them.
 import type { SplitSizes } from './data';
 import type { VitConfig } from './vit';
 
@@ -28,7 +28,7 @@ export interface DemoOptions {
   epochs?: number;
   /** Pretraining epochs on task A. Default 15. */
   pretrainEpochs?: number;
-  /** Output folder of the merged model (and of the report main.ts writes). Default `demo-output`. */
+  /** Output folder of the merged model and of the report main.ts writes. Default `demo-output`. */
   outDir?: string;
   /** Folder of the pretrained-model cache. Default `.cache/digits-demo` under the repo root. */
   cacheDir?: string;
