@@ -1,6 +1,8 @@
 // Registers every serializable class of tfjs-oft with the tfjs serialization registry, so that
 // tf.loadLayersModel can rebuild saved models. Importing the package runs this; registering a
-// class twice only overwrites the entry with the same class, so it is harmless.
+// class twice only overwrites the entry with the same class, so it is harmless. This is the only
+// place classes are registered, so package.json lists this file in "sideEffects": bundling from
+// source (the browser demo) would otherwise drop the call below.
 import { serialization } from '@tensorflow/tfjs-core';
 import { adapterClasses } from './methods/adapter-methods';
 import { OrthogonalityRegularizer } from './regularizers/orthogonality-regularizer';
