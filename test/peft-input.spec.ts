@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importPeftAdapter, loadPeftAdapterFiles, readSafetensors } from '../src/index';
+import { importPeftAdapter, loadPeftAdapterFiles, PeftAdapterConfig, readSafetensors } from '../src/index';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/peft/oft_neumann_b4/', import.meta.url));
-const config = () => JSON.parse(readFileSync(join(FIXTURE, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+const config = () => JSON.parse(readFileSync(join(FIXTURE, 'adapter_config.json'), 'utf8')) as PeftAdapterConfig;
 const weights = () => new Uint8Array(readFileSync(join(FIXTURE, 'adapter_model.safetensors')));
 
 /** A safetensors file from a header object and data bytes (as the format lays them out). */
