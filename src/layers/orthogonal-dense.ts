@@ -12,6 +12,9 @@ import { resolveRegularizer, serializeRegularizer } from './dense-args';
 import { checkAdapterArgs, checkOption, OFT_OPTIONS } from './adapter-options';
 import { nearestDivisor, randomSubset, warnOnce } from './validate';
 
+/** Relative slack of the COFT ball test, far above float32 rounding of a norm, far below any training step. */
+const COFT_SLACK = 1e-5;
+
 /** Arguments of `OrthogonalDense`: those of `tf.layers.dense` plus the OFT options. */
 export interface OrthogonalDenseArgs extends AdapterDenseArgs {
   /**
@@ -185,7 +188,11 @@ export class OrthogonalDense extends AdapterDense {
       const projected = tf.tidy(() => {
         // ‖Q_j‖_F = √2 ‖v_j‖: every packed entry appears twice in Q = U − Uᵀ.
         const norm = tf.mul(tf.norm(value, 'euclidean', 1, true), Math.SQRT2);
-        return tf.mul(value, tf.minimum(1, tf.div(radius, tf.maximum(norm, 1e-30))));
+        // Blocks inside the ball are kept bit for bit: a block this projection put on the sphere
+        // measures radius·(1 ± a few ulp), and rescaling it again would change it by an ulp on every
+        // write, so a saved COFT model would not reload bit-identically.
+        const outside = tf.greater(norm, radius * (1 + COFT_SLACK));
+        return tf.mul(value, tf.where(outside, tf.div(radius, tf.maximum(norm, 1e-30)), tf.onesLike(norm)));
       });
       assign(projected);
       projected.dispose();
