@@ -174,7 +174,8 @@ function missingConverterMessage(modelJsonPath: string, savedModelDir: string, v
     '  bash interop/setup-python.sh',
     'or by hand:',
     `  python3 -m venv ${shellQuote(venv)} && ${shellQuote(venv)}/bin/pip install ${pins}`,
-    'then run exportSavedModel again with overwrite (CLI: --overwrite, replacing this merged model), or convert by hand:',
+    'then run exportSavedModel again with overwrite (CLI: --overwrite, replacing this merged model),',
+    'or convert by hand:',
     `  ${cmd}`,
   ].join('\n');
 }
@@ -227,9 +228,9 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   if (options.merge === false) {
     const adapters = findAdapterLayers(model);
     if (adapters.length > 0) {
-      throw new Error(`exportSavedModel: merge is false but the model holds adapter layers (${adapters.map((l) =>
-        `${l.name}: ${l.getClassName()}`).join(', ')}), which tensorflowjs_converter does not know. Export with merge ` +
-        '(the default; CLI: without --no-merge).');
+      const names = adapters.map((l) => `${l.name}: ${l.getClassName()}`).join(', ');
+      throw new Error(`exportSavedModel: merge is false but the model holds adapter layers (${names}), which ` +
+        'tensorflowjs_converter does not know. Export with merge (the default; CLI: without --no-merge).');
     }
   }
   // An explicit converter path that is wrong fails before anything is written.
@@ -266,8 +267,9 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   if (res.code !== 0 || !node.fs.existsSync(node.path.join(tmpSaved, 'saved_model.pb'))) {
     node.fs.rmSync(tmpSaved, { recursive: true, force: true });
     const tail = (res.stderr + res.stdout).trim().split('\n').slice(-25).join('\n');
-    throw new Error(`exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ${modelJsonPath} to ${savedModelDir}` +
-                    `${node.fs.existsSync(savedModelDir) ? ' (left unchanged)' : ''}.\n` +
+    const unchanged = node.fs.existsSync(savedModelDir) ? ' (left unchanged)' : '';
+    throw new Error(`exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ` +
+                    `${modelJsonPath} to ${savedModelDir}${unchanged}.\n` +
                     `Converter output (last lines):\n${tail}\n` +
                     'If it names an unknown layer class, the model still holds a layer Keras does not know: ' +
                     'export with merge enabled, or replace that layer.');
@@ -301,8 +303,9 @@ function replaceDir(node: NodeApi, fresh: string, dir: string): void {
     }
   } catch (err) {
     node.fs.rmSync(fresh, { recursive: true, force: true });
-    throw new Error(`exportSavedModel: cannot move the new export into ${dir}: ${(err as Error).message}.${hint(err)} ` +
-      `${node.fs.existsSync(dir) ? 'Its previous content is unchanged.' : ''}`);
+    const kept = node.fs.existsSync(dir) ? ' Its previous content is unchanged.' : '';
+    throw new Error(`exportSavedModel: cannot move the new export into ${dir}: ${(err as Error).message}.` +
+      `${hint(err)}${kept}`);
   }
   node.fs.rmSync(old, { recursive: true, force: true });
 }
@@ -310,8 +313,12 @@ function replaceDir(node: NodeApi, fresh: string, dir: string): void {
 /** A hint for file-system errors a user can fix. */
 function hint(err: unknown): string {
   const code = (err as { code?: string }).code;
-  if (code === 'EACCES' || code === 'EPERM') return ' Check that you may write there (permissions), or export elsewhere.';
-  if (code === 'EEXIST' || code === 'ENOTDIR') return ' A file (not a folder) stands in the way: remove it or pick another path.';
+  if (code === 'EACCES' || code === 'EPERM') {
+    return ' Check that you may write there (permissions), or export elsewhere.';
+  }
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return ' A file (not a folder) stands in the way: remove it or pick another path.';
+  }
   if (code === 'ENOSPC') return ' The disk is full.';
   return '';
 }

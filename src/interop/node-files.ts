@@ -4,7 +4,8 @@ import { containedPath } from '../io/contained-path';
 import { nodeBuiltin } from '../io/node-builtins';
 import { readSafetensorsHeader, safetensorsHeaderLength } from './safetensors';
 
-const WHAT = 'tfjs-oft PEFT interop: reading or writing a directory (in a browser, pass {config, weights} as in-memory bytes instead)';
+const WHAT = 'tfjs-oft PEFT interop: reading or writing a directory (in a browser, pass {config, weights} as ' +
+  'in-memory bytes instead)';
 
 async function fsPromises(): Promise<typeof import('node:fs/promises')> {
   return nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises', WHAT);
@@ -23,7 +24,8 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
  * file. `safetensors: true` reads the 8-byte length and the header first and then only the data
  * bytes the header promises, so a huge or endless file (e.g. a link to /dev/zero) is never read whole.
  */
-export async function readFileIn(dir: string, name: string, options: { safetensors?: boolean } = {}): Promise<Uint8Array> {
+export async function readFileIn(dir: string, name: string,
+                                 options: { safetensors?: boolean } = {}): Promise<Uint8Array> {
   const fs = await fsPromises();
   const path = await nodeBuiltin<typeof import('node:path')>('node:path', WHAT);
   const file = joinPath(dir, name);
@@ -33,10 +35,13 @@ export async function readFileIn(dir: string, name: string, options: { safetenso
   });
   // Non-blocking, so that opening a FIFO does not wait for a writer (it is refused just below).
   const { constants } = await nodeBuiltin<typeof import('node:fs')>('node:fs', WHAT);
-  const handle = await fs.open(inside, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((e: Error) => { throw fail(e.message); });
+  const handle = await fs.open(inside, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    .catch((e: Error) => { throw fail(e.message); });
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw fail(`not a regular file (${stat.isDirectory() ? 'a directory' : 'a device, pipe or socket'}).`);
+    if (!stat.isFile()) {
+      throw fail(`not a regular file (${stat.isDirectory() ? 'a directory' : 'a device, pipe or socket'}).`);
+    }
     const read = async (length: number, position: number): Promise<Uint8Array> => {
       const buf = new Uint8Array(length);
       let done = 0;
@@ -48,7 +53,9 @@ export async function readFileIn(dir: string, name: string, options: { safetenso
       return buf;
     };
     if (!options.safetensors) {
-      if (stat.size > MAX_CONFIG_BYTES) throw fail(`${stat.size} bytes is more than a config file holds (limit ${MAX_CONFIG_BYTES}).`);
+      if (stat.size > MAX_CONFIG_BYTES) {
+        throw fail(`${stat.size} bytes is more than a config file holds (limit ${MAX_CONFIG_BYTES}).`);
+      }
       return await read(stat.size, 0);
     }
     const head = await read(Math.min(8, stat.size), 0);

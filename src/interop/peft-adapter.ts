@@ -322,7 +322,8 @@ export async function importPeftAdapter(model: LayersModel, source: string | Pef
 
 /** PEFT's test of a module name against `target_modules` / `exclude_modules`: a string is a regular
  * expression that must match the whole name; a list matches a name equal to an entry or ending in `.entry`. */
-function peftModuleMatcher(config: PeftAdapterConfig, key: 'target_modules' | 'exclude_modules'): ((name: string) => boolean) | null {
+function peftModuleMatcher(config: PeftAdapterConfig,
+                           key: 'target_modules' | 'exclude_modules'): ((name: string) => boolean) | null {
   const v = config[key];
   if (v == null) return null;
   if (typeof v === 'string') {
@@ -331,12 +332,14 @@ function peftModuleMatcher(config: PeftAdapterConfig, key: 'target_modules' | 'e
     try {
       re = new RegExp(`^(?:${v})$`);
     } catch (e) {
-      throw new Error(`PEFT adapter: ${key} ${JSON.stringify(v)} is not a regular expression tfjs-oft can read (${(e as Error).message}).`);
+      throw new Error(`PEFT adapter: ${key} ${JSON.stringify(v)} is not a regular expression tfjs-oft can read ` +
+        `(${(e as Error).message}).`);
     }
     return (name) => re.test(name);
   }
   if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) {
-    throw new Error(`PEFT adapter: ${key} must be a list of module names or a regular expression string, got ${JSON.stringify(v)}.`);
+    throw new Error(`PEFT adapter: ${key} must be a list of module names or a regular expression string, ` +
+      `got ${JSON.stringify(v)}.`);
   }
   return (name) => v.some((t) => name === t || name.endsWith(`.${t}`));
 }
@@ -350,16 +353,20 @@ function checkTargetModules(parsed: ParsedPeftAdapter): void {
   const { config } = parsed;
   const targets = peftModuleMatcher(config, 'target_modules');
   const excluded = peftModuleMatcher(config, 'exclude_modules');
-  const outside = [...parsed.adapted.keys()].filter((m) => (targets != null && !targets(m)) || (excluded?.(m) ?? false));
+  const outside = [...parsed.adapted.keys()]
+    .filter((m) => (targets != null && !targets(m)) || (excluded?.(m) ?? false));
   if (outside.length > 0) {
+    const ex = config.exclude_modules;
+    const exclude = ex == null ? '' : ` (exclude_modules ${JSON.stringify(ex)})`;
     throw new Error(`PEFT adapter: adapter_config.json's target_modules ${JSON.stringify(config.target_modules)}` +
-      `${config.exclude_modules != null ? ` (exclude_modules ${JSON.stringify(config.exclude_modules)})` : ''} do not select ` +
-      `module(s) ${outside.join(', ')}, whose tensors the file holds; PEFT refuses such an adapter. The config and the ` +
+      `${exclude} do not select module(s) ${outside.join(', ')}, whose tensors the file holds; PEFT refuses such ` +
+      'an adapter. The config and the ' +
       'weights do not belong together: fix target_modules, or use the adapter_config.json saved with these weights.');
   }
   const saved = config.modules_to_save;
   if (saved != null && (!Array.isArray(saved) || !saved.every((t) => typeof t === 'string'))) {
-    throw new Error(`PEFT adapter: modules_to_save must be a list of module names or null, got ${JSON.stringify(saved)}.`);
+    throw new Error(`PEFT adapter: modules_to_save must be a list of module names or null, ` +
+      `got ${JSON.stringify(saved)}.`);
   }
   const bias = config.bias ?? 'none';
   const biasModes = ['none', 'all', parsed.method === 'oft' ? 'oft_only' : 'boft_only'];

@@ -105,7 +105,8 @@ export function readSafetensorsHeader(bytes: Uint8Array, fileLength = bytes.byte
       continue;
     }
     const e = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof entry !== 'object' || typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(BYTES, e.dtype)) {
+    const known = typeof e.dtype === 'string' && Object.prototype.hasOwnProperty.call(BYTES, e.dtype);
+    if (typeof entry !== 'object' || !known) {
       throw new Error(`safetensors: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}; ` +
         `known: ${Object.keys(BYTES).join(', ')}.`);
     }
@@ -117,8 +118,8 @@ export function readSafetensorsHeader(bytes: Uint8Array, fileLength = bytes.byte
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o)) ||
         off[0] < 0 || off[0] > off[1] || off[1] > dataLen) {
-      throw new Error(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)}: they must be two integers ` +
-        `0 ≤ begin ≤ end ≤ ${dataLen} (the data bytes); the file is truncated or corrupt.`);
+      throw new Error(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)}: they must be two ` +
+        `integers 0 ≤ begin ≤ end ≤ ${dataLen} (the data bytes); the file is truncated or corrupt.`);
     }
     const need = product(shape) * BYTES[dtype];
     if (off[1] - off[0] !== need) {

@@ -19,8 +19,8 @@ export async function containedPath(fs: Fs, path: Path, folder: string, name: st
   const realFolder = await fs.realpath(folder);
   const real = await fs.realpath(file).catch(() => path.resolve(realFolder, name));
   if (path.isAbsolute(name) || !staysInside(path, path.relative(realFolder, real))) {
-    throw new Error(`${who}: ${JSON.stringify(name)} leaves its folder ${folder} (it resolves to ${real}); refusing to ` +
-      'read it. Files named there must lie inside that folder (no "..", absolute paths or symlinks out).');
+    throw new Error(`${who}: ${JSON.stringify(name)} leaves its folder ${folder} (it resolves to ${real}); ` +
+      'refusing to read it. Files named there must lie inside that folder (no "..", absolute paths or symlinks out).');
   }
   return file;
 }

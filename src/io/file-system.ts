@@ -31,7 +31,9 @@ const UNIQUE_WEIGHTS = /^weights\.[a-z0-9]+-[a-z0-9]+\.bin$/;
 function fsHint(err: unknown): string {
   const code = (err as { code?: string }).code;
   if (code === 'EACCES' || code === 'EPERM') return ' Check that you may write there (permissions), or save elsewhere.';
-  if (code === 'EEXIST' || code === 'ENOTDIR') return ' A file (not a folder) stands in the way: remove it or pick another path.';
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return ' A file (not a folder) stands in the way: remove it or pick another path.';
+  }
   if (code === 'ENOSPC' || code === 'EDQUOT') return ' The disk is full: free space and save again.';
   if (code === 'EROFS') return ' The file system is read-only: save elsewhere.';
   return '';
@@ -162,7 +164,8 @@ export class FileSystemHandler implements IOHandler {
     } catch (err) {
       throw new Error(`${who}: cannot read ${jsonPath}: ${(err as Error).message}${fsHint(err)}`);
     }
-    if (modelJSON == null || typeof modelJSON !== 'object' || Array.isArray(modelJSON) || modelJSON.modelTopology == null) {
+    const isObject = modelJSON != null && typeof modelJSON === 'object' && !Array.isArray(modelJSON);
+    if (!isObject || modelJSON.modelTopology == null) {
       throw new Error(`${who}: ${jsonPath} is not a tfjs model.json: it must be a JSON object with a modelTopology ` +
         `(got ${modelJSON === null ? 'null' : Array.isArray(modelJSON) ? 'an array' : typeof modelJSON}${
           modelJSON != null && typeof modelJSON === 'object' ? ' without modelTopology' : ''}).`);
@@ -170,7 +173,8 @@ export class FileSystemHandler implements IOHandler {
     const manifest = modelJSON.weightsManifest;
     if (manifest != null && (!Array.isArray(manifest) || manifest.some((g) => g == null || !Array.isArray(g.paths) ||
       !Array.isArray(g.weights)))) {
-      throw new Error(`${who}: the weightsManifest of ${jsonPath} must be a list of {paths: [...], weights: [...]} groups.`);
+      throw new Error(`${who}: the weightsManifest of ${jsonPath} must be a list of {paths: [...], weights: [...]} ` +
+        'groups.');
     }
     const dir = path.dirname(jsonPath);
     return tf.io.getModelArtifactsForJSON(modelJSON, async (groups) => {

@@ -52,10 +52,13 @@ export const OFT_OPTIONS: OptionSpecs = {
 
 /** `ButterflyDense` (BOFT) options. */
 export const BOFT_OPTIONS: OptionSpecs = {
-  boftBlockSize: { type: 'integer', min: 0, max: MAX_SIZE, default: 0, fix: 'Use e.g. 8, or 0 to size blocks by boftBlockNum instead.' },
-  boftBlockNum: { type: 'integer', min: 0, max: MAX_SIZE, default: 0, fix: 'Use e.g. 8, or 0 to size blocks by boftBlockSize instead.' },
+  boftBlockSize: { type: 'integer', min: 0, max: MAX_SIZE, default: 0,
+    fix: 'Use e.g. 8, or 0 to size blocks by boftBlockNum instead.' },
+  boftBlockNum: { type: 'integer', min: 0, max: MAX_SIZE, default: 0,
+    fix: 'Use e.g. 8, or 0 to size blocks by boftBlockSize instead.' },
   boftNButterflyFactor: { type: 'integer', min: 1, max: 32, default: 1,
-    fix: 'Use 1 for block-diagonal OFT, 2 or more for butterfly factors.', why: 'm − 1 ≤ log₂ N always holds below it.' },
+    fix: 'Use 1 for block-diagonal OFT, 2 or more for butterfly factors.',
+    why: 'm − 1 ≤ log₂ N always holds below it.' },
   boftDropout: { type: 'rate', default: 0 },
   useCayleyNeumann: { type: 'boolean', default: false },
   numCayleyNeumannTerms: NEUMANN,

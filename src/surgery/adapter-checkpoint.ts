@@ -63,7 +63,8 @@ function fnv1a(bytes: Uint8Array): number {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value != null && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    const record = value as Record<string, unknown>;
+    const entries = Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
@@ -173,7 +174,8 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
       `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`);
   }
   if (!READABLE_VERSIONS.includes(t.tfjsOftAdapter)) {
-    throw new Error(`loadAdapter: ${where} has checkpoint version ${JSON.stringify(t.tfjsOftAdapter)}; this tfjs-oft reads ` +
+    throw new Error(`loadAdapter: ${where} has checkpoint version ${JSON.stringify(t.tfjsOftAdapter)}; ` +
+      'this tfjs-oft reads ' +
       `versions ${READABLE_VERSIONS.join(' and ')}. Save it again with the tfjs-oft that loads it.`);
   }
   if (t.tfjsOftAdapter >= 2 && (t.configFnv1a !== configChecksum(t))) {
