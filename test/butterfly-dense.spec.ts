@@ -335,7 +335,8 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
 describe('ButterflyDense on an empty batch', () => {
   for (const m of [1, 2, 3]) {
     it(`m=${m}: predicts and trains-forward to shape [0, units] (wasm once threw "divide by zero")`, () => {
-      const layer = built({ units: 3, boftBlockSize: 2, boftNButterflyFactor: m, boftDropout: 0.5, initWeights: false }, 8);
+      const options = { units: 3, boftBlockSize: 2, boftNButterflyFactor: m, boftDropout: 0.5, initWeights: false };
+      const layer = built(options, 8);
       const before = tf.memory().numTensors;
       const x = tf.zeros([0, 8]);
       const y = layer.apply(x) as tf.Tensor;

@@ -152,7 +152,8 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
         sawNew++;
       }
       // No temporary file is left next to the pair, whatever happened.
-      const extra = readdirSync(dir).filter((f) => !['model.json', 'weights.bin'].includes(f) && !/^weights\..+\.bin$/.test(f));
+      const extra = readdirSync(dir)
+        .filter((f) => !['model.json', 'weights.bin'].includes(f) && !/^weights\..+\.bin$/.test(f));
       expect(extra, `failure at call ${k}`).to.deep.equal([]);
     }
     expect(sawOld).to.be.greaterThan(0);
@@ -177,7 +178,7 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     loaded.dispose(); model.dispose();
   });
 
-  it('names the problem: a model.json holding null, a weights.bin that is a folder, a file in the way of a save', async () => {
+  it('names the problem: model.json holding null, weights.bin a folder, a file in the way of a save', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs-errs-'));
     const model = makeModel(2, 4);
     await model.save(`file://${dir}`);
@@ -185,16 +186,18 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     const messageOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
 
     writeFileSync(join(dir, 'model.json'), 'null');
-    expect(await messageOf(tf.loadLayersModel(`file://${dir}/model.json`))).to.match(/is not a tfjs model\.json.*got null/);
+    const load = () => messageOf(tf.loadLayersModel(`file://${dir}/model.json`));
+    expect(await load()).to.match(/is not a tfjs model\.json.*got null/);
 
     writeFileSync(join(dir, 'model.json'), json);
     rmSync(join(dir, 'weights.bin'));
     mkdirSync(join(dir, 'weights.bin'));
-    expect(await messageOf(tf.loadLayersModel(`file://${dir}/model.json`))).to.match(/weights\.bin named in .* is a directory/);
+    expect(await load()).to.match(/weights\.bin named in .* is a directory/);
 
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    expect(await messageOf(model.save(`file://${file}/sub`))).to.match(/could not save to .*sub: .*A file \(not a folder\) stands in the way/);
+    expect(await messageOf(model.save(`file://${file}/sub`)))
+      .to.match(/could not save to .*sub: .*A file \(not a folder\) stands in the way/);
     model.dispose();
   });
 });

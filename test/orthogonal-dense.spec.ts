@@ -312,7 +312,7 @@ describe('OrthogonalDense COFT (SPEC §3)', () => {
 });
 
 describe('OrthogonalDense COFT: loading never changes stored values', () => {
-  it('a COFT model with every block on the boundary reloads bit-identically (weights and outputs), save → load → save', async () => {
+  it('a COFT model with every block on the boundary reloads bit-identically: save → load → save', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-coft-'));
     const model = tf.sequential();
     model.add(new OrthogonalDense({ units: 4, inputShape: [256], oftBlockSize: 4, coft: true, eps: 0.05 }));

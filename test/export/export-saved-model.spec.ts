@@ -4,7 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,7 +122,8 @@ describe('exportSavedModel (no Python)', () => {
     expect(res.savedModelDir).to.equal(join(dir, 'saved'));
     // The converter writes next to outDir; the result is moved into place once complete.
     const args = readFileSync(join(dir, 'args.txt'), 'utf8').trim().split('\n');
-    expect(args.slice(0, 3)).to.deep.equal(['--input_format=tfjs_layers_model', '--output_format=keras_saved_model', res.modelJsonPath]);
+    expect(args.slice(0, 3))
+      .to.deep.equal(['--input_format=tfjs_layers_model', '--output_format=keras_saved_model', res.modelJsonPath]);
     expect(args[3].startsWith(`${res.savedModelDir}.tmp-`)).to.equal(true);
     expect(existsSync(join(res.savedModelDir, 'saved_model.pb'))).to.equal(true);
     expect(existsSync(args[3])).to.equal(false);
@@ -149,8 +152,12 @@ describe('exportSavedModel (no Python)', () => {
   });
 
   describe('never destroys what it replaces before the new export is complete (issue 13)', () => {
-    const marker = (d: string) => { mkdirSync(d, { recursive: true }); writeFileSync(join(d, 'keep.txt'), 'user data'); };
-    const intact = (d: string) => existsSync(join(d, 'keep.txt')) && readFileSync(join(d, 'keep.txt'), 'utf8') === 'user data';
+    const marker = (d: string) => {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'keep.txt'), 'user data');
+    };
+    const intact = (d: string) => existsSync(join(d, 'keep.txt')) &&
+      readFileSync(join(d, 'keep.txt'), 'utf8') === 'user data';
     const stand = (body: string) => {
       const fake = join(dir, 'converter.sh');
       writeFileSync(fake, `#!/bin/sh\n${body}\n`);
@@ -161,7 +168,8 @@ describe('exportSavedModel (no Python)', () => {
     it('refuses an existing tfjsDir without overwrite, touching nothing', async () => {
       const model = adaptedModel();
       marker(join(dir, 'mine'));
-      const err = await exportSavedModel(model, join(dir, 'saved'), { tfjsDir: join(dir, 'mine') }).then(() => null, (e: Error) => e);
+      const err = await exportSavedModel(model, join(dir, 'saved'), { tfjsDir: join(dir, 'mine') })
+        .then(() => null, (e: Error) => e);
       expect(err?.message).to.match(/tfjsDir .*mine already exists.*overwrite/);
       expect(intact(join(dir, 'mine'))).to.equal(true);
       expect(existsSync(join(dir, 'saved'))).to.equal(false);
@@ -178,11 +186,12 @@ describe('exportSavedModel (no Python)', () => {
       model.dispose();
     });
 
-    (posix ? it : it.skip)('with overwrite and a failing converter, the old SavedModel stays; a later good run replaces it', async () => {
+    (posix ? it : it.skip)('overwrite, failing converter: the old SavedModel stays; a later good run replaces it', async () => {
       const model = adaptedModel();
       marker(join(dir, 'saved'));
       const failing = stand('/bin/mkdir -p "$4"; : > "$4/partial"; exit 3');
-      const err = await exportSavedModel(model, join(dir, 'saved'), { overwrite: true, converter: failing }).then(() => null, (e: Error) => e);
+      const err = await exportSavedModel(model, join(dir, 'saved'), { overwrite: true, converter: failing })
+        .then(() => null, (e: Error) => e);
       expect(err?.message).to.match(/failed \(exit 3\).*left unchanged/s);
       expect(intact(join(dir, 'saved'))).to.equal(true);
       const good = stand('/bin/mkdir -p "$4"; : > "$4/saved_model.pb"');
@@ -197,7 +206,8 @@ describe('exportSavedModel (no Python)', () => {
     it('refuses merge: false on a model with adapters before writing anything', async () => {
       const model = adaptedModel();
       const err = await exportSavedModel(model, join(dir, 'saved'), { merge: false }).then(() => null, (e: Error) => e);
-      expect(err?.message).to.match(/merge is false but the model holds adapter layers \(fc1: OrthogonalDense\).*Export with merge/);
+      expect(err?.message)
+        .to.match(/merge is false but the model holds adapter layers \(fc1: OrthogonalDense\).*Export with merge/);
       expect(readdirSync(dir).sort()).to.deep.equal(['empty-bin']);
       model.dispose();
     });
@@ -210,7 +220,7 @@ describe('exportSavedModel (no Python)', () => {
       model.dispose();
     });
 
-    (posix ? it : it.skip)('CLI: refuses --tfjs-dir (or outDir) pointed at the folder of the model being exported', async function () {
+    (posix ? it : it.skip)('CLI: refuses --tfjs-dir or outDir pointed at the folder of the exported model', async function () {
       this.timeout(120000);
       const model = adaptedModel();
       const src = join(dir, 'adapter-model');
@@ -219,9 +229,8 @@ describe('exportSavedModel (no Python)', () => {
       const before = readFileSync(join(src, 'model.json'), 'utf8');
       const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
       const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
-      for (const extra of [['--tfjs-dir', src, join(dir, 'out')], [src]]) {
-        const out = spawnSync(tsx, [cli, 'export', join(src, 'model.json'), ...(extra.length === 1 ? extra : [extra[2], extra[0], extra[1]]),
-          '--overwrite'], { encoding: 'utf8' });
+      for (const rest of [[join(dir, 'out'), '--tfjs-dir', src], [src]]) {
+        const out = spawnSync(tsx, [cli, 'export', join(src, 'model.json'), ...rest, '--overwrite'], { encoding: 'utf8' });
         expect(out.status, out.stderr).to.equal(2);
         expect(out.stderr).to.match(/holds the model being exported .*would replace it/);
       }
