@@ -25,7 +25,7 @@ function toArrayBuffer(buf: Uint8Array): ArrayBuffer {
 
 const WEIGHTS = 'weights.bin';
 const MODEL_JSON = 'model.json';
-const UNIQUE_WEIGHTS = /^weights\.[a-z0-9]+-[a-z0-9]+\.bin$/;
+const UNIQUE_WEIGHTS = /^weights\.[a-z0-9]{6,12}-[a-z0-9]{1,8}\.bin$/;
 
 /** A hint for the file-system errors a user can fix. */
 function fsHint(err: unknown): string {
