@@ -83,14 +83,20 @@ describe('file:// IOHandler: weights paths stay inside the model folder', () => 
   });
 });
 
-/** Makes the `failAt`-th call of any node:fs/promises function (or of a file handle's) throw while `fn` runs. */
-async function withFsFailure<T>(failAt: number, fn: () => Promise<T>): Promise<{ calls: number; result: T | Error }> {
+/**
+ * Makes calls `failAt` … `failAt + width − 1` of node:fs/promises functions (and of file handles)
+ * throw while `fn` runs.
+ */
+async function withFsFailure<T>(failAt: number, fn: () => Promise<T>,
+  width = 1): Promise<{ calls: number; result: T | Error }> {
   const fsp = process.getBuiltinModule('node:fs/promises') as unknown as Record<string, unknown>;
   const saved = new Map<string, unknown>();
   let calls = 0;
   const tick = (name: string) => {
     calls++;
-    if (calls === failAt) throw Object.assign(new Error(`injected failure at ${name}`), { code: 'EIO' });
+    if (calls >= failAt && calls < failAt + width) {
+      throw Object.assign(new Error(`injected failure at ${name}`), { code: 'EIO' });
+    }
   };
   for (const [name, f] of Object.entries(fsp)) {
     if (typeof f !== 'function' || name === 'constants') continue;
@@ -133,10 +139,11 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     let sawOld = 0;
     let sawNew = 0;
     const messages: string[] = [];
-    for (let k = 1; k <= calls; k++) {
+    // One failing call, and two in a row (so that the clean-up after a failure fails too).
+    for (const [k, width] of [...Array(calls).keys()].flatMap((i) => [[i + 1, 1], [i + 1, 2]])) {
       rmSync(dir, { recursive: true, force: true });
       await old.save(`file://${dir}`);
-      const { result } = await withFsFailure(k, () => fresh.save(`file://${dir}`));
+      const { result } = await withFsFailure(k, () => fresh.save(`file://${dir}`), width);
       const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
       const got = weightsOf(loaded);
       loaded.dispose();

@@ -101,7 +101,7 @@ export class FileSystemHandler implements IOHandler {
     try {
       await fs.mkdir(dir, { recursive: true });
       // Unique weight files of an earlier save that was cut short become garbage after the commit.
-      const stale = [...await this.referencedFiles(fs, at(MODEL_JSON))].filter((f) => UNIQUE_WEIGHTS.test(f));
+      const stale = [...await this.referencedFiles(fs, at(MODEL_JSON)) ?? []].filter((f) => UNIQUE_WEIGHTS.test(f));
       // 1. The new weights under a name nothing refers to yet.
       await writeNewFile(fs, at(uniqueWeights), new Uint8Array(weightData));
       // 2. Commit: a model.json naming them replaces the old one in one rename.
@@ -120,9 +120,11 @@ export class FileSystemHandler implements IOHandler {
       await syncFolder(fs, dir);
     } catch (err) {
       // Before the commit the previous save is untouched; after it the new one is complete (its
-      // model.json names the file it needs): remove only files that nothing refers to.
+      // model.json names the file it needs): remove only files that nothing refers to. The
+      // unique weights stay when the committed model.json cannot be read back to tell.
       const keep = committed ? await this.referencedFiles(fs, at(MODEL_JSON)) : new Set<string>();
-      for (const name of temps) if (!keep.has(name)) await fs.unlink(at(name)).catch(() => undefined);
+      const unused = temps.filter((name) => name !== uniqueWeights || (keep != null && !keep.has(name)));
+      for (const name of unused) await fs.unlink(at(name)).catch(() => undefined);
       if (committed) return this.saveResult(modelJSON(WEIGHTS), artifacts, weightData);
       throw new Error(`tfjs-oft file:// handler: could not save to ${dir}: ${(err as Error).message}.${fsHint(err)} ` +
         'The folder still holds the previous save, if there was one.');
@@ -130,12 +132,13 @@ export class FileSystemHandler implements IOHandler {
     return this.saveResult(modelJSON(WEIGHTS), artifacts, weightData);
   }
 
-  private async referencedFiles(fs: Fs, jsonPath: string): Promise<Set<string>> {
+  /** The weight files a `model.json` names, or null when it cannot be read (or is not one). */
+  private async referencedFiles(fs: Fs, jsonPath: string): Promise<Set<string> | null> {
     try {
       const json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
       return new Set(json.weightsManifest.flatMap((g) => g.paths));
     } catch {
-      return new Set();
+      return null;
     }
   }
 
