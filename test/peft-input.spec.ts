@@ -4,11 +4,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importPeftAdapter, loadPeftAdapterFiles, PeftAdapterConfig, readSafetensors } from '../src/index';
+import {
+  applyOft, exportPeftAdapter, importPeftAdapter, loadPeftAdapterFiles, PeftAdapterConfig, readSafetensors,
+} from '../src/index';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/peft/oft_neumann_b4/', import.meta.url));
 const config = () => JSON.parse(readFileSync(join(FIXTURE, 'adapter_config.json'), 'utf8')) as PeftAdapterConfig;
@@ -140,5 +142,33 @@ describe('safetensors: every header field is type- and range-checked', () => {
     expect(msg)
       .to.match(/^Error: PEFT adapter: tensor 'base_model\.model\.proj\.oft_R\.weight' is I64; adapter tensors are/);
     m.dispose();
+  });
+});
+
+describe('PEFT export: a failed write leaves the previous files', () => {
+  it('an export that fails while writing the weights keeps the old adapter_config.json and weights', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-peft-out-'));
+    const m = base();
+    const first = await importPeftAdapter(m, { config: config(), weights: weights() });
+    await exportPeftAdapter(first, dir);
+    const before = ['adapter_config.json', 'adapter_model.safetensors'].map((f) => readFileSync(join(dir, f)));
+    const other = applyOft(m, { targetModules: ['proj'], oftBlockSize: 8, initWeights: false });
+    const fsp = process.getBuiltinModule('node:fs/promises') as unknown as Record<string, (...a: unknown[]) => unknown>;
+    // The second file opened or written fails (whichever way the files are written).
+    const saved = { open: fsp.open, writeFile: fsp.writeFile };
+    let calls = 0;
+    for (const name of ['open', 'writeFile'] as const) {
+      fsp[name] = (...a: unknown[]) => {
+        calls++;
+        if (calls === 2) throw Object.assign(new Error('injected: disk full'), { code: 'ENOSPC' });
+        return saved[name](...a);
+      };
+    }
+    const msg = await messageOf(exportPeftAdapter(other, dir)).finally(() => Object.assign(fsp, saved));
+    const after = ['adapter_config.json', 'adapter_model.safetensors'].map((f) => readFileSync(join(dir, f)));
+    expect(after.map((b, i) => b.equals(before[i]))).to.deep.equal([true, true]);
+    expect(msg).to.match(/cannot write into .*injected: disk full/);
+    expect(readdirSync(dir).sort()).to.deep.equal(['adapter_config.json', 'adapter_model.safetensors']);
+    for (const x of [m, first, other]) x.dispose();
   });
 });

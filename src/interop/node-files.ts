@@ -73,9 +73,32 @@ export async function readFileIn(dir: string, name: string,
   }
 }
 
-/** Writes files into `dir`, creating it if needed (Node only). */
+/**
+ * Writes files into `dir`, creating it if needed (Node only). Every file is first written in full
+ * beside its target and flushed, then all are renamed into place: a failed write leaves the
+ * previous files as they were (only the renames, one per file, are not one atomic step).
+ */
 export async function writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<void> {
   const fs = await fsPromises();
-  await fs.mkdir(dir, { recursive: true });
-  for (const [name, data] of Object.entries(files)) await fs.writeFile(joinPath(dir, name), data);
+  const id = `${process.pid}-${Date.now().toString(36)}`;
+  const temps = Object.keys(files).map((name) => joinPath(dir, `${name}.${id}.tmp`));
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    for (const [i, data] of Object.values(files).entries()) {
+      const handle = await fs.open(temps[i], 'wx');
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    for (const [i, name] of Object.keys(files).entries()) await fs.rename(temps[i], joinPath(dir, name));
+  } catch (e) {
+    for (const t of temps) await fs.unlink(t).catch(() => undefined);
+    const code = (e as { code?: string }).code;
+    const hint = code === 'EACCES' || code === 'EPERM' ? ' Check that you may write there (permissions).'
+      : code === 'EEXIST' || code === 'ENOTDIR' ? ' A file (not a folder) stands in the way.' : '';
+    throw new Error(`tfjs-oft PEFT interop: cannot write into '${dir}': ${(e as Error).message}.${hint}`);
+  }
 }
