@@ -91,8 +91,17 @@ function num(c: PeftAdapterConfig, key: string, dflt: number): number {
   return v;
 }
 
+function bool(c: PeftAdapterConfig, key: string, dflt: boolean): boolean {
+  const v = c[key];
+  if (v == null) return dflt;
+  if (typeof v !== 'boolean') {
+    throw new Error(`${WHO}: ${key} must be true or false (a JSON boolean), got ${JSON.stringify(v)}.`);
+  }
+  return v;
+}
+
 function checkCommon(c: PeftAdapterConfig): void {
-  if (c.fan_in_fan_out) {
+  if (bool(c, 'fan_in_fan_out', false)) {
     throw new Error(`${WHO}: fan_in_fan_out=true (GPT-2 style Conv1D base layers) is not supported; tfjs Dense ` +
       'layers correspond to torch nn.Linear (weight = kernelᵀ).');
   }
@@ -106,7 +115,8 @@ function optionsFromPeft(method: AdapterMethod, c: PeftAdapterConfig): Record<st
   checkCommon(c);
   const out: Record<string, unknown> = {};
   for (const o of method.peft.options) {
-    out[o.key] = typeof o.peftDefault === 'number' ? num(c, o.peftKey, o.peftDefault) : (c[o.peftKey] ?? o.peftDefault);
+    const d = o.peftDefault;
+    out[o.key] = typeof d === 'number' ? num(c, o.peftKey, d) : bool(c, o.peftKey, d);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // The options of BOFT, shared by every layer class of the method (ButterflyDense now): their
-// types and documentation, and their names as one runtime list.
+// types and documentation. Their names, types, ranges and defaults at run time are the
+// table in adapter-options.ts, which the compiler holds to this interface.
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 
 /** BOFT options: what `ButterflyDense` adds to the `Dense` arguments and `applyBoft` passes on. */
@@ -33,13 +34,3 @@ export interface BoftOptions {
   /** Regularizer on `boft_r` (e.g. tfjs-oft's `OrthogonalityRegularizer`). */
   boftRegularizer?: RegularizerIdentifier | Regularizer;
 }
-
-/** Every key of `BoftOptions`, in the order layer configs list them. */
-export const BOFT_OPTION_KEYS = ['boftBlockSize', 'boftBlockNum', 'boftNButterflyFactor', 'boftDropout',
-  'useCayleyNeumann', 'numCayleyNeumannTerms', 'initWeights', 'boftRegularizer'] as const satisfies
-  ReadonlyArray<keyof BoftOptions>;
-
-// Compile-time check that the list names every option (an option added above but not here fails to build).
-const listsEveryOption: Exclude<keyof BoftOptions, (typeof BOFT_OPTION_KEYS)[number]> extends never ? true : never =
-  true;
-void listsEveryOption;

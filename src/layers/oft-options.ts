@@ -1,5 +1,6 @@
 // The options of OFT / OFTv2, shared by every layer class of the method (OrthogonalDense now):
-// their types and documentation, and their names as one runtime list.
+// their types and documentation. Their names, types, ranges and defaults at run time are the
+// table in adapter-options.ts, which the compiler holds to this interface.
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 
 /** OFT options: what `OrthogonalDense` adds to the `Dense` arguments and `applyOft` passes on. */
@@ -29,11 +30,3 @@ export interface OftOptions {
   /** Regularizer on `oft_r` (e.g. tfjs-oft's `OrthogonalityRegularizer`). */
   oftRegularizer?: RegularizerIdentifier | Regularizer;
 }
-
-/** Every key of `OftOptions`, in the order layer configs list them. */
-export const OFT_OPTION_KEYS = ['oftBlockSize', 'r', 'useCayleyNeumann', 'numCayleyNeumannTerms', 'coft', 'eps',
-  'blockShare', 'moduleDropout', 'initWeights', 'oftRegularizer'] as const satisfies ReadonlyArray<keyof OftOptions>;
-
-// Compile-time check that the list names every option (an option added above but not here fails to build).
-const listsEveryOption: Exclude<keyof OftOptions, (typeof OFT_OPTION_KEYS)[number]> extends never ? true : never = true;
-void listsEveryOption;

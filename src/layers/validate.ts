@@ -1,5 +1,5 @@
 // Block arithmetic shared by the adapter layers: divisors of the input dimension and random
-// block subsets for dropout.
+// block subsets for dropout. (Option checks live in adapter-options.ts, warnOnce in ../helpers.ts.)
 
 /** Divisors of `d` in increasing order. */
 export function divisors(d: number): number[] {

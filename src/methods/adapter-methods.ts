@@ -4,9 +4,8 @@
 // is one more entry in `layerClasses`, with the same option list.
 import type { layers } from '@tensorflow/tfjs-layers';
 import type { AdapterDense } from '../layers/adapter-dense';
-import { BOFT_OPTION_KEYS } from '../layers/boft-options';
+import { BOFT_OPTIONS, OFT_OPTIONS } from '../layers/adapter-options';
 import { ButterflyDense } from '../layers/butterfly-dense';
-import { OFT_OPTION_KEYS } from '../layers/oft-options';
 import { OrthogonalDense } from '../layers/orthogonal-dense';
 
 /** An adapter layer class, as surgery and the tfjs class registry use it. */
@@ -30,7 +29,7 @@ export interface AdapterMethod {
   id: 'oft' | 'boft';
   /** The surgery function that applies it (for messages). */
   caller: 'applyOft' | 'applyBoft';
-  /** Its option keys, one list for every layer class of the method (config order). */
+  /** Its option keys (the names of its table in adapter-options.ts), shared by all its layer classes. */
   optionKeys: readonly string[];
   /** The `bias` word that trains the biases of the adapted layers only. */
   layerBias: 'oft_only' | 'boft_only';
@@ -45,7 +44,7 @@ const asAdapterClass = (cls: unknown) => cls as AdapterClass;
 export const OFT: AdapterMethod = {
   id: 'oft',
   caller: 'applyOft',
-  optionKeys: OFT_OPTION_KEYS,
+  optionKeys: Object.keys(OFT_OPTIONS),
   layerBias: 'oft_only',
   layerClasses: { Dense: asAdapterClass(OrthogonalDense) },
   peft: {
@@ -67,7 +66,7 @@ export const OFT: AdapterMethod = {
 export const BOFT: AdapterMethod = {
   id: 'boft',
   caller: 'applyBoft',
-  optionKeys: BOFT_OPTION_KEYS,
+  optionKeys: Object.keys(BOFT_OPTIONS),
   layerBias: 'boft_only',
   layerClasses: { Dense: asAdapterClass(ButterflyDense) },
   peft: {
