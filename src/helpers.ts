@@ -1,8 +1,21 @@
 // Small helpers shared across the package: argument checks whose failures name the owner, the
 // key, the value and a fix, and warnings that fire once.
 
+/** A value as an error message shows it: numbers plainly, strings quoted, and the JS type when surprising. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'string') return `'${value}' (a string)`;
+  if (Array.isArray(value)) return `${JSON.stringify(value)} (an array)`;
+  return `${typeof value === 'object' ? JSON.stringify(value) : String(value)} (${typeof value})`;
+}
+
 function fail(who: string, key: string, rule: string, value: unknown, fix: string): never {
-  throw new Error(`${who}: ${key} must be ${rule}, got ${String(value)}.${fix ? ` ${fix}` : ''}`);
+  throw new Error(`${who}: ${key} must be ${rule}, got ${describeValue(value)}.${fix ? ` ${fix}` : ''}`);
+}
+
+/** Throws unless `value` is `true` or `false`. */
+export function checkBoolean(who: string, key: string, value: unknown): void {
+  if (typeof value !== 'boolean') fail(who, key, 'true or false', value, '');
 }
 
 /** Throws unless `value` is an integer ≥ `min`. */
@@ -21,6 +34,11 @@ export function checkPositive(who: string, key: string, value: unknown, fix = ''
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
     fail(who, key, allowInfinity ? 'a number > 0' : 'a finite number > 0', value, fix);
   }
+}
+
+/** Throws unless `value` is at most `max`; `why` says why there is a limit. */
+export function checkAtMost(who: string, key: string, value: number, max: number, why = ''): void {
+  if (value > max) fail(who, key, `at most ${max}`, value, why);
 }
 
 /** Throws unless `value` is a finite number ≥ 0. */

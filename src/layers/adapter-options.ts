@@ -3,6 +3,9 @@
 // compiler checks that each table lists exactly those options).
 import type { BoftOptions } from './boft-options';
 import type { OftOptions } from './oft-options';
+import {
+  checkAtMost, checkBoolean, checkInteger, checkPositive, checkRate, describeValue,
+} from '../helpers';
 // Constructors (and so fromConfig, adapter checkpoints and PEFT imports, which all construct),
 // setters of rates and applyOft / applyBoft check values against these tables.
 
@@ -78,46 +81,29 @@ const DENSE_ARGUMENTS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 
   'inputDType', 'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'inputDim',
   'kernelConstraint', 'biasConstraint', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'customObjects'];
 
-/** A value as an error message shows it: numbers plainly, strings quoted, and the JS type when surprising. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (typeof value === 'string') return `'${value}' (a string)`;
-  if (Array.isArray(value)) return `${JSON.stringify(value)} (an array)`;
-  return `${typeof value === 'object' ? JSON.stringify(value) : String(value)} (${typeof value})`;
-}
-
 /** Throws unless `value` satisfies `spec`; the message names the layer, the option, the value and a fix. */
 export function checkOption(who: string, key: string, spec: OptionSpec, value: unknown): void {
-  const got = describeValue(value);
-  const fix = spec.fix == null ? '' : ` ${spec.fix}`;
+  const fix = spec.fix ?? '';
   switch (spec.type) {
     case 'boolean':
-      if (typeof value !== 'boolean') throw new Error(`${who}: ${key} must be true or false, got ${got}.`);
-      return;
+      return checkBoolean(who, key, value);
     case 'rate':
-      if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-        throw new Error(`${who}: ${key} must be in [0, 1), got ${got}. Use e.g. 0.1, or 0 to disable it.`);
-      }
-      return;
+      return checkRate(who, key, value);
     case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= (spec.min ?? -Infinity)) {
-        throw new Error(`${who}: ${key} must be a finite number > ${spec.min ?? '-∞'}, got ${got}.${fix}`);
-      }
+      // The tables only bound numbers from below by 0 (e.g. eps > 0).
+      checkPositive(who, key, value, fix);
       break;
     case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < (spec.min ?? -Infinity)) {
-        throw new Error(`${who}: ${key} must be an integer ≥ ${spec.min ?? '-∞'}, got ${got}.${fix}`);
-      }
+      checkInteger(who, key, value, spec.min ?? -Infinity, fix);
       break;
     case 'regularizer':
       if (value != null && typeof value !== 'string' && typeof value !== 'object') {
-        throw new Error(`${who}: ${key} must be a regularizer, its name or its {className, config}, got ${got}.`);
+        throw new Error(`${who}: ${key} must be a regularizer, its name or its {className, config}, got ` +
+          `${describeValue(value)}.`);
       }
       return;
   }
-  if (spec.max != null && (value as number) > spec.max) {
-    throw new Error(`${who}: ${key} must be at most ${spec.max}, got ${got}.${spec.why == null ? '' : ` ${spec.why}`}`);
-  }
+  if (spec.max != null) checkAtMost(who, key, value as number, spec.max, spec.why);
 }
 
 /**
