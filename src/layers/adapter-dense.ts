@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { checkRate } from '../helpers';
 import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs, serializeRegularizer } from './dense-args';
 
 /** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
@@ -30,6 +31,7 @@ export abstract class AdapterDense extends layers.Layer {
   protected kernel!: LayerVariable;
   protected bias: LayerVariable | null = null;
   protected readonly dense: ResolvedDenseArgs;
+  private rate = 0;
   private readonly template: layers.Layer;
 
   constructor(args: AdapterDenseArgs) {
@@ -92,12 +94,22 @@ export abstract class AdapterDense extends layers.Layer {
   /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
   abstract readonly useCayleyNeumann: boolean;
 
+  /** The name of the method's dropout option (`moduleDropout`, `boftDropout`), for messages. */
+  protected abstract readonly dropoutOption: string;
+
   /**
    * The layer's dropout rate under one name (`moduleDropout` of OFT, `boftDropout` of BOFT),
-   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`.
+   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`. In [0, 1);
+   * may be changed between batches.
    */
-  abstract get dropoutRate(): number;
-  abstract set dropoutRate(rate: number);
+  get dropoutRate(): number {
+    return this.rate;
+  }
+
+  set dropoutRate(rate: number) {
+    checkRate(`${this.getClassName()} '${this.name}'`, this.dropoutOption, rate);
+    this.rate = rate;
+  }
 
   /** The trainable packed skew-symmetric parameters (`oft_r`, `boft_r`), blocks on the last axis. */
   abstract get packedParameters(): LayerVariable;

@@ -10,7 +10,7 @@ import { withIdentityBlocks } from '../ops/block-rotation';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
-import { BOFT_OPTIONS, checkAdapterArgs, checkOption } from './adapter-options';
+import { BOFT_OPTIONS, checkAdapterArgs } from './adapter-options';
 import { BoftOptions } from './boft-options';
 import { resolveRegularizer } from './dense-args';
 import { divisors, randomSubset } from './validate';
@@ -50,6 +50,7 @@ function nearest(values: number[], want: number): string {
 export class ButterflyDense extends AdapterDense {
   static className = 'ButterflyDense';
   protected readonly optionKeys = Object.keys(BOFT_OPTIONS);
+  protected readonly dropoutOption = 'boftDropout';
   /** Block size `b` as configured (0 when `boftBlockNum` was given). */
   readonly boftBlockSize: number;
   /** Number of blocks `N` as configured (0 when `boftBlockSize` was given). */
@@ -65,7 +66,6 @@ export class ButterflyDense extends AdapterDense {
   lastDropout: ButterflyDropoutRecord | null = null;
   private readonly boftRegularizer?: Regularizer;
   private boftR!: LayerVariable;
-  private dropout: number;
   private boftS!: LayerVariable;
   private blockSize = 0;
   private numBlocks = 0;
@@ -85,7 +85,7 @@ export class ButterflyDense extends AdapterDense {
     this.boftBlockSize = b;
     this.boftBlockNum = n;
     this.boftNButterflyFactor = m;
-    this.dropout = opts.boftDropout as number;
+    this.dropoutRate = opts.boftDropout as number;
     this.useCayleyNeumann = opts.useCayleyNeumann as boolean;
     this.numCayleyNeumannTerms = opts.numCayleyNeumannTerms as number;
     this.initWeights = opts.initWeights as boolean;
@@ -97,12 +97,11 @@ export class ButterflyDense extends AdapterDense {
 
   /** Dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
   get boftDropout(): number {
-    return this.dropout;
+    return this.dropoutRate;
   }
 
   set boftDropout(rate: number) {
-    checkOption(`ButterflyDense '${this.name}'`, 'boftDropout', BOFT_OPTIONS.boftDropout, rate);
-    this.dropout = rate;
+    this.dropoutRate = rate;
   }
 
   /** Block size `b` once built (or once the input dimension is known). */
@@ -113,14 +112,6 @@ export class ButterflyDense extends AdapterDense {
   /** Number of blocks `N` per factor once built (or once the input dimension is known). */
   get blockNumResolved(): number {
     return this.numBlocks;
-  }
-
-  get dropoutRate(): number {
-    return this.boftDropout;
-  }
-
-  set dropoutRate(rate: number) {
-    this.boftDropout = rate;
   }
 
   /** Trainable rotation parameters `boft_r` (`[m, N, b(b−1)/2]`). */

@@ -10,7 +10,7 @@ import { packedBlockSquaredNorms, packedSize, skewFromPacked } from '../ops/skew
 import { warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer } from './dense-args';
-import { checkAdapterArgs, checkOption, OFT_OPTIONS } from './adapter-options';
+import { checkAdapterArgs, OFT_OPTIONS } from './adapter-options';
 import { OftOptions } from './oft-options';
 import { nearestDivisor, randomSubset } from './validate';
 
@@ -28,6 +28,7 @@ export interface OrthogonalDenseArgs extends AdapterDenseArgs, OftOptions {}
 export class OrthogonalDense extends AdapterDense {
   static className = 'OrthogonalDense';
   protected readonly optionKeys = Object.keys(OFT_OPTIONS);
+  protected readonly dropoutOption = 'moduleDropout';
   /** Block size `b` (adjusted to the input dimension once built). */
   oftBlockSize: number;
   /** Number of blocks `r` as configured (0 when `oftBlockSize` was given). */
@@ -42,7 +43,6 @@ export class OrthogonalDense extends AdapterDense {
   random: () => number = Math.random;
   private readonly oftRegularizer?: Regularizer;
   private oftR!: LayerVariable;
-  private dropout: number;
   private numBlocks = 0;
   private blockSize = 0;
 
@@ -63,32 +63,23 @@ export class OrthogonalDense extends AdapterDense {
     this.coft = opts.coft as boolean;
     this.eps = opts.eps as number;
     this.blockShare = opts.blockShare as boolean;
-    this.dropout = opts.moduleDropout as number;
+    this.dropoutRate = opts.moduleDropout as number;
     this.initWeights = opts.initWeights as boolean;
     this.oftRegularizer = resolveRegularizer(args.oftRegularizer);
   }
 
   /** Module dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
   get moduleDropout(): number {
-    return this.dropout;
+    return this.dropoutRate;
   }
 
   set moduleDropout(rate: number) {
-    checkOption(`OrthogonalDense '${this.name}'`, 'moduleDropout', OFT_OPTIONS.moduleDropout, rate);
-    this.dropout = rate;
+    this.dropoutRate = rate;
   }
 
   /** Number of blocks `r` once built. */
   get numOftBlocks(): number {
     return this.numBlocks;
-  }
-
-  get dropoutRate(): number {
-    return this.moduleDropout;
-  }
-
-  set dropoutRate(rate: number) {
-    this.moduleDropout = rate;
   }
 
   /** Trainable rotation parameters `oft_r` (`[r, b(b−1)/2]`, or `[1, …]` with `blockShare`). */
