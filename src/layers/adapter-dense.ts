@@ -6,6 +6,7 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { checkRate } from '../helpers';
 import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs, serializeRegularizer } from './dense-args';
+import { DENSE_HOST_ARGUMENTS, HostArguments } from './adapter-options';
 
 /** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
 export interface AdapterDenseArgs extends DenseLayerArgs {
@@ -16,12 +17,14 @@ export interface AdapterDenseArgs extends DenseLayerArgs {
   biasTrainable?: boolean;
 }
 
-type Shape = Array<number | null>;
+export type Shape = Array<number | null>;
 
 /**
- * Base class of `OrthogonalDense` and `ButterflyDense`. Subclasses create their adapter
- * weights in `buildAdapter`, rotate inputs in `adaptInput`, and give the dense rotation
- * `R` (`d × d`) in `denseRotation`. Not meant to be used directly.
+ * Base class of the adapter layers. Subclasses create their adapter weights in `buildAdapter`,
+ * rotate inputs in `adaptInput` and kernels in `adaptKernel`, and give the dense rotation
+ * `R` (`d × d`) in `denseRotation`. The host layer is a `Dense`; the Conv2D adapters override
+ * the host hooks (arguments, template, kernel shape and flattening, `call`). Not meant to be
+ * used directly.
  */
 export abstract class AdapterDense extends layers.Layer {
   readonly units: number;
@@ -32,17 +35,14 @@ export abstract class AdapterDense extends layers.Layer {
   protected bias: LayerVariable | null = null;
   protected readonly dense: ResolvedDenseArgs;
   private rate = 0;
-  private readonly template: layers.Layer;
+  protected readonly template: layers.Layer;
 
   constructor(args: AdapterDenseArgs) {
     super(args);
-    if (args == null || !Number.isInteger(args.units) || args.units <= 0) {
-      throw new Error(`${new.target.name} '${this.name}': units must be a positive integer, got ${args?.units}.`);
-    }
-    const { template, resolved } = denseTemplate(args);
+    const { template, resolved, units } = this.hostTemplate(args);
     this.template = template;
     this.dense = resolved;
-    this.units = args.units;
+    this.units = units;
     this.biasTrainable = args.biasTrainable ?? false; // type-checked by the subclass with its other options
     if (args.batchInputShape == null && args.inputShape == null && args.inputDim != null) {
       this.batchInputShape = [null, args.inputDim];
@@ -51,24 +51,73 @@ export abstract class AdapterDense extends layers.Layer {
     this.supportsMasking = true;
   }
 
-  /** Input dimension `d` once built. */
+  /**
+   * Host hook: checks the host layer's arguments and builds the private template layer that
+   * resolves them (activation, initializers…); `units` is the number of outputs.
+   */
+  protected hostTemplate(args: AdapterDenseArgs): { template: layers.Layer; resolved: ResolvedDenseArgs;
+    units: number } {
+    if (args == null || !Number.isInteger(args.units) || args.units <= 0) {
+      throw new Error(`${this.getClassName()} '${this.name}': units must be a positive integer, got ${args?.units}.`);
+    }
+    return { ...denseTemplate(args), units: args.units };
+  }
+
+  /** Host hook: the arguments of the host layer's tfjs factory that the adapter accepts as they are. */
+  protected hostArguments(): HostArguments {
+    return DENSE_HOST_ARGUMENTS;
+  }
+
+  /** Host hook: the host-specific entries of the config (camelCase keys). */
+  protected hostConfig(): Record<string, unknown> {
+    return denseConfigOf(this.template);
+  }
+
+  /** Host hook: the rotated dimension `d` and the kernel shape for an input shape. */
+  protected kernelShapeFor(shape: Shape): { d: number; kernelShape: number[] } {
+    const d = shape[shape.length - 1];
+    if (d == null) throw new Error(`${this.getClassName()} '${this.name}': the last input dimension must be known.`);
+    return { d, kernelShape: [d, this.units] };
+  }
+
+  /** Host hook: the kernel as the `[d, n]` matrix that `R` rotates. */
+  protected flatKernel(kernel: tf.Tensor): tf.Tensor2D {
+    return kernel as tf.Tensor2D;
+  }
+
+  /** Host hook: a `[d, n]` matrix back in the kernel's own shape (inverse of `flatKernel`). */
+  protected unflatKernel(flat: tf.Tensor2D): tf.Tensor {
+    return flat;
+  }
+
+  /** Host hook: the shape of a zero input that builds the layer for a source kernel (see `fromDense`). */
+  protected probeInputShape(kernelShape: number[]): number[] {
+    return [1, kernelShape[0]];
+  }
+
+  /** The rotated dimension `d` once built: the Dense input dimension, `cin·kh·kw` for a conv. */
   get inputDim(): number {
-    return this.kernel.shape[0] as number;
+    return this.flatShape[0];
+  }
+
+  /** `[d, n]`: the shape of the kernel as the matrix `R` rotates. */
+  protected get flatShape(): [number, number] {
+    const shape = this.kernel.shape as number[];
+    return [shape.slice(0, -1).reduce((a, v) => a * v, 1), shape[shape.length - 1]];
   }
 
   override build(inputShape: Shape | Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const d = shape[shape.length - 1];
-    if (d == null) throw new Error(`${this.getClassName()} '${this.name}': the last input dimension must be known.`);
+    const { d, kernelShape } = this.kernelShapeFor(shape);
     // Adapter weights first (validation may throw before anything is created).
     this.buildAdapter(d);
-    this.kernel = this.addWeight('kernel', [d, this.units], 'float32', this.dense.kernelInitializer,
+    this.kernel = this.addWeight('kernel', kernelShape, 'float32', this.dense.kernelInitializer,
       this.dense.kernelRegularizer, false, this.dense.kernelConstraint);
     if (this.dense.useBias) {
       this.bias = this.addWeight('bias', [this.units], 'float32', this.dense.biasInitializer,
         this.dense.biasRegularizer, this.biasTrainable, this.dense.biasConstraint);
     }
-    this.inputSpec = [{ minNDim: 2, axes: { [-1]: d } }];
+    this.inputSpec = [{ minNDim: 2, axes: { [-1]: shape[shape.length - 1] as number } }];
     this.built = true;
   }
 
@@ -89,6 +138,20 @@ export abstract class AdapterDense extends layers.Layer {
       y = this.dense.activation.apply(y);
       return tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
     });
+  }
+
+  /**
+   * What the host multiplies for one call: the rotated input with the (scaled) base kernel
+   * (`inputCentric`), or the input with the rotated kernel; the base pair when the adapter is off.
+   */
+  protected adaptedOperands(x: tf.Tensor, training: boolean, inputCentric: boolean): { input: tf.Tensor;
+    kernel: tf.Tensor } {
+    const kernel = this.kernel.read();
+    if (!this.adapterEnabled) return { input: x, kernel };
+    if (!inputCentric) return { input: x, kernel: this.adaptedKernel(training) };
+    const s = this.outputScale();
+    return { input: this.adaptInput(x, training),
+      kernel: s == null ? kernel : this.unflatKernel(tf.mul(this.flatKernel(kernel), s) as tf.Tensor2D) };
   }
 
   /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
@@ -121,14 +184,26 @@ export abstract class AdapterDense extends layers.Layer {
   abstract denseRotation(): tf.Tensor2D;
 
   /**
-   * The merged kernel `K' = R · K · diag(s)`: with it, a plain `Dense` computes what this
-   * layer computes (dropout aside).
+   * The merged kernel `K' = R · K · diag(s)` (in the kernel's own shape): with it, the plain
+   * host layer (`Dense`, `Conv2D`) computes what this layer computes (dropout aside).
    */
-  mergedKernel(): tf.Tensor2D {
+  mergedKernel(): tf.Tensor {
     return tf.tidy(() => {
-      const rk = tf.matMul(this.denseRotation(), this.kernel.read() as tf.Tensor2D);
+      const rk = tf.matMul(this.denseRotation(), this.flatKernel(this.kernel.read()));
       const s = this.outputScale();
-      return (s == null ? rk : tf.mul(rk, s)) as tf.Tensor2D;
+      return this.unflatKernel((s == null ? rk : tf.mul(rk, s)) as tf.Tensor2D);
+    });
+  }
+
+  /**
+   * The kernel as this call uses it: `R · K · diag(s)` with `R` built block by block (never
+   * densely) and dropout applied in training. The Conv2D adapters convolve with it.
+   */
+  protected adaptedKernel(training: boolean): tf.Tensor {
+    return tf.tidy(() => {
+      const rk = this.adaptKernel(this.flatKernel(this.kernel.read()), training);
+      const s = this.outputScale();
+      return this.unflatKernel((s == null ? rk : tf.mul(rk, s)) as tf.Tensor2D);
     });
   }
 
@@ -138,7 +213,7 @@ export abstract class AdapterDense extends layers.Layer {
    */
   toDenseConfig(): Record<string, unknown> {
     const base = super.getConfig() as Record<string, unknown>;
-    return { ...base, ...denseConfigOf(this.template) };
+    return { ...base, ...this.hostConfig() };
   }
 
   /** Base kernel `K` (frozen). */
@@ -152,15 +227,18 @@ export abstract class AdapterDense extends layers.Layer {
   }
 
   override getConfig(): Record<string, unknown> & ReturnType<layers.Layer['getConfig']> {
-    return { ...super.getConfig(), ...denseConfigOf(this.template), biasTrainable: this.biasTrainable,
+    return { ...super.getConfig(), ...this.hostConfig(), biasTrainable: this.biasTrainable,
              ...this.adapterConfig() };
   }
 
   /** Creates the adapter weights for input dimension `d` (validating against it). */
   protected abstract buildAdapter(d: number): void;
 
-  /** `x` (`[..., d]`) rotated by the adapter; `training` enables dropout. */
+  /** `x` (`[..., d]`) rotated by the adapter, `x · R`; `training` enables dropout. */
   protected abstract adaptInput(x: tf.Tensor, training: boolean): tf.Tensor;
+
+  /** `R · K` for a `[d, n]` kernel, without a dense `R`; `training` enables dropout. */
+  protected abstract adaptKernel(kernel: tf.Tensor2D, training: boolean): tf.Tensor2D;
 
   /**
    * The names of the method's options (`OFT_OPTION_KEYS`, `BOFT_OPTION_KEYS`): the layer keeps
@@ -203,17 +281,18 @@ export abstract class AdapterDense extends layers.Layer {
    * Builds this layer for input dimension `d` and copies the kernel and bias of an existing
    * built `Dense` layer (values are copied, the Dense is untouched).
    */
-  private copyDenseWeights(source: layers.Layer): void {
+  protected copyBaseWeights(source: layers.Layer): void {
     const weights = source.getWeights();
     const kernel = weights[0];
-    if (kernel == null || kernel.rank !== 2) {
+    const rank = this.kernelShapeFor([null, 1]).kernelShape.length;
+    if (kernel == null || kernel.rank !== rank) {
       throw new Error(
-        `${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`,
+        `${this.getClassName()} '${this.name}': source layer '${source.name}' has no ${rank}-D kernel; build it first.`,
       );
     }
     // Build through apply() so that the weights get the layer-name prefix of tfjs' name scope
     // (`name/kernel`); a direct build() names them `kernel`, which collide and do not reload.
-    if (!this.built) tf.dispose(this.apply(tf.zeros([1, kernel.shape[0]])) as tf.Tensor);
+    if (!this.built) tf.dispose(this.apply(tf.zeros(this.probeInputShape(kernel.shape))) as tf.Tensor);
     this.kernel.write(kernel);
     if (this.bias != null) {
       if (weights[1] == null)
@@ -235,7 +314,7 @@ export abstract class AdapterDense extends layers.Layer {
   static fromDense<T extends AdapterDense, A extends AdapterDenseArgs>(this: new (args: A) => T,
     dense: layers.Layer, options: Partial<A> = {}): T {
     const layer = new this({ ...(dense.getConfig() as unknown as A), ...options });
-    layer.copyDenseWeights(dense);
+    layer.copyBaseWeights(dense);
     return layer;
   }
 }

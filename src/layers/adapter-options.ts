@@ -73,13 +73,30 @@ export const BOFT_OPTIONS = {
   boftRegularizer: { type: 'regularizer' },
 } satisfies Record<keyof BoftOptions, OptionSpec>;
 
-/**
- * Arguments of `tf.layers.dense` (and of every tfjs layer) that adapter layers accept as they
- * are; `customObjects` is added by tfjs' deserializer.
- */
-const DENSE_ARGUMENTS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights',
-  'inputDType', 'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'inputDim',
-  'kernelConstraint', 'biasConstraint', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'customObjects'];
+/** Arguments of every tfjs layer; `customObjects` is added by tfjs' deserializer. */
+const LAYER_ARGUMENTS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights',
+  'inputDType', 'customObjects'];
+
+/** Arguments of `tf.layers.dense` and `tf.layers.conv2d` alike. */
+const KERNEL_ARGUMENTS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelConstraint',
+  'biasConstraint', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer'];
+
+/** Arguments of `tf.layers.dense` that the Dense adapters accept as they are. */
+export const DENSE_ARGUMENTS: readonly string[] = [...LAYER_ARGUMENTS, ...KERNEL_ARGUMENTS, 'units', 'inputDim'];
+
+/** The arguments a host layer accepts as they are, and the tfjs factory that documents them. */
+export interface HostArguments {
+  names: readonly string[];
+  factory: string;
+}
+
+export const DENSE_HOST_ARGUMENTS: HostArguments = { names: DENSE_ARGUMENTS, factory: 'tf.layers.dense' };
+
+/** Arguments of `tf.layers.conv2d` that the Conv2D adapters accept as they are. */
+export const CONV2D_ARGUMENTS: readonly string[] = [...LAYER_ARGUMENTS, ...KERNEL_ARGUMENTS, 'filters', 'kernelSize',
+  'strides', 'padding', 'dataFormat', 'dilationRate'];
+
+export const CONV2D_HOST_ARGUMENTS: HostArguments = { names: CONV2D_ARGUMENTS, factory: 'tf.layers.conv2d' };
 
 /** Throws unless `value` satisfies `spec`; the message names the layer, the option, the value and a fix. */
 export function checkOption(who: string, key: string, spec: OptionSpec, value: unknown): void {
@@ -111,18 +128,20 @@ export function checkOption(who: string, key: string, spec: OptionSpec, value: u
  * take its default), and every adapter option present of the right type and range. Returns the
  * options with defaults filled in (options without a default stay `undefined`).
  */
-export function checkAdapterArgs(who: string, args: object, specs: OptionSpecs): Record<string, unknown> {
+export function checkAdapterArgs(who: string, args: object, specs: OptionSpecs,
+  host: HostArguments = DENSE_HOST_ARGUMENTS): Record<string, unknown> {
+  const hostArguments = host.names;
   const all: OptionSpecs = { ...ADAPTER_DENSE_OPTIONS, ...specs };
   const given = args as Record<string, unknown>;
-  const unknown = Object.keys(given).filter((k) => !(k in all) && !DENSE_ARGUMENTS.includes(k));
+  const unknown = Object.keys(given).filter((k) => !(k in all) && !hostArguments.includes(k));
   if (unknown.length > 0) {
-    const known = [...Object.keys(all), ...DENSE_ARGUMENTS.filter((k) => k !== 'customObjects')];
+    const known = [...Object.keys(all), ...hostArguments.filter((k) => k !== 'customObjects')];
     const hints = unknown.map((k) => {
       const near = known.find((c) => c.toLowerCase() === k.toLowerCase().replace(/_/g, ''));
       return near == null ? k : `${k} (did you mean ${near}?)`;
     });
     throw new Error(`${who}: unknown option(s) ${hints.join(', ')}. Its options: ${Object.keys(all).join(', ')}, ` +
-      'and the arguments of tf.layers.dense.');
+      `and the arguments of ${host.factory}.`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(all)) {

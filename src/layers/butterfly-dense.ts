@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
-import { applyButterfly, butterflyRotation } from '../ops/butterfly';
+import { applyButterfly, applyButterflyFactor, butterflyRotation } from '../ops/butterfly';
 import { butterflyShapeProblem, maxButterflyFactors } from '../ops/butterfly-shape';
 import { withIdentityBlocks } from '../ops/block-rotation';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
@@ -72,8 +72,8 @@ export class ButterflyDense extends AdapterDense {
 
   constructor(args: ButterflyDenseArgs) {
     super(args);
-    const who = `ButterflyDense '${this.name}'`;
-    const opts = checkAdapterArgs(who, args, BOFT_OPTIONS);
+    const who = `${this.getClassName()} '${this.name}'`;
+    const opts = checkAdapterArgs(who, args, BOFT_OPTIONS, this.hostArguments());
     const b = opts.boftBlockSize as number;
     const n = opts.boftBlockNum as number;
     const m = opts.boftNButterflyFactor as number;
@@ -91,8 +91,7 @@ export class ButterflyDense extends AdapterDense {
     this.initWeights = opts.initWeights as boolean;
     this.boftRegularizer = resolveRegularizer(args.boftRegularizer);
     const shape = this.batchInputShape;
-    const d = shape != null ? shape[shape.length - 1] : null;
-    if (d != null) this.resolveBlocks(d);
+    if (shape != null && shape[shape.length - 1] != null) this.resolveBlocks(this.kernelShapeFor(shape).d);
   }
 
   /** Dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
@@ -130,7 +129,7 @@ export class ButterflyDense extends AdapterDense {
    * rule on the smallest `d` the given number allows).
    */
   private checkFactorsWithoutD(b: number, n: number, m: number): void {
-    const who = `ButterflyDense '${this.name}'`;
+    const who = `${this.getClassName()} '${this.name}'`;
     const step = 2 ** (m - 1);
     if (b > 0 && butterflyShapeProblem(b * step, b, m) != null) {
       throw new Error(`${who}: boftNButterflyFactor=${m} needs an even boftBlockSize, got ${b}. ` +
@@ -150,7 +149,7 @@ export class ButterflyDense extends AdapterDense {
    * and `N`. Every failure names the layer, the clashing numbers and the nearest valid choices.
    */
   private resolveBlocks(d: number): void {
-    const who = `ButterflyDense '${this.name}'`;
+    const who = `${this.getClassName()} '${this.name}'`;
     const m = this.boftNButterflyFactor;
     const given = this.boftBlockSize > 0 ? `boftBlockSize=${this.boftBlockSize}` : `boftBlockNum=${this.boftBlockNum}`;
     const validB = validButterflyBlockSizes(d, m);
@@ -210,6 +209,22 @@ export class ButterflyDense extends AdapterDense {
   }
 
   protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
+    return applyButterfly(x, this.callRotations(training));
+  }
+
+  /**
+   * `B · K = (Kᵀ · Bᵀ)ᵀ` with `Bᵀ = M_0ᵀ · … · M_{m−1}ᵀ` and `M_iᵀ` factor `i` with its blocks
+   * transposed: the same reshapes and batched matmuls as the input path, no dense `B`.
+   */
+  protected adaptKernel(kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    const rots = this.callRotations(training);
+    let y = tf.transpose(kernel) as tf.Tensor2D;
+    for (let i = 0; i < rots.length; i++) y = applyButterflyFactor(y, tf.transpose(rots[i], [0, 2, 1]), i);
+    return tf.transpose(y) as tf.Tensor2D;
+  }
+
+  /** Each factor's blocks for one call: dropout replaces some blocks of one factor by `I` in training. */
+  private callRotations(training: boolean): tf.Tensor3D[] {
     let rot = this.blockRotations();
     const m = this.boftNButterflyFactor;
     const n = this.numBlocks;
@@ -222,7 +237,7 @@ export class ButterflyDense extends AdapterDense {
     } else if (training) {
       this.lastDropout = null;
     }
-    return applyButterfly(x, this.factorRotations(rot));
+    return this.factorRotations(rot);
   }
 
   protected override outputScale(): tf.Tensor1D {

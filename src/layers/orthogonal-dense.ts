@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
-import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
+import { blockDiagonal, rotateInput, rotateKernel, withIdentityBlocks } from '../ops/block-rotation';
 import { packedBlockSquaredNorms, packedSize, skewFromPacked } from '../ops/skew';
 import { warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
@@ -48,8 +48,8 @@ export class OrthogonalDense extends AdapterDense {
 
   constructor(args: OrthogonalDenseArgs) {
     super(args);
-    const who = `OrthogonalDense '${this.name}'`;
-    const opts = checkAdapterArgs(who, args, OFT_OPTIONS);
+    const who = `${this.getClassName()} '${this.name}'`;
+    const opts = checkAdapterArgs(who, args, OFT_OPTIONS, this.hostArguments());
     const rGiven = opts.r as number;
     const bGiven = (opts.oftBlockSize ?? (rGiven === 0 ? 32 : 0)) as number;
     if ((rGiven === 0) === (bGiven === 0)) {
@@ -88,7 +88,7 @@ export class OrthogonalDense extends AdapterDense {
   }
 
   protected buildAdapter(d: number): void {
-    const who = `OrthogonalDense '${this.name}'`;
+    const who = `${this.getClassName()} '${this.name}'`;
     if (this.r > 0) {
       const r = nearestDivisor(d, this.r);
       if (r !== this.r)
@@ -143,12 +143,21 @@ export class OrthogonalDense extends AdapterDense {
   }
 
   protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
-    let rot = this.blockRotations();
+    return rotateInput(x, this.callRotations(training));
+  }
+
+  protected adaptKernel(kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    return rotateKernel(kernel, this.callRotations(training));
+  }
+
+  /** The block rotations of one call: module dropout replaces some by `I` in training. */
+  private callRotations(training: boolean): tf.Tensor3D {
+    const rot = this.blockRotations();
     const drop = Math.floor(this.moduleDropout * this.numBlocks);
     if (training && drop > 0 && !this.blockShare && this.numBlocks > 1) {
-      rot = withIdentityBlocks(rot, randomSubset(this.numBlocks, drop, this.random));
+      return withIdentityBlocks(rot, randomSubset(this.numBlocks, drop, this.random));
     }
-    return rotateInput(x, rot);
+    return rot;
   }
 
   /**
