@@ -5,11 +5,15 @@ export { packedSize, blockSizeFromPacked, skewFromPacked, packedFromSkew } from 
 export { cayleyExact, cayleyNeumann, orthogonalityError } from './ops/cayley';
 export { rotateInput, rotateKernel, blockDiagonal } from './ops/block-rotation';
 export { butterflyPermutations, applyButterflyFactor, applyButterfly, butterflyRotation } from './ops/butterfly';
-export { orthogonalDense, butterflyDense } from './layers/factories';
+export { orthogonalDense, butterflyDense, orthogonalConv2d, butterflyConv2d } from './layers/factories';
 export { OrthogonalDense } from './layers/orthogonal-dense';
 export type { OrthogonalDenseArgs } from './layers/orthogonal-dense';
 export { ButterflyDense, validButterflyBlockSizes } from './layers/butterfly-dense';
 export type { ButterflyDenseArgs, ButterflyDropoutRecord } from './layers/butterfly-dense';
+export { OrthogonalConv2D } from './layers/orthogonal-conv2d';
+export type { OrthogonalConv2DArgs } from './layers/orthogonal-conv2d';
+export { ButterflyConv2D } from './layers/butterfly-conv2d';
+export type { ButterflyConv2DArgs } from './layers/butterfly-conv2d';
 export { OrthogonalityRegularizer } from './regularizers/orthogonality-regularizer';
 export type { OrthogonalityRegularizerArgs } from './regularizers/orthogonality-regularizer';
 export { ModuleDropoutSchedule } from './callbacks/module-dropout-schedule';

@@ -208,10 +208,11 @@ export abstract class AdapterDense extends layers.Layer {
   }
 
   /**
-   * Config of the plain `Dense` that replaces this layer after merging (same name, units,
-   * activation, bias, initializers…). Pair it with `[mergedKernel(), bias]` as weights.
+   * Config of the plain host layer (`Dense`, `Conv2D`) that replaces this layer after merging
+   * (same name, units or filters, activation, bias, initializers…). Pair it with
+   * `[mergedKernel(), bias]` as weights.
    */
-  toDenseConfig(): Record<string, unknown> {
+  toBaseConfig(): Record<string, unknown> {
     const base = super.getConfig() as Record<string, unknown>;
     return { ...base, ...this.hostConfig() };
   }

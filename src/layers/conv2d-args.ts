@@ -104,11 +104,33 @@ export function conv2dPrefersInputCentric(conv: ResolvedConv2DArgs, x: tf.Tensor
   return kh === 1 && kw === 1 && pixels < conv.filters;
 }
 
-/** `act(conv(x, kernel) + c)` with the template's strides, padding and dilation. */
+/**
+ * `kernel` with `rate − 1` zero rows between its rows along `axis` (0 or 1): a convolution with
+ * it and dilation 1 computes the dilated convolution with `kernel`. tfjs 4.22 has no gradient for
+ * dilated `conv2d`; pad, reshape and slice have one on every backend.
+ */
+function dilateKernel(kernel: tf.Tensor4D, axis: 0 | 1, rate: number): tf.Tensor4D {
+  if (rate === 1) return kernel;
+  const shape = kernel.shape;
+  const k = shape[axis];
+  const spread = tf.pad(tf.expandDims(kernel, axis + 1), axis === 0
+    ? [[0, 0], [0, rate - 1], [0, 0], [0, 0], [0, 0]] : [[0, 0], [0, 0], [0, rate - 1], [0, 0], [0, 0]]);
+  const long = tf.reshape(spread, axis === 0 ? [k * rate, shape[1], shape[2], shape[3]]
+    : [shape[0], k * rate, shape[2], shape[3]]);
+  const size = axis === 0 ? [(k - 1) * rate + 1, -1, -1, -1] : [-1, (k - 1) * rate + 1, -1, -1];
+  return tf.slice(long, [0, 0, 0, 0], size) as tf.Tensor4D;
+}
+
+/**
+ * `act(conv(x, kernel) + c)` with the template's strides, padding and dilation (a dilation is
+ * applied to the kernel, so that the convolution has a gradient).
+ */
 export function convolve(conv: ResolvedConv2DArgs, x: tf.Tensor4D, kernel: tf.Tensor4D,
   bias: tf.Tensor | null): tf.Tensor4D {
   return tf.tidy(() => {
-    let y: tf.Tensor = tf.conv2d(x, kernel, conv.strides, conv.padding, 'NHWC', conv.dilationRate);
+    const [dh, dw] = conv.dilationRate;
+    const dilated = dilateKernel(dilateKernel(kernel, 0, dh), 1, dw);
+    let y: tf.Tensor = tf.conv2d(x, dilated, conv.strides, conv.padding, 'NHWC', 1);
     if (bias != null) y = tf.add(y, bias);
     return conv.activation.apply(y) as tf.Tensor4D;
   });

@@ -7,6 +7,8 @@ import type { AdapterDense } from '../layers/adapter-dense';
 import { BOFT_OPTIONS, OFT_OPTIONS } from '../layers/adapter-options';
 import { ButterflyDense } from '../layers/butterfly-dense';
 import { OrthogonalDense } from '../layers/orthogonal-dense';
+import { ButterflyConv2D } from '../layers/butterfly-conv2d';
+import { OrthogonalConv2D } from '../layers/orthogonal-conv2d';
 
 /** An adapter layer class, as surgery and the tfjs class registry use it. */
 export type AdapterClass = (new (args: never) => AdapterDense) & { className: string };
@@ -46,7 +48,7 @@ export const OFT: AdapterMethod = {
   caller: 'applyOft',
   optionKeys: Object.keys(OFT_OPTIONS),
   layerBias: 'oft_only',
-  layerClasses: { Dense: asAdapterClass(OrthogonalDense) },
+  layerClasses: { Dense: asAdapterClass(OrthogonalDense), Conv2D: asAdapterClass(OrthogonalConv2D) },
   peft: {
     type: 'OFT',
     options: [
@@ -68,7 +70,7 @@ export const BOFT: AdapterMethod = {
   caller: 'applyBoft',
   optionKeys: Object.keys(BOFT_OPTIONS),
   layerBias: 'boft_only',
-  layerClasses: { Dense: asAdapterClass(ButterflyDense) },
+  layerClasses: { Dense: asAdapterClass(ButterflyDense), Conv2D: asAdapterClass(ButterflyConv2D) },
   peft: {
     type: 'BOFT',
     options: [

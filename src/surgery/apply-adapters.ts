@@ -154,7 +154,11 @@ function resolveTargets(method: AdapterMethod, model: LayersModel, entries: Laye
   const denseOf = (list: LayerEntry[]) => list.filter((e) => !e.isModel && adaptable.includes(e.layer.getClassName()));
   const outputs = outputLayerPaths(model);
   const select = (sel: string[] | RegExp | 'all-linear'): LayerEntry[] => {
-    if (sel === 'all-linear') return denseOf(entries).filter((e) => !outputs.has(e.path) && !modulesToSave.has(e.path));
+    // 'all-linear' means Dense layers only, as in PEFT (convolutions are named explicitly).
+    if (sel === 'all-linear') {
+      return denseOf(entries).filter((e) => e.layer.getClassName() === 'Dense' && !outputs.has(e.path) &&
+        !modulesToSave.has(e.path));
+    }
     return entries.filter((e) => (sel instanceof RegExp ? !e.isModel : true) && selectorMatches(sel, e));
   };
   const excluded = new Set(exclude == null ? [] : select(exclude).map((e) => e.path));

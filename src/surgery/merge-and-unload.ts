@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { warnOnce } from '../helpers';
+import { baseClassNameOf } from '../methods/adapter-methods';
 import { findAdapterEntries } from './find-adapters';
 import { rebuildModel, WeightOverrides } from './rebuild';
 import { getSurgeryRecord } from './surgery-record';
@@ -39,8 +40,8 @@ export function mergeAndUnload(model: LayersModel): LayersModel {
       const adapter = byPath.get(path);
       const baseTrainable = record?.baseTrainable.get(path);
       if (adapter != null) {
-        entry.className = 'Dense';
-        entry.config = { ...adapter.toDenseConfig(), trainable: baseTrainable ?? true };
+        entry.className = baseClassNameOf(adapter.getClassName()) ?? 'Dense';
+        entry.config = { ...adapter.toBaseConfig(), trainable: baseTrainable ?? true };
       } else if (baseTrainable != null && !Array.isArray(entry.config.layers)) {
         entry.config.trainable = baseTrainable;
       }
