@@ -178,7 +178,7 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       await expectFailure(
         other,
         `file://${dir}`,
-        /layer 'query': the checkpoint was made for a Dense 64 → 64 \(kernel \[64,64\]\), the base has kernel \[16,64/,
+        /'query': the checkpoint was made for a Dense rotating 64 inputs into 64 outputs, the base has kernel \[16,64/,
       );
       other.dispose();
     });

@@ -149,3 +149,195 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
     });
   }
 });
+
+/** A small CNN: conv 3×3 (4 → 6) · conv 1×1 (6 → 8) · depthwise 3×3 · flatten · dense 2. */
+function tinyCnn(): tf.LayersModel {
+  const init = (seed: number) => tf.initializers.glorotNormal({ seed });
+  const bias = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed });
+  const m = tf.sequential({ name: 'tiny_cnn' });
+  m.add(tf.layers.conv2d({ name: 'conv1', inputShape: [6, 6, 4], filters: 6, kernelSize: 3, padding: 'same',
+    activation: 'relu', kernelInitializer: init(1), biasInitializer: bias(11) }));
+  m.add(tf.layers.conv2d({ name: 'conv2', filters: 8, kernelSize: 1, strides: 2, kernelInitializer: init(2),
+    biasInitializer: bias(12) }));
+  m.add(tf.layers.depthwiseConv2d({ name: 'depthwise', kernelSize: 3, padding: 'same',
+    depthwiseInitializer: init(3) }));
+  m.add(tf.layers.flatten({ name: 'flatten' }));
+  m.add(tf.layers.dense({ name: 'head', units: 2, activation: 'softmax', kernelInitializer: init(4) }));
+  return m;
+}
+
+const cnnInput = (rows: number, seed: number) =>
+  tf.tensor4d(ref.normals(ref.rng(seed), rows * 6 * 6 * 4), [rows, 6, 6, 4]);
+
+describe('OrthogonalConv2D / ButterflyConv2D layers', () => {
+  it('fromConv2D at identity init equals the base Conv2D (OFT exact and Neumann, BOFT), base untouched', () => {
+    for (const [kernelSize, strides, padding, dilationRate] of [[3, 1, 'same', 1], [[3, 1], 2, 'valid', 1],
+      [3, 1, 'valid', 2], [1, 1, 'valid', 1]] as const) {
+      const base = tf.layers.conv2d({ filters: 4, kernelSize: kernelSize as number, strides, padding, dilationRate,
+        activation: 'tanh', biasInitializer: 'randomNormal' });
+      const x = tf.randomNormal([2, 7, 7, 8]) as tf.Tensor4D;
+      const yBase = base.apply(x) as tf.Tensor;
+      const before = base.getWeights().map((w) => bits(w));
+      for (const layer of [OrthogonalConv2D.fromConv2D(base, { oftBlockSize: 4, useCayleyNeumann: false }),
+        OrthogonalConv2D.fromConv2D(base, { oftBlockSize: 8 }), ButterflyConv2D.fromConv2D(base, { boftBlockSize: 2,
+          boftNButterflyFactor: 2 })]) {
+        const y = layer.apply(x) as tf.Tensor;
+        expect(ref.maxAbsDiff(y.dataSync(), yBase.dataSync()), layer.getClassName()).to.be.at.most(1e-6);
+        tf.dispose(y); layer.dispose();
+      }
+      expect(base.getWeights().map((w) => bits(w))).to.deep.equal(before);
+      tf.dispose([x, yBase]); base.dispose();
+    }
+  });
+
+  it('weights: frozen kernel [kh, kw, cin, filters], oft_r [r, p] / [1, p], boft_r [m, N, p], boft_s [filters]', () => {
+    const shapes = (layer: tf.layers.Layer) => Object.fromEntries(layer.weights.map((w) =>
+      [w.originalName.split('/').pop(), [w.shape, w.trainable]]));
+    const oft = new OrthogonalConv2D({ filters: 5, kernelSize: [3, 2], oftBlockSize: 4 });
+    tf.dispose(oft.apply(tf.zeros([1, 4, 4, 2])) as tf.Tensor);
+    expect(shapes(oft)).to.deep.equal({ oft_r: [[3, 6], true], kernel: [[3, 2, 2, 5], false], bias: [[5], false] });
+    const shared = new OrthogonalConv2D({ filters: 5, kernelSize: 3, oftBlockSize: 6, blockShare: true });
+    tf.dispose(shared.apply(tf.zeros([1, 4, 4, 2])) as tf.Tensor);
+    expect(shapes(shared).oft_r).to.deep.equal([[1, 15], true]);
+    const boft = new ButterflyConv2D({ filters: 5, kernelSize: 3, boftBlockSize: 2, boftNButterflyFactor: 3,
+      biasTrainable: true });
+    tf.dispose(boft.apply(tf.zeros([1, 4, 4, 8])) as tf.Tensor);
+    expect(shapes(boft)).to.deep.equal({ boft_r: [[3, 36, 1], true], boft_s: [[5], true], bias: [[5], true],
+      kernel: [[3, 3, 8, 5], false] });
+    oft.dispose(); shared.dispose(); boft.dispose();
+  });
+
+  it('OFT adjusts a block size that does not divide d = cin·kh·kw with a warning; BOFT refuses it', () => {
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (m: string) => warnings.push(m);
+    try {
+      const oft = new OrthogonalConv2D({ name: 'c_oft', filters: 2, kernelSize: 3, oftBlockSize: 8 });
+      tf.dispose(oft.apply(tf.zeros([1, 3, 3, 4])) as tf.Tensor); // d = 36: 8 → 9
+      expect(oft.oftBlockSize).to.equal(9);
+      expect(warnings.join('\n')).to.match(/OrthogonalConv2D 'c_oft': oftBlockSize=8 does not divide the input dimension 36; using oftBlockSize=9/);
+      oft.dispose();
+    } finally {
+      console.warn = warn;
+    }
+    const boft = new ButterflyConv2D({ name: 'c_boft', filters: 2, kernelSize: 3, boftBlockSize: 8 });
+    expect(() => boft.apply(tf.zeros([1, 3, 3, 4]))).to.throw(/ButterflyConv2D 'c_boft': boftBlockSize=8 does not divide the input dimension 36/);
+  });
+
+  it('rejects channelsFirst, strides with dilation, unknown options and missing filters, naming the layer', () => {
+    expect(() => new OrthogonalConv2D({ name: 'cf', filters: 2, kernelSize: 3, dataFormat: 'channelsFirst' }))
+      .to.throw(/OrthogonalConv2D 'cf': dataFormat 'channelsFirst' is not supported.*channelsLast/);
+    expect(() => new ButterflyConv2D({ name: 'sd', filters: 2, kernelSize: 3, strides: 2, dilationRate: 2,
+      boftBlockSize: 2 })).to.throw(/ButterflyConv2D 'sd': strides \[2,2\] and dilationRate \[2,2\].*strides: 1/);
+    expect(() => new OrthogonalConv2D({ name: 'u', filters: 2, kernelSize: 3, units: 4 } as never))
+      .to.throw(/OrthogonalConv2D 'u': unknown option\(s\) units.*tf\.layers\.conv2d/);
+    expect(() => new OrthogonalConv2D({ name: 'f', kernelSize: 3 } as never))
+      .to.throw(/OrthogonalConv2D 'f': filters must be a positive integer, got undefined/);
+  });
+
+  it('module dropout replaces exactly the drawn blocks by I in training (float64 reference), none in predict', () => {
+    const c: Case = { label: 'dropout', geometry: g([1, 5, 5, 4], [3, 3], 1, 'valid', 1), filters: 3,
+      oft: { b: 6, neumann: 5 } };
+    const layer = makeLayer(c) as OrthogonalConv2D;
+    randomize(layer, 3);
+    layer.moduleDropout = 0.5;
+    layer.random = () => 0; // randomSubset then draws blocks 0, 1, 2 of the 6
+    const v = Array.from(valuesOf(layer, 'oft_r'));
+    const kFlat = flattenKernel(valuesOf(layer, 'kernel'), layer.baseKernel.shape as Kernel4);
+    const rot = referenceRotation({ d: 36, b: 6, m: 1, v, neumannTerms: 5,
+      identityBlocks: { factor: 0, blocks: [0, 1, 2] } });
+    const x = ref.normals(ref.rng(4), 100);
+    const xt = tf.tensor4d(x, [1, 5, 5, 4]);
+    const want = convForward(x, c.geometry, mergedFlatKernel(rot, kFlat, null), valuesOf(layer, 'bias'));
+    const y = layer.apply(xt, { training: true }) as tf.Tensor;
+    expect(ref.relErr(y.dataSync(), want)).to.be.below(1e-5);
+    const yPredict = layer.apply(xt) as tf.Tensor;
+    expect(ref.relErr(yPredict.dataSync(), reference(c, layer).forward(x, v, null))).to.be.below(1e-5);
+    tf.dispose([xt, y, yPredict]); layer.dispose();
+  });
+
+  it('COFT keeps every block within ‖Q_j‖_F ≤ eps/√r over fit steps', async () => {
+    const m = tf.sequential();
+    const layer = new OrthogonalConv2D({ inputShape: [5, 5, 4], filters: 3, kernelSize: 3, oftBlockSize: 6,
+      coft: true, eps: 1e-3 });
+    m.add(layer); m.add(tf.layers.flatten());
+    m.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
+    const x = tf.randomNormal([16, 5, 5, 4]);
+    const y = tf.randomNormal([16, 27]);
+    await m.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0 });
+    const v = valuesOf(layer, 'oft_r');
+    const radius = 1e-3 / Math.sqrt(6);
+    for (let j = 0; j < 6; j++) {
+      const block = v.slice(j * 15, (j + 1) * 15);
+      expect(Math.sqrt(2 * block.reduce((a, e) => a + e * e, 0))).to.be.at.most(radius * (1 + 1e-5));
+    }
+    expect(ref.maxAbs(v)).to.be.above(0);
+    tf.dispose([x, y]); m.dispose();
+  });
+
+  it('save → load in a fresh process is bit-identical, and numTensors stays flat over fit and predict', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-conv-save-'));
+    const model = tf.sequential();
+    model.add(new OrthogonalConv2D({ inputShape: [6, 6, 4], filters: 6, kernelSize: 3, padding: 'same',
+      oftBlockSize: 4, initWeights: false, activation: 'relu', moduleDropout: 0.3, coft: true }));
+    model.add(new ButterflyConv2D({ filters: 4, kernelSize: [3, 2], strides: 2, boftBlockSize: 2,
+      boftNButterflyFactor: 2, initWeights: false, boftDropout: 0.25 }));
+    model.add(tf.layers.flatten());
+    model.add(tf.layers.dense({ units: 2, activation: 'softmax' }));
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const x = cnnInput(40, 8);
+    const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 2), 'int32'), 2);
+    await model.fit(x.slice(0, 4), labels.slice(0, 4), { batchSize: 4, epochs: 1, verbose: 0 });
+    const start = tf.memory().numTensors;
+    await model.fit(x, labels, { batchSize: 4, epochs: 2, verbose: 0 });
+    for (let i = 0; i < 10; i++) tf.dispose(tf.tidy(() => model.predict(x.slice(i * 4, 4)) as tf.Tensor));
+    expect(tf.memory().numTensors).to.equal(start);
+
+    await model.save(`file://${dir}`);
+    const xs = Array.from(ref.normals(ref.rng(9), 3 * 6 * 6 * 4));
+    writeFileSync(join(dir, 'input.json'), JSON.stringify({ shape: [3, 6, 6, 4], data: xs }));
+    const y = model.predict(tf.tensor4d(xs, [3, 6, 6, 4])) as tf.Tensor;
+    const out = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/predict-in-fresh-process.ts',
+      join(dir, 'model.json'), join(dir, 'input.json')], { encoding: 'utf8', env: process.env }));
+    expect(out.classes.slice(0, 2)).to.deep.equal(['OrthogonalConv2D', 'ButterflyConv2D']);
+    expect(Object.values(out.weights)).to.deep.equal(model.weights.map((w) => bits(w.read())));
+    expect(out.output).to.deep.equal(bits(y));
+    tf.dispose([x, labels, y]); model.dispose();
+  });
+});
+
+describe('surgery on Conv2D layers', () => {
+  it('applyOft adapts named Conv2D layers: identity init equals the base, fit, merge gives plain Conv2D', async () => {
+    const base = tinyCnn();
+    const x = cnnInput(8, 1);
+    const yBase = base.predict(x) as tf.Tensor;
+    const model = applyOft(base, { targetModules: ['conv1', 'conv2'], oftBlockSize: 4 });
+    expect(model.layers.map((l) => l.getClassName())).to.deep.equal(['OrthogonalConv2D', 'OrthogonalConv2D',
+      'DepthwiseConv2D', 'Flatten', 'Dense']);
+    const y0 = model.predict(x) as tf.Tensor;
+    expect(ref.maxAbsDiff(y0.dataSync(), yBase.dataSync())).to.be.at.most(1e-6);
+    // conv1: d = 4·9 = 36, b = 4 → 9 blocks of 6 parameters; conv2: d = 6 → b = 3 (warned), 2 blocks of 3.
+    expect(trainableParameters(model).trainable).to.equal(9 * 6 + 2 * 3);
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+    const labels = tf.oneHot(tf.tensor1d([0, 1, 0, 1, 1, 0, 0, 1], 'int32'), 2);
+    await model.fit(x, labels, { epochs: 3, batchSize: 4, verbose: 0 });
+    const y1 = model.predict(x) as tf.Tensor;
+    expect(ref.maxAbsDiff(y1.dataSync(), y0.dataSync())).to.be.above(1e-6);
+    const merged = mergeAndUnload(model);
+    expect(merged.layers.map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D', 'DepthwiseConv2D',
+      'Flatten', 'Dense']);
+    expect(merged.layers[0].getConfig()).to.include({ filters: 6, padding: 'same', activation: 'relu' });
+    const y2 = merged.predict(x) as tf.Tensor;
+    expect(ref.maxAbsDiff(y2.dataSync(), y1.dataSync()) / ref.maxAbs(y1.dataSync())).to.be.at.most(1e-5);
+    tf.dispose([x, yBase, y0, y1, y2, labels]);
+    merged.dispose();
+  });
+
+  it("'all-linear' stays Dense-only; DepthwiseConv2D targets fail naming the layer", () => {
+    const boft = applyBoft(tinyCnn(), { targetModules: 'all-linear', boftBlockSize: 2 });
+    expect(boft.layers.slice(0, 3).map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D',
+      'DepthwiseConv2D']);
+    expect(() => applyOft(tinyCnn(), { targetModules: ['depthwise'] }))
+      .to.throw(/applyOft: targetModules matches layer 'depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
+  });
+});

@@ -37,13 +37,17 @@ export function resolveAdapterOptions(path: string, dense: LayersModel['layers']
       `known: ${adapterClasses().map((c) => c.className).join(', ')}.`);
   }
   const kernel = weightsByName(dense).get('kernel');
-  if (kernel == null || kernel.shape.length !== 2) {
-    throw new Error(`${caller}: layer '${path}' has no 2-D kernel (is the model built?).`);
+  if (kernel == null || (kernel.shape.length !== 2 && kernel.shape.length !== 4)) {
+    throw new Error(`${caller}: layer '${path}' has no Dense or Conv2D kernel (is the model built?).`);
   }
+  // The input shape the kernel implies: [batch, d] for a Dense kernel [d, n], [batch, h, w, cin] for a
+  // Conv2D kernel [kh, kw, cin, n].
+  const rank = kernel.shape.length;
+  const inputShape = [...new Array<null>(rank - 1).fill(null), kernel.shape[rank - 2] as number];
   const base = dense.getConfig() as Record<string, unknown>;
   const probe = new cls({ ...base, ...spec.options, kernelInitializer: 'zeros', biasInitializer: 'zeros' } as never);
   try {
-    probe.build([null, kernel.shape[0] as number]);
+    probe.build(inputShape);
     return probe.adapterOptions();
   } finally {
     for (const w of probe.weights) w.dispose();

@@ -334,11 +334,14 @@ function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology
         `'${base.name}', not a ${want}.${fix}`);
     }
     const kernel = weightsByName(layer).get('kernel');
-    const [d, n] = kernel?.shape ?? [];
-    if (d !== a.inputDim || n !== a.units) {
+    // The rotated dimension d: a Dense kernel is [d, n], a Conv2D kernel [kh, kw, cin, n] with d = kh·kw·cin.
+    const shape = (kernel?.shape ?? []) as number[];
+    const n = shape[shape.length - 1];
+    const d = shape.slice(0, -1).reduce((acc, v) => acc * v, 1);
+    if (shape.length < 2 || d !== a.inputDim || n !== a.units) {
       throw new Error(
-        `loadAdapter: layer '${a.path}': the checkpoint was made for a Dense ${a.inputDim} → ${a.units} ` +
-          `(kernel [${a.inputDim},${a.units}]), the base has kernel [${kernel?.shape}].`,
+        `loadAdapter: layer '${a.path}': the checkpoint was made for a ${want} rotating ${a.inputDim} inputs into ` +
+          `${a.units} outputs, the base has kernel [${kernel?.shape}].`,
       );
     }
   }
