@@ -5,11 +5,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterDense } from '../src/layers/adapter-dense';
-import { applyBoft, applyOft, ButterflyConv2D, mergeAndUnload, OrthogonalConv2D, trainableParameters } from '../src/index';
+import {
+  applyBoft, applyOft, ButterflyConv2D, mergeAndUnload, OrthogonalConv2D, trainableParameters,
+} from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
 import { referenceRotation } from './reference/boft-reference';
-import { ConvGeometry, convForward, flattenKernel, mergedFlatKernel, unflattenKernel } from './reference/conv-reference';
+import {
+  ConvGeometry, convForward, flattenKernel, mergedFlatKernel, unflattenKernel,
+} from './reference/conv-reference';
 import { bits } from './helpers/model-snapshot';
 
 type Kernel4 = [number, number, number, number];
@@ -123,7 +127,8 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
       const plain = tf.conv2d(xt, merged as tf.Tensor4D, c.geometry.strides, c.geometry.padding, 'NHWC',
         c.geometry.dilation);
       const yPlain = tf.add(plain, weightOf(layer, 'bias').read());
-      expect(ref.maxAbsDiff(yPlain.dataSync(), y.dataSync()) / ref.maxAbs(yWant), 'merged vs unmerged').to.be.below(1e-5);
+      expect(ref.maxAbsDiff(yPlain.dataSync(), y.dataSync()) / ref.maxAbs(yWant), 'merged vs unmerged')
+        .to.be.below(1e-5);
 
       // Gradients of L = Σ w ⊙ y against central differences of the float64 reference.
       const w = ref.normals(random, yWant.length);
@@ -215,13 +220,15 @@ describe('OrthogonalConv2D / ButterflyConv2D layers', () => {
       const oft = new OrthogonalConv2D({ name: 'c_oft', filters: 2, kernelSize: 3, oftBlockSize: 8 });
       tf.dispose(oft.apply(tf.zeros([1, 3, 3, 4])) as tf.Tensor); // d = 36: 8 → 9
       expect(oft.oftBlockSize).to.equal(9);
-      expect(warnings.join('\n')).to.match(/OrthogonalConv2D 'c_oft': oftBlockSize=8 does not divide the input dimension 36; using oftBlockSize=9/);
+      expect(warnings.join('\n'))
+        .to.match(/'c_oft': oftBlockSize=8 does not divide the input dimension 36; using oftBlockSize=9/);
       oft.dispose();
     } finally {
       console.warn = warn;
     }
     const boft = new ButterflyConv2D({ name: 'c_boft', filters: 2, kernelSize: 3, boftBlockSize: 8 });
-    expect(() => boft.apply(tf.zeros([1, 3, 3, 4]))).to.throw(/ButterflyConv2D 'c_boft': boftBlockSize=8 does not divide the input dimension 36/);
+    expect(() => boft.apply(tf.zeros([1, 3, 3, 4])))
+      .to.throw(/ButterflyConv2D 'c_boft': boftBlockSize=8 does not divide the input dimension 36/);
   });
 
   it('rejects channelsFirst, strides with dilation, unknown options and missing filters, naming the layer', () => {

@@ -83,7 +83,8 @@ export function unflattenKernel(m: Mat, shape: [number, number, number, number])
 /** `K'_flat = R · K_flat · diag(s)` (s = null: OFT). */
 export function mergedFlatKernel(rot: Mat, kernel: Mat, s: ArrayLike<number> | null): Mat {
   const out = matmul(rot, kernel);
-  if (s != null) for (let r = 0; r < out.rows; r++) for (let c = 0; c < out.cols; c++) out.data[r * out.cols + c] *= s[c];
+  if (s == null) return out;
+  for (let r = 0; r < out.rows; r++) for (let c = 0; c < out.cols; c++) out.data[r * out.cols + c] *= s[c];
   return out;
 }
 
