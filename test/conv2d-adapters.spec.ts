@@ -6,15 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterDense } from '../src/layers/adapter-dense';
 import {
-  applyBoft, applyOft, ButterflyConv2D, mergeAndUnload, OrthogonalConv2D, trainableParameters,
+  applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, OrthogonalConv2D, orthogonalityReport,
+  saveAdapter, trainableParameters,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
 import { referenceRotation } from './reference/boft-reference';
 import {
-  ConvGeometry, convForward, flattenKernel, mergedFlatKernel, unflattenKernel,
+  ConvGeometry, convForward, explicitPadding, flattenKernel, mergedFlatKernel, unflattenKernel,
 } from './reference/conv-reference';
 import { bits } from './helpers/model-snapshot';
+import { convolveBySlices } from '../src/layers/conv2d-args';
 
 type Kernel4 = [number, number, number, number];
 
@@ -124,11 +126,18 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
       expect(merged.shape).to.deep.equal(want.kernelShape);
       expect(ref.relErr(merged.dataSync(), mergedWant), 'merged kernel').to.be.below(1e-5);
       // A plain Conv2D with the merged kernel computes the adapter's output.
-      const plain = tf.conv2d(xt, merged as tf.Tensor4D, c.geometry.strides, c.geometry.padding, 'NHWC',
+      const plain = tf.conv2d(xt, merged as tf.Tensor4D, c.geometry.strides, explicitPadding(c.geometry), 'NHWC',
         c.geometry.dilation);
       const yPlain = tf.add(plain, weightOf(layer, 'bias').read());
       expect(ref.maxAbsDiff(yPlain.dataSync(), y.dataSync()) / ref.maxAbs(yWant), 'merged vs unmerged')
         .to.be.below(1e-5);
+
+      // The convolution by slices (training on backends without conv2d's kernel gradient) computes the same.
+      const bySlices = convolveBySlices({ strides: c.geometry.strides, dilationRate: c.geometry.dilation,
+        padding: c.geometry.padding }, xt, merged as tf.Tensor4D);
+      const yBySlices = tf.add(bySlices, weightOf(layer, 'bias').read());
+      expect(ref.relErr(yBySlices.dataSync(), yWant), 'by slices').to.be.below(1e-5);
+      tf.dispose([bySlices, yBySlices]);
 
       // Gradients of L = Σ w ⊙ y against central differences of the float64 reference.
       const w = ref.normals(random, yWant.length);
@@ -155,8 +164,11 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
   }
 });
 
-/** A small CNN: conv 3×3 (4 → 6) · conv 1×1 (6 → 8) · depthwise 3×3 · flatten · dense 2. */
-function tinyCnn(): tf.LayersModel {
+/**
+ * A small CNN: conv 3×3 (4 → 6) · conv 1×1 (6 → 8) · depthwise 3×3 (optional: wasm has no
+ * gradient for it) · flatten · dense 2.
+ */
+function tinyCnn(depthwise = true): tf.LayersModel {
   const init = (seed: number) => tf.initializers.glorotNormal({ seed });
   const bias = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed });
   const m = tf.sequential({ name: 'tiny_cnn' });
@@ -164,8 +176,10 @@ function tinyCnn(): tf.LayersModel {
     activation: 'relu', kernelInitializer: init(1), biasInitializer: bias(11) }));
   m.add(tf.layers.conv2d({ name: 'conv2', filters: 8, kernelSize: 1, strides: 2, kernelInitializer: init(2),
     biasInitializer: bias(12) }));
-  m.add(tf.layers.depthwiseConv2d({ name: 'depthwise', kernelSize: 3, padding: 'same',
-    depthwiseInitializer: init(3) }));
+  if (depthwise) {
+    m.add(tf.layers.depthwiseConv2d({ name: 'depthwise', kernelSize: 3, padding: 'same',
+      depthwiseInitializer: init(3) }));
+  }
   m.add(tf.layers.flatten({ name: 'flatten' }));
   m.add(tf.layers.dense({ name: 'head', units: 2, activation: 'softmax', kernelInitializer: init(4) }));
   return m;
@@ -315,12 +329,12 @@ describe('OrthogonalConv2D / ButterflyConv2D layers', () => {
 
 describe('surgery on Conv2D layers', () => {
   it('applyOft adapts named Conv2D layers: identity init equals the base, fit, merge gives plain Conv2D', async () => {
-    const base = tinyCnn();
+    const base = tinyCnn(false);
     const x = cnnInput(8, 1);
     const yBase = base.predict(x) as tf.Tensor;
     const model = applyOft(base, { targetModules: ['conv1', 'conv2'], oftBlockSize: 4 });
     expect(model.layers.map((l) => l.getClassName())).to.deep.equal(['OrthogonalConv2D', 'OrthogonalConv2D',
-      'DepthwiseConv2D', 'Flatten', 'Dense']);
+      'Flatten', 'Dense']);
     const y0 = model.predict(x) as tf.Tensor;
     expect(ref.maxAbsDiff(y0.dataSync(), yBase.dataSync())).to.be.at.most(1e-6);
     // conv1: d = 4·9 = 36, b = 4 → 9 blocks of 6 parameters; conv2: d = 6 → b = 3 (warned), 2 blocks of 3.
@@ -331,13 +345,36 @@ describe('surgery on Conv2D layers', () => {
     const y1 = model.predict(x) as tf.Tensor;
     expect(ref.maxAbsDiff(y1.dataSync(), y0.dataSync())).to.be.above(1e-6);
     const merged = mergeAndUnload(model);
-    expect(merged.layers.map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D', 'DepthwiseConv2D',
-      'Flatten', 'Dense']);
+    expect(merged.layers.map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D', 'Flatten', 'Dense']);
     expect(merged.layers[0].getConfig()).to.include({ filters: 6, padding: 'same', activation: 'relu' });
     const y2 = merged.predict(x) as tf.Tensor;
     expect(ref.maxAbsDiff(y2.dataSync(), y1.dataSync()) / ref.maxAbs(y1.dataSync())).to.be.at.most(1e-5);
     tf.dispose([x, yBase, y0, y1, y2, labels]);
     merged.dispose();
+  });
+
+  it('BOFT conv adapters: adapter checkpoint round trip (bit-identical outputs) and the orthogonality report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-conv-ckpt-'));
+    const x = cnnInput(4, 2);
+    // conv2 is 1×1 over 6 channels: d = 6, N = 3 is odd, so two butterfly factors do not fit.
+    expect(() => applyBoft(tinyCnn(), { targetModules: ['conv2'], boftBlockSize: 2, boftNButterflyFactor: 2 }))
+      .to.throw(/ButterflyConv2D 'conv2'.*d=6 \(b=2, N=3\)/);
+    const adapted = applyBoft(tinyCnn(), { targetModules: ['conv1'], boftBlockSize: 2, boftNButterflyFactor: 2,
+      bias: 'boft_only' });
+    expect(trainableParameters(adapted).trainable).to.equal(2 * 18 * 1 + 6 + 6);
+    for (const w of adapted.trainableWeights) {
+      w.write(tf.add(w.read(), tf.mul(0.05, tf.randomNormal(w.shape as number[]))));
+    }
+    const y = adapted.predict(x) as tf.Tensor;
+    await saveAdapter(adapted, `file://${dir}`);
+    const reloaded = await loadAdapter(tinyCnn(), `file://${dir}`);
+    expect(reloaded.layers[0].getClassName()).to.equal('ButterflyConv2D');
+    const y2 = reloaded.predict(x) as tf.Tensor;
+    expect(bits(y2)).to.deep.equal(bits(y));
+    const report = await orthogonalityReport(reloaded);
+    expect(report.layers.map((l) => l.layer)).to.deep.equal(['conv1']);
+    expect(report.orthogonalityError).to.be.below(1e-5);
+    tf.dispose([x, y, y2]); adapted.dispose(); reloaded.dispose();
   });
 
   it("'all-linear' stays Dense-only; DepthwiseConv2D targets fail naming the layer", () => {

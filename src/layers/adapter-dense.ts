@@ -217,6 +217,11 @@ export abstract class AdapterDense extends layers.Layer {
     return { ...base, ...this.hostConfig() };
   }
 
+  /** The name of `toBaseConfig` in 0.1.0, when every adapter replaced a `Dense`. */
+  toDenseConfig(): Record<string, unknown> {
+    return this.toBaseConfig();
+  }
+
   /** Base kernel `K` (frozen). */
   get baseKernel(): LayerVariable {
     return this.kernel;

@@ -121,16 +121,69 @@ function dilateKernel(kernel: tf.Tensor4D, axis: 0 | 1, rate: number): tf.Tensor
   return tf.slice(long, [0, 0, 0, 0], size) as tf.Tensor4D;
 }
 
+/** Output size and padding (before, after) along one axis, as TensorFlow defines 'valid' and 'same'. */
+function outputAxis(size: number, k: number, stride: number, rate: number, padding: 'valid' | 'same') {
+  const span = (k - 1) * rate + 1;
+  if (padding === 'valid') return { out: Math.ceil((size - span + 1) / stride), before: 0, after: 0 };
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + span - size, 0);
+  return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2) };
+}
+
 /**
- * `act(conv(x, kernel) + c)` with the template's strides, padding and dilation (a dilation is
- * applied to the kernel, so that the convolution has a gradient).
+ * The convolution as `kh·kw` matmuls of shifted, strided views of the padded input with the
+ * kernel's `[cin, filters]` slices: pad, slice, reshape and matMul only, whose gradients every
+ * backend has (wasm has no `Conv2DBackpropFilter`, the kernel gradient of `conv2d`).
+ */
+export function convolveBySlices(conv: Pick<ResolvedConv2DArgs, 'strides' | 'dilationRate' | 'padding'>, x: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D {
+  const [batch, h, w, cin] = x.shape;
+  const [kh, kw, , n] = kernel.shape;
+  const [sh, sw] = conv.strides;
+  const [dh, dw] = conv.dilationRate;
+  const rows = outputAxis(h, kh, sh, dh, conv.padding);
+  const cols = outputAxis(w, kw, sw, dw, conv.padding);
+  // Extra zeros at the end so that every view spans whole strides (oh·sh rows from its offset).
+  const padded = tf.pad(x, [[0, 0], [rows.before, rows.after + sh], [cols.before, cols.after + sw], [0, 0]]);
+  const terms: tf.Tensor2D[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const view = tf.slice(padded, [0, i * dh, j * dw, 0], [batch, rows.out * sh, cols.out * sw, cin]);
+      const strided = tf.slice(tf.reshape(view, [batch, rows.out, sh, cols.out, sw, cin]), [0, 0, 0, 0, 0, 0],
+        [batch, rows.out, 1, cols.out, 1, cin]);
+      const tap = tf.reshape(tf.slice(kernel, [i, j, 0, 0], [1, 1, cin, n]), [cin, n]) as tf.Tensor2D;
+      terms.push(tf.matMul(tf.reshape(strided, [-1, cin]) as tf.Tensor2D, tap));
+    }
+  }
+  return tf.reshape(terms.length === 1 ? terms[0] : tf.addN(terms), [batch, rows.out, cols.out, n]);
+}
+
+/** Whether the backend can differentiate `conv2d` with respect to its kernel. */
+function hasKernelGradient(): boolean {
+  return tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) != null;
+}
+
+/**
+ * `act(conv(x, kernel) + c)` with the template's strides, padding and dilation. A dilation is
+ * applied to the kernel (tfjs 4.22 has no gradient for dilated `conv2d`); in training on a
+ * backend without the kernel gradient of `conv2d` (wasm), the convolution is computed by slices.
  */
 export function convolve(conv: ResolvedConv2DArgs, x: tf.Tensor4D, kernel: tf.Tensor4D,
-  bias: tf.Tensor | null): tf.Tensor4D {
+  bias: tf.Tensor | null, training: boolean): tf.Tensor4D {
   return tf.tidy(() => {
-    const [dh, dw] = conv.dilationRate;
-    const dilated = dilateKernel(dilateKernel(kernel, 0, dh), 1, dw);
-    let y: tf.Tensor = tf.conv2d(x, dilated, conv.strides, conv.padding, 'NHWC', 1);
+    let y: tf.Tensor;
+    if (training && !hasKernelGradient()) {
+      y = convolveBySlices(conv, x, kernel);
+    } else {
+      const [dh, dw] = conv.dilationRate;
+      const dilated = dilateKernel(dilateKernel(kernel, 0, dh), 1, dw);
+      // Explicit padding: tfjs-backend-wasm 4.22 computes 'same' wrongly where an axis needs none
+      // (3×1 kernel, stride 2, width 6: off by up to 1.6 for outputs of order 1).
+      const rows = outputAxis(x.shape[1], kernel.shape[0], conv.strides[0], dh, conv.padding);
+      const cols = outputAxis(x.shape[2], kernel.shape[1], conv.strides[1], dw, conv.padding);
+      const pad: [[number, number], [number, number], [number, number], [number, number]] =
+        [[0, 0], [rows.before, rows.after], [cols.before, cols.after], [0, 0]];
+      y = tf.conv2d(x, dilated, conv.strides, pad, 'NHWC', 1);
+    }
     if (bias != null) y = tf.add(y, bias);
     return conv.activation.apply(y) as tf.Tensor4D;
   });

@@ -54,9 +54,11 @@ export class OrthogonalConv2D extends OrthogonalDense {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const training = kwargs?.training === true;
       const inputCentric = conv2dPrefersInputCentric(this.conv, x);
-      const { input, kernel } = this.adaptedOperands(x, kwargs?.training === true, inputCentric);
-      return convolve(this.conv, input as tf.Tensor4D, kernel as tf.Tensor4D, this.baseBias?.read() ?? null);
+      const { input, kernel } = this.adaptedOperands(x, training, inputCentric);
+      const bias = this.baseBias?.read() ?? null;
+      return convolve(this.conv, input as tf.Tensor4D, kernel as tf.Tensor4D, bias, training);
     });
   }
 

@@ -22,6 +22,23 @@ function axis(size: number, k: number, stride: number, dilation: number, padding
 }
 
 /**
+ * TensorFlow's padding of `g` as explicit `[[0, 0], [top, bottom], [left, right], [0, 0]]` (for
+ * a plain `tf.conv2d` in tests: wasm's own 'same' is wrong where an axis needs no padding).
+ */
+export function explicitPadding(g: ConvGeometry): [[number, number], [number, number], [number, number],
+  [number, number]] {
+  const [, h, w] = g.inputShape;
+  const pads = [h, w].map((size, a) => {
+    const k = g.kernelSize[a];
+    const span = (k - 1) * g.dilation[a] + 1;
+    const { out, before } = axis(size, k, g.strides[a], g.dilation[a], g.padding);
+    const total = g.padding === 'valid' ? 0 : Math.max((out - 1) * g.strides[a] + span - size, 0);
+    return [before, total - before] as [number, number];
+  });
+  return [[0, 0], pads[0], pads[1], [0, 0]];
+}
+
+/**
  * The patch matrix `[batch·oh·ow, cin·kh·kw]` of input `x` (NHWC, row-major), rows in
  * (batch, oh, ow) order, columns channel-major; zeros where a patch reaches into the padding.
  */
