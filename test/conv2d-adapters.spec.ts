@@ -353,7 +353,7 @@ describe('surgery on Conv2D layers', () => {
     merged.dispose();
   });
 
-  it('BOFT conv adapters: adapter checkpoint round trip (bit-identical outputs) and the orthogonality report', async () => {
+  it('BOFT conv adapters: adapter checkpoint round trip (bit-identical outputs), orthogonality report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-conv-ckpt-'));
     const x = cnnInput(4, 2);
     // conv2 is 1×1 over 6 channels: d = 6, N = 3 is odd, so two butterfly factors do not fit.

@@ -135,7 +135,8 @@ function outputAxis(size: number, k: number, stride: number, rate: number, paddi
  * kernel's `[cin, filters]` slices: pad, slice, reshape and matMul only, whose gradients every
  * backend has (wasm has no `Conv2DBackpropFilter`, the kernel gradient of `conv2d`).
  */
-export function convolveBySlices(conv: Pick<ResolvedConv2DArgs, 'strides' | 'dilationRate' | 'padding'>, x: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D {
+export function convolveBySlices(conv: Pick<ResolvedConv2DArgs, 'strides' | 'dilationRate' | 'padding'>,
+  x: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D {
   const [batch, h, w, cin] = x.shape;
   const [kh, kw, , n] = kernel.shape;
   const [sh, sw] = conv.strides;
