@@ -5,7 +5,9 @@
 // Does nothing when tfjs-node already loads. Linux x86-64 only. Cache: $TFJS_OFT_CACHE or ~/.cache/tfjs-oft.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -177,7 +179,8 @@ async function main() {
 
   log(`compiling the addon into ${bindingPath}`);
   run(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${nodeDir()}`, '--jobs=max', '--loglevel=warn',
-    `--napi_build_version=${napi}`, '--module_name=tfjs_binding', `--module_path=${dirname(bindingPath)}`], { cwd: pkgDir });
+    `--napi_build_version=${napi}`, '--module_name=tfjs_binding', `--module_path=${dirname(bindingPath)}`],
+  { cwd: pkgDir });
   rmSync(join(pkgDir, 'build'), { recursive: true, force: true });
 
   if (!tfjsNodeWorks(false)) fail('the addon was built but @tensorflow/tfjs-node still does not load (see above).');
