@@ -1,15 +1,13 @@
-// Selects the tfjs backend for the whole suite from TFJS_BACKEND (cpu | wasm).
+// Selects the tfjs backend for the whole suite from TFJS_BACKEND (cpu | wasm | tensorflow).
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import '../src/index';
+import { useBackend } from '../scripts/tfjs-backend';
 
 const backend = process.env.TFJS_BACKEND ?? 'cpu';
 
 export const mochaHooks = {
   async beforeAll() {
-    const ok = await tf.setBackend(backend);
-    if (!ok) throw new Error(`could not initialise the tfjs '${backend}' backend`);
-    await tf.ready();
+    await useBackend(backend);
     console.log(`      [tfjs backend: ${tf.getBackend()}]`);
   },
 };

@@ -3,6 +3,8 @@
 // small JSON description, the weight data holds only those tensors, each with a checksum.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { fileSystem } from '../io/file-system';
+import { isNode } from '../io/node-builtins';
 import { AdapterDense } from '../layers/adapter-dense';
 import { adaptModel, AdapterSpec } from './adapt-model';
 import { findAdapterEntries } from './find-adapters';
@@ -65,6 +67,9 @@ function adapterOptions(layer: AdapterDense): Record<string, unknown> {
 
 function resolveHandler(caller: string, target: string | Handler, save: boolean): Handler {
   if (typeof target !== 'string') return target;
+  // file:// is always ours in Node: tfjs-node's handler, which tfjs asks instead of ours when it is
+  // loaded, refuses the directory URLs that saveAdapter writes and loadAdapter documents.
+  if (target.startsWith('file://') && isNode()) return fileSystem(target);
   const handlers = save ? tf.io.getSaveHandlers(target) : tf.io.getLoadHandlers(target);
   if (handlers.length === 0) {
     throw new Error(`${caller}: no tfjs IOHandler for '${target}'. Use file:// (Node, registered by importing tfjs-oft), ` +
