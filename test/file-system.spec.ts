@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileSystem, FileSystemHandler, OrthogonalDense, registerFileSystemRouter, registerTfjsOftClasses } from '../src/index';
+import {
+  fileSystem, FileSystemHandler, OrthogonalDense, registerFileSystemRouter, registerTfjsOftClasses,
+} from '../src/index';
 
 // tfjs-node (TFJS_BACKEND=tensorflow) registers the 'tensorflow' backend and its own file:// router,
 // which tfjs then asks instead of ours.

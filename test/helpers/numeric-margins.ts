@@ -1,7 +1,7 @@
 // Records every numeric tolerance check of the suite (`expect(err).to.be.below(tol)` or `.at.most(tol)`
-// with a tolerance that is a power of ten ≤ 1e-3, as SPEC.md §7's are) so that a run can report its worst numerical error per tolerance: the
-// figure that tells how close a backend comes to the SPEC.md tolerances. Reporting only; the checks
-// themselves pass or fail as written.
+// with a tolerance that is a power of ten ≤ 1e-3, as SPEC.md §7's are) so that a run can report its
+// worst numerical error per tolerance: how close a backend comes to the SPEC.md tolerances.
+// Reporting only; the checks themselves pass or fail as written.
 import * as chai from 'chai';
 
 interface Check { value: number; tolerance: number; test: string }
