@@ -9,6 +9,8 @@ export const BACKENDS = ['cpu', 'wasm', 'tensorflow'];
 
 /** Loads @tensorflow/tfjs-node; the error says how to build it when it does not load. */
 export async function loadTfjsNode(): Promise<void> {
+  // TensorFlow's C++ INFO lines (oneDNN, CPU features) on every start: keep warnings and errors.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   try {
     await import('@tensorflow/tfjs-node');
   } catch (err) {
