@@ -3,6 +3,8 @@
 // the TensorFlow C library from the pinned `tensorflow-cpu` PyPI wheel (hash checked) and compiles
 // tfjs-node's addon from its own `binding/` sources with npm's node-gyp against the local Node headers.
 // Does nothing when tfjs-node already loads. Linux x86-64 only. Cache: $TFJS_OFT_CACHE or ~/.cache/tfjs-oft.
+// `--gpu` does the same for @tensorflow/tfjs-node-gpu with the `tensorflow` wheel and the CUDA libraries
+// of the `nvidia-*` wheels: UNTESTED, no GPU machine has been available (docs/tfjs-node-gpu.md).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -13,14 +15,28 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// One home for the pin: the wheel whose `libtensorflow_cc.so.2` exports the whole TensorFlow C API.
-export const WHEEL = {
+const GPU = process.argv.includes('--gpu');
+const PACKAGE = GPU ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+// One home for the pins: wheels whose `libtensorflow_cc.so.2` exports the whole TensorFlow C API.
+const PYTHON_VERSION = '3.11';
+const PLATFORM = 'manylinux_2_27_x86_64';
+const WHEEL = GPU ? {
+  requirement: 'tensorflow==2.21.0',
+  file: 'tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl',
+  sha256: '9056fbc9ba04235810b71ae6cbd958a196e8804fb53bbcffbf3e23b56155f124',
+} : {
   requirement: 'tensorflow-cpu==2.21.0',
   file: 'tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl',
   sha256: '2b847d217b02ee7731ed91431daf3250daa0196c3c94614d23be27232e6e5b6c',
-  pythonVersion: '3.11',
-  platform: 'manylinux_2_27_x86_64',
 };
+// The `and-cuda` extra of tensorflow 2.21.0 (its METADATA gives ranges; these are their lower bounds).
+// The GPU wheel's libraries look for them in `$ORIGIN/../nvidia/<name>/lib`, i.e. deps/nvidia/.
+const CUDA_WHEELS = [
+  'nvidia-cublas-cu12==12.5.3.2', 'nvidia-cuda-cupti-cu12==12.5.82', 'nvidia-cuda-nvcc-cu12==12.5.82',
+  'nvidia-cuda-nvrtc-cu12==12.5.82', 'nvidia-cuda-runtime-cu12==12.5.82', 'nvidia-cudnn-cu12==9.3.0.75',
+  'nvidia-cufft-cu12==11.2.3.61', 'nvidia-curand-cu12==10.3.6.82', 'nvidia-cusolver-cu12==11.6.3.83',
+  'nvidia-cusparse-cu12==12.5.1.3', 'nvidia-nccl-cu12==2.27.7', 'nvidia-nvjitlink-cu12==12.5.82',
+];
 // What the addon needs from the wheel (found with `g++ -M` on binding/*.cc): the C API headers, the
 // tstring headers they include, and the two shared libraries.
 const WHEEL_INCLUDE = 'tensorflow/include/';
@@ -47,7 +63,7 @@ function run(cmd, args, opts = {}) {
 
 // Loads tfjs-node in a fresh process and runs one matmul on it: the check both before and after.
 function tfjsNodeWorks(quiet) {
-  const probe = "const tf = require('@tensorflow/tfjs-node');" +
+  const probe = `const tf = require('${PACKAGE}');` +
     "const y = tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0];" +
     "if (tf.getBackend() !== 'tensorflow' || y !== 11) throw new Error(`backend ${tf.getBackend()}, 1*3+2*4 = ${y}`);";
   const r = spawnSync(process.execPath, ['-e', probe], { cwd: root, encoding: 'utf8' });
@@ -78,9 +94,9 @@ async function fetchWheel(py, cacheDir) {
   }
   const tmp = join(cacheDir, `download-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
-  log(`downloading ${WHEEL.requirement} (${WHEEL.platform}, ~270 MB) into ${cacheDir}`);
-  run(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', WHEEL.pythonVersion,
-    '--platform', WHEEL.platform, '--dest', tmp, '--disable-pip-version-check', WHEEL.requirement]);
+  log(`downloading ${WHEEL.requirement} (${PLATFORM}, ${GPU ? '~570' : '~270'} MB) into ${cacheDir}`);
+  run(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', PYTHON_VERSION,
+    '--platform', PLATFORM, '--dest', tmp, '--disable-pip-version-check', WHEEL.requirement]);
   const got = join(tmp, WHEEL.file);
   if (!existsSync(got)) fail(`pip did not produce ${WHEEL.file} (got: ${readdirSync(tmp).join(', ') || 'nothing'}).`);
   const hash = await sha256(got);
@@ -107,6 +123,8 @@ with zipfile.ZipFile(wheel) as z:
             dest = os.path.join(deps, 'include', name[len(inc):])
         elif name.startswith('tensorflow/') and name[len('tensorflow/'):] in libs:
             dest = os.path.join(deps, 'lib', name[len('tensorflow/'):])
+        elif name.startswith('nvidia/') and '/lib/' in name:
+            dest = os.path.join(deps, name)
         else:
             continue
         os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -114,8 +132,21 @@ with zipfile.ZipFile(wheel) as z:
             shutil.copyfileobj(src, out, 1 << 20)
 `;
   run(py, ['-c', script, wheel, depsDir, WHEEL_INCLUDE, HEADER_PREFIXES.join(','), LIBRARIES.join(',')]);
-  for (const lib of LIBRARIES) if (!existsSync(join(depsDir, 'lib', lib))) fail(`${lib} is missing from ${wheel}.`);
-  for (const [name, target] of Object.entries(LINK_NAMES)) symlinkSync(target, join(depsDir, 'lib', name));
+}
+
+// The CUDA libraries (GPU only): pinned nvidia-* wheels, downloaded once into the cache.
+function fetchCudaWheels(py, cacheDir) {
+  const dir = join(cacheDir, 'cuda-wheels');
+  log(`downloading (or reusing) the CUDA wheels into ${dir} (several GB once)`);
+  // These are tagged manylinux2014 (= manylinux_2_17), which pip does not count as PLATFORM when told one.
+  const platforms = [PLATFORM, 'manylinux_2_17_x86_64', 'manylinux2014_x86_64'].flatMap((p) => ['--platform', p]);
+  run(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', PYTHON_VERSION,
+    ...platforms, '--dest', dir, '--disable-pip-version-check', ...CUDA_WHEELS]);
+  // A wheel's file name starts with its name (dashes as underscores), a dash and its version.
+  const prefixes = CUDA_WHEELS.map((r) => r.split('=='))
+    .map(([name, version]) => `${name.replace(/-/g, '_')}-${version}-`);
+  return readdirSync(dir).filter((f) => f.endsWith('.whl') && prefixes.some((p) => f.startsWith(p)))
+    .map((f) => join(dir, f));
 }
 
 function nodeGyp() {
@@ -148,19 +179,20 @@ function duBytes(path) {
 async function main() {
   const started = Date.now();
   if (tfjsNodeWorks(true)) {
-    log('@tensorflow/tfjs-node already loads; nothing to do.');
+    log(`${PACKAGE} already loads; nothing to do.`);
     return;
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     fail(`builds only on Linux x86-64 (this is ${process.platform}-${process.arch}); ` +
-      'install @tensorflow/tfjs-node the normal way (npm install @tensorflow/tfjs-node).');
+      `install ${PACKAGE} the normal way (npm install ${PACKAGE}).`);
   }
   const require = createRequire(join(root, 'package.json'));
   let pkgJson;
   try {
-    pkgJson = require.resolve('@tensorflow/tfjs-node/package.json');
+    pkgJson = require.resolve(`${PACKAGE}/package.json`);
   } catch {
-    return fail('@tensorflow/tfjs-node is not installed; run `npm ci` first.');
+    return fail(GPU ? `${PACKAGE} is not installed: npm install --no-save --ignore-scripts ${PACKAGE}@4.22.0`
+      : `${PACKAGE} is not installed; run \`npm ci\` first.`);
   }
   const pkgDir = dirname(pkgJson);
   // Where tfjs-node will look for its addon (lib/napi-vN/tfjs_binding.node, N chosen for this node).
@@ -176,6 +208,13 @@ async function main() {
   rmSync(depsDir, { recursive: true, force: true });
   log(`unpacking the TensorFlow C library into ${depsDir}`);
   unpack(py, wheel, depsDir);
+  for (const lib of LIBRARIES) if (!existsSync(join(depsDir, 'lib', lib))) fail(`${lib} is missing from ${wheel}.`);
+  for (const [name, target] of Object.entries(LINK_NAMES)) symlinkSync(target, join(depsDir, 'lib', name));
+  if (GPU) {
+    const cuda = fetchCudaWheels(py, cacheDir);
+    if (cuda.length !== CUDA_WHEELS.length) fail(`expected ${CUDA_WHEELS.length} CUDA wheels, found ${cuda.length}.`);
+    for (const w of cuda) unpack(py, w, depsDir);
+  }
 
   log(`compiling the addon into ${bindingPath}`);
   run(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${nodeDir()}`, '--jobs=max', '--loglevel=warn',
@@ -183,9 +222,9 @@ async function main() {
   { cwd: pkgDir });
   rmSync(join(pkgDir, 'build'), { recursive: true, force: true });
 
-  if (!tfjsNodeWorks(false)) fail('the addon was built but @tensorflow/tfjs-node still does not load (see above).');
+  if (!tfjsNodeWorks(false)) fail(`the addon was built but ${PACKAGE} still does not load (see above).`);
   const mb = (bytes) => `${Math.round(bytes / 2 ** 20)} MB`;
-  log(`done in ${Math.round((Date.now() - started) / 1000)} s: @tensorflow/tfjs-node loads (backend 'tensorflow'); ` +
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s: ${PACKAGE} loads (backend 'tensorflow'); ` +
     `disk ${mb(duBytes(pkgDir))} in ${pkgDir}, ${mb(duBytes(wheel))} cached wheel.`);
 }
 
