@@ -3,9 +3,8 @@
 // input only) and against a weight-centric BOFT step that builds B densely from permutation
 // matrices every step, the way PEFT does (P_i kept as d × d buffers, M_i = P_i·BD_i·P_iᵀ,
 // B = M_{m−1}·…·M_0, then x·(B·K ⊙ s)). Every step also computes the gradient to the input.
-// Standalone: `npx tsx bench/butterfly.bench.ts [--backend cpu|wasm|all] [--repeats N]`.
+// Standalone: `npx tsx bench/butterfly.bench.ts [--backend cpu|wasm|tensorflow|all] [--repeats N]`.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { pathToFileURL } from 'node:url';
 import {
   blockDiagonal,
@@ -16,6 +15,7 @@ import {
   skewFromPacked,
 } from '../src/index';
 import { BenchCase, BenchResult, printTable, runCases, trainingStep } from './harness';
+import { useBackend } from '../scripts/tfjs-backend';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
 
@@ -118,8 +118,7 @@ if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]
   };
   const which = flag('backend', process.env.TFJS_BACKEND ?? 'all');
   for (const backend of which === 'all' ? ['cpu', 'wasm'] : [which]) {
-    await tf.setBackend(backend);
-    await tf.ready();
+    await useBackend(backend);
     console.log(`\n=== backend: ${tf.getBackend()} ===`);
     await runButterflyBench(Number(flag('repeats', '5')));
   }

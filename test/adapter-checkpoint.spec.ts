@@ -89,6 +89,10 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       expect(snapshot(base)).to.equal(before);
       expect(loaded.layers.map((l) => l.getClassName())).to.deep.equal(model.layers.map((l) => l.getClassName()));
       expect(weightTable(loaded)).to.deep.equal(weightTable(model));
+      // The directory form the README documents (refused by tfjs-node's own file:// handler).
+      const fromDir = await loadAdapter(base, `file://${dir}`);
+      expect(weightTable(fromDir)).to.deep.equal(weightTable(model));
+      fromDir.dispose();
       const a = model.predict(x) as tf.Tensor;
       const b = loaded.predict(x) as tf.Tensor;
       expect(bits(b)).to.deep.equal(bits(a));

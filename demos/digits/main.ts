@@ -3,6 +3,7 @@
 // reports what each learned and what it forgot. See README, "The demo".
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BACKENDS } from '../../scripts/tfjs-backend';
 import { runDemo } from './pipeline';
 import { markdownTable } from './report';
 import { writeReport } from './report-files';
@@ -19,8 +20,8 @@ results.md, results.json and chart.svg; merges the best orthogonal adapter and c
 merged and unmerged predictions agree. Offline; seeded (same table every run, timings aside).
 
 Options:
-  --backend cpu|wasm   tfjs backend (default: wasm if it initialises, else cpu; wasm is
-                       ~6x faster here)
+  --backend B          tfjs backend: cpu, wasm or tensorflow (tfjs-node; \`npm run setup:tfjs-node\`
+                       builds it). Default: tensorflow if tfjs-node loads, else wasm, else cpu
   --epochs N           fine-tuning epochs for every method (default 5)
   --pretrain-epochs N  pretraining epochs on task A (default 15; cached in .cache/)
   --out DIR            output folder (default demo-output)
@@ -52,8 +53,8 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got '${v}'`);
     return n;
   };
-  if (values.backend != null && !['cpu', 'wasm'].includes(values.backend)) {
-    throw new Error(`--backend must be cpu or wasm, got '${values.backend}'`);
+  if (values.backend != null && !BACKENDS.includes(values.backend)) {
+    throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got '${values.backend}'`);
   }
   if (values.seed != null && !Number.isInteger(Number(values.seed)))
     throw new Error(`--seed must be an integer, got '${values.seed}'`);

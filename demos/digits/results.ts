@@ -22,7 +22,7 @@ export const DINOV2_TARGETS = ['query', 'value', 'key', 'output.dense', 'mlp.fc1
 
 /** Options of {@link runDemo}; every field has a default. */
 export interface DemoOptions {
-  /** tfjs backend ('cpu' or 'wasm'); default: the fastest that initialises (wasm, then cpu). */
+  /** tfjs backend ('cpu', 'wasm' or 'tensorflow'); default: the fastest that initialises (tensorflow, wasm, cpu). */
   backend?: string;
   /** Fine-tuning epochs per method (the shared budget). Default 5. */
   epochs?: number;

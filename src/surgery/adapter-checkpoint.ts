@@ -4,6 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { adaptableClassNames, baseClassNameOf, methodOfLayer } from '../methods/adapter-methods';
+import { fileSystem } from '../io/file-system';
+import { isNode } from '../io/node-builtins';
 import { adaptModel, AdapterSpec } from './adapt-model';
 import { findAdapterEntries } from './find-adapters';
 import { leafLayers, weightsByName } from './layer-paths';
@@ -78,6 +80,9 @@ function configChecksum(topology: AdapterCheckpointTopology): number {
 
 function resolveHandler(caller: string, target: string | Handler, save: boolean): Handler {
   if (typeof target !== 'string') return target;
+  // file:// is always ours in Node: tfjs-node's handler, which tfjs asks instead of ours when it is
+  // loaded, refuses the directory URLs that saveAdapter writes and loadAdapter documents.
+  if (target.startsWith('file://') && isNode()) return fileSystem(target);
   const handlers = save ? tf.io.getSaveHandlers(target) : tf.io.getLoadHandlers(target);
   if (handlers.length === 0) {
     throw new Error(

@@ -2,8 +2,8 @@
 // prints its weights and its predictions on the given input as exact float32 bit patterns.
 // Usage: tsx predict-in-fresh-process.ts <model.json> <input.json> [--no-tfjs-oft]
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
+import { useBackend } from '../../scripts/tfjs-backend';
 import { bits } from './model-snapshot';
 
 const [modelPath, inputPath, flag] = process.argv.slice(2);
@@ -11,7 +11,7 @@ if (flag !== '--no-tfjs-oft') await import('../../src/index');
 else {
   // Without tfjs-oft, plain tfjs on Node has no file:// handler: load from memory.
 }
-await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
+await useBackend(process.env.TFJS_BACKEND ?? 'cpu');
 const input = JSON.parse(readFileSync(inputPath, 'utf8')) as { shape: number[]; data: number[] };
 let model: tf.LayersModel;
 if (flag === '--no-tfjs-oft') {
