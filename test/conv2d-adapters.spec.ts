@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AdapterDense } from '../src/layers/adapter-dense';
 import {
   applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, OrthogonalConv2D, orthogonalityReport,
-  saveAdapter, trainableParameters,
+  saveAdapter, trainableParameters, exportPeftAdapterFiles, parsePeftAdapter, applyPeftAdapter,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
@@ -383,5 +383,17 @@ describe('surgery on Conv2D layers', () => {
       'DepthwiseConv2D']);
     expect(() => applyOft(tinyCnn(), { targetModules: ['depthwise'] }))
       .to.throw(/applyOft: targetModules matches layer 'depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
+  });
+
+  it('PEFT interchange refuses conv adapters both ways with the fix (not implemented yet)', () => {
+    const model = applyOft(tinyCnn(), { targetModules: ['conv1', 'head'], oftBlockSize: 4 });
+    expect(() => exportPeftAdapterFiles(model))
+      .to.throw(/PEFT export: 'conv1' \(OrthogonalConv2D\) adapts a Conv2D layer;.*Dense.*mergeAndUnload/);
+    // A PEFT adapter for a Linear named conv1, applied to a model whose conv1 is a Conv2D.
+    const dense = tf.sequential({ layers: [tf.layers.dense({ name: 'conv1', units: 4, inputShape: [8] })] });
+    const out = exportPeftAdapterFiles(applyOft(dense, { targetModules: ['conv1'], oftBlockSize: 4 }));
+    expect(() => applyPeftAdapter(tinyCnn(), parsePeftAdapter(out.configJson, out.weights)))
+      .to.throw(/torch module 'conv1' maps to tfjs layer 'conv1', a Conv2D; OFT\/BOFT adapters apply to Dense layers/);
+    model.dispose();
   });
 });

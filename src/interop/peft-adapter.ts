@@ -18,6 +18,7 @@ import { ButterflyDense } from '../layers/butterfly-dense';
 import { OrthogonalDense } from '../layers/orthogonal-dense';
 import {
   adaptableClassNames,
+  baseClassNameOf,
   ADAPTER_METHODS,
   AdapterMethod,
   BOFT,
@@ -454,7 +455,8 @@ export function applyPeftAdapter(
 ): LayersModel {
   const { config, method } = parsed;
   checkTargetModules(parsed);
-  const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT);
+  // PEFT interchange covers torch nn.Linear ↔ Dense so far; Conv2d adapters are not read yet.
+  const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT).filter((c) => c !== 'Conv2D');
   const targets = new Map<string, string>(); // tfjs name → torch name
   for (const torchName of parsed.adapted.keys()) {
     const tfjsName = torchToTfjs(options.nameMap, torchName);
@@ -652,6 +654,13 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
   const adapterLayers = findAdapterLayers(model);
   if (adapterLayers.length === 0) {
     throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
+  }
+  const conv = adapterLayers.filter((l) => baseClassNameOf(l.getClassName()) !== 'Dense');
+  if (conv.length > 0) {
+    throw new Error(`PEFT export: ${conv.map((l) => `'${l.name}' (${l.getClassName()})`).join(', ')} adapt` +
+      `${conv.length === 1 ? 's a' : ''} Conv2D layer${conv.length === 1 ? '' : 's'}; PEFT interchange covers Dense ` +
+      'adapters (torch nn.Linear) only so far. Merge them first (mergeAndUnload), or export a model whose ' +
+      'adapters are all OrthogonalDense / ButterflyDense.');
   }
   const methods = new Set(adapterLayers.map((l) => methodOfLayer(l)));
   const method = methodOfLayer(adapterLayers[0])!;
