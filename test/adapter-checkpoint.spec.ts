@@ -170,7 +170,7 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       await expectFailure(
         other,
         `file://${dir}`,
-        /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense layers: up, down, out/,
+        /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense or Conv2D layers: up, down, out/,
       );
       other.dispose();
     });

@@ -3,7 +3,7 @@
 // small JSON description, the weight data holds only those tensors, each with a checksum.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { adaptableClassNames, baseClassNameOf, methodOfLayer } from '../methods/adapter-methods';
+import { adaptableClassNames, adapterClasses, baseClassNameOf, methodOfLayer } from '../methods/adapter-methods';
 import { fileSystem } from '../io/file-system';
 import { isNode } from '../io/node-builtins';
 import { adaptModel, AdapterSpec } from './adapt-model';
@@ -331,7 +331,11 @@ function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology
       );
     }
     const cls = layer.getClassName();
-    const want = baseClassNameOf(a.className) ?? adaptable.join(' or ');
+    const want = baseClassNameOf(a.className);
+    if (want == null) {
+      throw new Error(`loadAdapter: unknown adapter class '${a.className}' for layer '${a.path}'; known: ` +
+        `${adapterClasses().map((c) => c.className).join(', ')}.`);
+    }
     if (cls !== want) {
       const fix = methodOfLayer(layer) != null
         ? ' Load adapters into the base model (before applyOft/applyBoft), or merge first.' : '';
