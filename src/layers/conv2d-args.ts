@@ -124,10 +124,11 @@ function dilateKernel(kernel: tf.Tensor4D, axis: 0 | 1, rate: number): tf.Tensor
 /** Output size and padding (before, after) along one axis, as TensorFlow defines 'valid' and 'same'. */
 function outputAxis(size: number, k: number, stride: number, rate: number, padding: 'valid' | 'same') {
   const span = (k - 1) * rate + 1;
-  if (padding === 'valid') return { out: Math.ceil((size - span + 1) / stride), before: 0, after: 0 };
+  if (padding === 'valid') return { out: Math.ceil((size - span + 1) / stride), before: 0, after: 0, spare: false };
   const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + span - size, 0);
-  return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2) };
+  const needed = (out - 1) * stride + span - size;
+  const total = Math.max(needed, 0);
+  return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2), spare: needed < 0 };
 }
 
 /**
@@ -177,13 +178,17 @@ export function convolve(conv: ResolvedConv2DArgs, x: tf.Tensor4D, kernel: tf.Te
     } else {
       const [dh, dw] = conv.dilationRate;
       const dilated = dilateKernel(dilateKernel(kernel, 0, dh), 1, dw);
-      // Explicit padding: tfjs-backend-wasm 4.22 computes 'same' wrongly where an axis needs none
-      // (3×1 kernel, stride 2, width 6: off by up to 1.6 for outputs of order 1).
+      // tfjs-backend-wasm 4.22 computes 'same' wrongly where the window would fit with room to spare
+      // (3×1 kernel, stride 2, width 6: off by up to 1.6 for outputs of order 1); there, pad the input
+      // and convolve 'valid' (tfjs-node refuses explicit padding in the kernel gradient).
       const rows = outputAxis(x.shape[1], kernel.shape[0], conv.strides[0], dh, conv.padding);
       const cols = outputAxis(x.shape[2], kernel.shape[1], conv.strides[1], dw, conv.padding);
-      const pad: [[number, number], [number, number], [number, number], [number, number]] =
-        [[0, 0], [rows.before, rows.after], [cols.before, cols.after], [0, 0]];
-      y = tf.conv2d(x, dilated, conv.strides, pad, 'NHWC', 1);
+      if (rows.spare || cols.spare) {
+        const padded = tf.pad(x, [[0, 0], [rows.before, rows.after], [cols.before, cols.after], [0, 0]]);
+        y = tf.conv2d(padded, dilated, conv.strides, 'valid', 'NHWC', 1);
+      } else {
+        y = tf.conv2d(x, dilated, conv.strides, conv.padding, 'NHWC', 1);
+      }
     }
     if (bias != null) y = tf.add(y, bias);
     return conv.activation.apply(y) as tf.Tensor4D;
