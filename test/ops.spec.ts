@@ -84,6 +84,28 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
     });
   }
 
+  it('exact Cayley stays finite and matches float64 for large Q (entries up to 1e7, mixed scales)', () => {
+    // Unpivoted elimination overflowed to NaN here from entries near 1e5.
+    for (const b of [5, 8, 32]) {
+      for (const scale of [1e3, 1e5, 1e7, 0]) {
+        const p = packedSize(b);
+        const random = ref.rng(7 * b + 1);
+        // scale 0: every entry gets its own magnitude 10^u, u ∈ [−3, 6], so blocks mix tiny and huge angles.
+        const v = Float32Array.from(ref.normals(random, 3 * p), (z) => z * (scale > 0 ? scale : 10 ** (9 * random() - 3)));
+        const q = skewFromPacked(tf.tensor2d(v, [3, p]), b);
+        const r = cayleyExact(q);
+        const got = r.dataSync();
+        expect(got.every(Number.isFinite), `finite b=${b} scale=${scale}`).to.equal(true);
+        for (let j = 0; j < 3; j++) {
+          const expected = ref.cayley(ref.skew(v.slice(j * p, (j + 1) * p), b));
+          expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data), `b=${b} scale=${scale}`).to.be.below(1e-5);
+        }
+        expect(orthogonalityError(r)).to.be.below(1e-5);
+        tf.dispose([q, r]);
+      }
+    }
+  });
+
   it('Neumann with N = 5 is I + 2Q + 2Q² + 2Q³ + Q⁴ and near-orthogonal for ‖Q‖_F ≤ 0.1', () => {
     const b = 8;
     const v = randomPacked(5, 4, b, 1);

@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
-import { applyButterfly, butterflyRotation } from '../ops/butterfly';
+import { butterflyRotation } from '../ops/butterfly';
+import { rotatedProduct } from '../ops/rotated-product';
 import { withIdentityBlocks } from '../ops/block-rotation';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { packedSize, skewFromPacked } from '../ops/skew';
@@ -256,7 +257,7 @@ export class ButterflyDense extends AdapterDense {
     return tf.tidy(() => butterflyRotation(this.factorRotations(this.blockRotations())));
   }
 
-  protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
+  protected adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
     let rot = this.blockRotations();
     const m = this.boftNButterflyFactor;
     const n = this.numBlocks;
@@ -269,7 +270,7 @@ export class ButterflyDense extends AdapterDense {
     } else if (training) {
       this.lastDropout = null;
     }
-    return applyButterfly(x, this.factorRotations(rot));
+    return rotatedProduct(x, rot, m, kernel);
   }
 
   protected override outputScale(): tf.Tensor1D {

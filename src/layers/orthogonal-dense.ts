@@ -6,6 +6,7 @@ import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
+import { rotatedProduct } from '../ops/rotated-product';
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
@@ -149,13 +150,15 @@ export class OrthogonalDense extends AdapterDense {
     return tf.tidy(() => blockDiagonal(this.blockRotations(), this.numBlocks));
   }
 
-  protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
+  protected adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
     let rot = this.blockRotations();
     const drop = Math.floor(this.moduleDropout * this.numBlocks);
     if (training && drop > 0 && !this.blockShare && this.numBlocks > 1) {
       rot = withIdentityBlocks(rot, randomSubset(this.numBlocks, drop, this.random));
     }
-    return rotateInput(x, rot);
+    // A shared block is one plain 2-D matmul over all blocks' rows: nothing to fuse.
+    if (this.blockShare) return tf.matMul(rotateInput(x, rot) as tf.Tensor2D, kernel);
+    return rotatedProduct(x, rot, 1, kernel);
   }
 
   protected adapterConfig(): Record<string, unknown> {

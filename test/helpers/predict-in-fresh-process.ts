@@ -10,6 +10,10 @@ if (flag !== '--no-tfjs-oft') await import('../../src/index');
 else {
   // Without tfjs-oft, plain tfjs on Node has no file:// handler: load from memory.
 }
+if (process.env.TFJS_BACKEND === 'tensorflow') {
+  const specifier = '@tensorflow/tfjs-node'; // not a dependency: present only where it was built
+  await import(specifier);
+}
 await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
 const input = JSON.parse(readFileSync(inputPath, 'utf8')) as { shape: number[]; data: number[] };
 let model: tf.LayersModel;
