@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { cayleyExact, cayleyNeumann, invertUnpivoted, orthogonalityError } from '../src/ops/cayley';
+import { cayleyExact, cayleyFromPacked, cayleyNeumann, invertUnpivoted, orthogonalityError } from '../src/ops/cayley';
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
 import * as ref from './reference/dense-math';
@@ -194,6 +194,42 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
     expect(worst).to.be.below(1e-4);
     tf.dispose([wT, mod, vT, g]);
   });
+});
+
+describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', () => {
+  for (const terms of [null, 3, 4, 5, 7]) {
+    it(`matches the float64 reference and its finite-difference gradient (${terms == null ? 'exact' : `Neumann N=${terms}`})`, () => {
+      const b = 5; const k = 2; const p = packedSize(b);
+      const v = randomPacked(40 + (terms ?? 0), k, b, 0.3);
+      const w = ref.normals(ref.rng(41), k * b * b);
+      const rotation = (vv: ArrayLike<number>, j: number) => {
+        const q = ref.skew(Array.from(vv).slice(j * p, (j + 1) * p), b);
+        return terms == null ? ref.cayley(q) : ref.cayleyNeumann(q, terms);
+      };
+      const loss64 = (vv: Float64Array) => {
+        let sum = 0;
+        for (let j = 0; j < k; j++) rotation(vv, j).data.forEach((z, t) => { sum += z * w[j * b * b + t] + 0.5 * z * z; });
+        return sum;
+      };
+      const vT = tf.tensor2d(v, [k, p]); const wT = tf.tensor3d(w, [k, b, b]);
+      const r = cayleyFromPacked(vT, b, terms);
+      for (let j = 0; j < k; j++) {
+        expect(ref.maxAbsDiff(r.dataSync().slice(j * b * b, (j + 1) * b * b), rotation(v, j).data)).to.be.below(1e-5);
+      }
+      const g = tf.grad((x: tf.Tensor) => {
+        const rr = cayleyFromPacked(x as tf.Tensor2D, b, terms);
+        return tf.add(tf.sum(tf.mul(rr, wT)), tf.mul(tf.sum(tf.square(rr)), 0.5));
+      })(vT);
+      const got = g.dataSync();
+      const base = Float64Array.from(v);
+      for (let t = 0; t < k * p; t++) {
+        const plus = base.slice(); const minus = base.slice(); plus[t] += 1e-6; minus[t] -= 1e-6;
+        const fd = (loss64(plus) - loss64(minus)) / 2e-6;
+        expect(Math.abs(fd - got[t]) / Math.max(1, Math.abs(fd)), `entry ${t}`).to.be.below(1e-4);
+      }
+      tf.dispose([vT, wT, r, g]);
+    });
+  }
 });
 
 describe('ops: block-diagonal rotation of inputs and kernels', () => {

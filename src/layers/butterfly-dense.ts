@@ -7,8 +7,8 @@ import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers
 import { butterflyRotation } from '../ops/butterfly';
 import { rotatedProduct } from '../ops/rotated-product';
 import { withIdentityBlocks } from '../ops/block-rotation';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
-import { packedSize, skewFromPacked } from '../ops/skew';
+import { cayleyFromPacked } from '../ops/cayley';
+import { packedSize } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
 import { checkInteger, checkRate, divisors, randomSubset } from './validate';
@@ -247,8 +247,7 @@ export class ButterflyDense extends AdapterDense {
       const m = this.boftNButterflyFactor;
       const p = packedSize(this.blockSize);
       const v = tf.reshape(this.boftR.read(), [m * this.numBlocks, p]) as tf.Tensor2D;
-      const q = skewFromPacked(v, this.blockSize);
-      return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
+      return cayleyFromPacked(v, this.blockSize, this.useCayleyNeumann ? this.numCayleyNeumannTerms : null);
     });
   }
 

@@ -4,10 +4,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
+import { cayleyFromPacked } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
 import { rotatedProduct } from '../ops/rotated-product';
-import { packedSize, skewFromPacked } from '../ops/skew';
+import { packedSize } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
 import { checkInteger, checkPositive, checkRate, nearestDivisor, randomSubset, warnOnce } from './validate';
@@ -141,8 +141,8 @@ export class OrthogonalDense extends AdapterDense {
   /** The block rotations `[stored blocks, b, b]` (no dropout). */
   blockRotations(): tf.Tensor3D {
     return tf.tidy(() => {
-      const q = skewFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize);
-      return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
+      const terms = this.useCayleyNeumann ? this.numCayleyNeumannTerms : null;
+      return cayleyFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize, terms);
     });
   }
 

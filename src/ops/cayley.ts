@@ -1,6 +1,7 @@
 // Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (SPEC §2):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
+import { packedGradient, packedSize, skewOf } from './skew';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
   return tf.tidy(() => tf.tile(tf.expandDims(tf.eye(b), 0), [k, 1, 1]) as tf.Tensor3D);
@@ -107,6 +108,56 @@ export function cayleyNeumann(q: tf.Tensor3D, terms = 5): tf.Tensor3D {
     for (let t = 0; t < terms - 2; t++) s = tf.add(eye, tf.matMul(q, s));
     return tf.matMul(tf.add(eye, q), s);
   });
+}
+
+/**
+ * Block rotations straight from packed parameters `v` (`[k, b(b−1)/2]`, SPEC §1): the exact
+ * Cayley transform of `Q = skew(v)` (`neumannTerms` null) or its Neumann series with that many
+ * terms. One op whose gradient to `v` is written out (a few batched matmuls), instead of
+ * autograd through the skew packing, the series and the solve (many small kernels per step).
+ */
+export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number | null): tf.Tensor3D {
+  const [, p] = v.shape;
+  if (p !== packedSize(b)) {
+    throw new Error(`cayleyFromPacked: packed length ${p} does not match block size ${b} (expected ${packedSize(b)}).`);
+  }
+  if (neumannTerms != null && (!Number.isInteger(neumannTerms) || neumannTerms < 3)) {
+    throw new Error(`cayleyNeumann: numCayleyNeumannTerms must be an integer ≥ 3, got ${neumannTerms}.`);
+  }
+  const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const q = skewOf(vIn as tf.Tensor2D, b);
+    if (neumannTerms == null) {
+      // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
+      const x = inverseOfIMinusSkew(q);
+      const twoX = tf.mul(x, 2);
+      const r = tf.sub(twoX, tf.eye(b));
+      save([x, twoX]);
+      const gradFunc = (dy: tf.Tensor, [xs, twoXs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
+        tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
+      return { value: r, gradFunc };
+    }
+    // Horner: s_1 = I + Q, s_t = I + Q·s_{t−1} (t ≤ N − 2), R = s_1 · s_{N−2}.
+    const eye = tf.eye(b);
+    const s: tf.Tensor3D[] = [tf.add(eye, q)];
+    for (let t = 1; t < neumannTerms - 2; t++) s.push(tf.add(eye, tf.matMul(q, s[t - 1])));
+    const r = tf.matMul(s[0], s[s.length - 1]);
+    save([q, ...s]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [qs, ...ss] = saved as tf.Tensor3D[];
+      const g = dy as tf.Tensor3D;
+      const last = ss.length - 1;
+      const terms: tf.Tensor3D[] = [tf.matMul(g, ss[last], false, true)]; // through the left factor s_1
+      let ds: tf.Tensor3D = tf.matMul(ss[0], g, true, false); // ∂L/∂s_last
+      for (let t = last; t >= 1; t--) {
+        terms.push(tf.matMul(ds, ss[t - 1], false, true)); // s_t = I + Q·s_{t−1}
+        ds = tf.matMul(qs, ds, true, false);
+      }
+      terms.push(ds); // s_1 = I + Q
+      return packedGradient(tf.addN(terms) as tf.Tensor3D);
+    });
+    return { value: r, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(v) as tf.Tensor3D;
 }
 
 /** Orthogonality error of each block: `max |RᵀR − I|` over the batch (a plain number). */
