@@ -81,7 +81,7 @@ async function timeOnce(c: BenchCase): Promise<BenchResult> {
  * Prints the step-time ratios and peak memory of ButterflyDense (m = 2, 4) over the frozen
  * Dense and the weight-centric BOFT step on the current backend. Never asserts timings.
  */
-export async function runButterflyBench(repeats = 5, weightCentric = true): Promise<void> {
+export async function runButterflyBench(repeats = 5, weightCentric = true): Promise<BenchResult[]> {
   const kernel = tf.randomNormal([D, UNITS], 0, 1 / Math.sqrt(D)) as tf.Tensor2D;
   const bias = tf.zeros([UNITS]) as tf.Tensor1D;
   const frozen = tf.layers.dense({ units: UNITS, trainable: false });
@@ -117,6 +117,7 @@ export async function runButterflyBench(repeats = 5, weightCentric = true): Prom
   }
   tf.dispose([kernel, bias]);
   await runButterflyMemory();
+  return results;
 }
 
 /**

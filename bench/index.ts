@@ -1,11 +1,13 @@
 // `npm run bench [-- --backend cpu|wasm|tensorflow|all|cpu,wasm,…] [--repeats N] [--only oft|boft]
-// [--no-weight-centric]`: every benchmark on each backend, printed as ratios to baselines measured
-// in the same run, with the kernels each step runs.
+// [--no-weight-centric] [--peft]`: every benchmark on each backend, printed as ratios to baselines
+// measured in the same run, with the kernels each step runs. `--peft` also times the same steps with
+// PEFT on torch CPU (the venv of interop/peft/) and prints both overhead ratios side by side.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { runOftBench } from './oft.bench';
 import { runButterflyBench } from './butterfly.bench';
-import { backendList, useBackend } from './harness';
+import { backendList, BenchResult, useBackend } from './harness';
+import { printPeftComparison } from './peft-compare';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,9 +18,13 @@ const backends = backendList(flag('backend', 'all'));
 const repeats = Number(flag('repeats', '5'));
 const only = flag('only', 'all');
 
+const byBackend = new Map<string, BenchResult[]>();
 for (const backend of backends) {
   if (!await useBackend(backend)) continue;
   console.log(`\n=== backend: ${tf.getBackend()} ===`);
-  if (only === 'all' || only === 'oft') await runOftBench(repeats);
-  if (only === 'all' || only === 'boft') await runButterflyBench(repeats, !process.argv.includes('--no-weight-centric'));
+  const results: BenchResult[] = [];
+  if (only === 'all' || only === 'oft') results.push(...await runOftBench(repeats));
+  if (only === 'all' || only === 'boft') results.push(...await runButterflyBench(repeats, !process.argv.includes('--no-weight-centric')));
+  byBackend.set(tf.getBackend(), results);
 }
+if (process.argv.includes('--peft')) printPeftComparison(byBackend, repeats);

@@ -4,7 +4,7 @@
 // layer inside a network must.
 import * as tf from '@tensorflow/tfjs';
 import { OrthogonalDense } from '../src/index';
-import { BenchCase, printTable, runCases, settle } from './harness';
+import { BenchCase, BenchResult, printTable, runCases, settle } from './harness';
 
 const D = 1024; const N = 1024; const ROWS = 256;
 
@@ -52,7 +52,7 @@ function plainStep(kernel: tf.Tensor, bias: tf.Tensor, train: boolean): BenchCas
   };
 }
 
-export async function runOftBench(repeats = 5): Promise<void> {
+export async function runOftBench(repeats = 5): Promise<BenchResult[]> {
   const kernel = tf.randomNormal([D, N], 0, 1 / Math.sqrt(D));
   const bias = tf.zeros([N]);
   const frozen = tf.layers.dense({ units: N, trainable: false });
@@ -76,4 +76,5 @@ export async function runOftBench(repeats = 5): Promise<void> {
     'OFT Neumann ≤ 1.10×, OFT exact ≤ 1.20×');
   for (const c of cases) c.dispose?.();
   tf.dispose([kernel, bias]);
+  return results;
 }
