@@ -54,17 +54,18 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
 
   const op = tf.customGrad(((xIn: tf.Tensor2D, rIn: tf.Tensor3D, save: tf.GradSaveFunc) => {
     // Keep the input of every factor's matmul for the gradient; drop the rest at once.
-    const kept = tf.tidy(() => {
-      const parts = split(rIn);
-      const inputs: tf.Tensor3D[] = [];
-      let w = enter(xIn);
-      for (let i = last; i >= 0; i--) {
-        inputs[i] = w;
-        w = tf.matMul(parts[i], w, true, false); // x_j · R_j, transposed: R_jᵀ · W_j
-        if (i > 0) w = swap(w, i);
-      }
-      return [tf.matMul(tf.reshape(w, [d, rows]), kernel, true, false), ...inputs];
-    });
+    const parts = split(rIn);
+    const inputs: tf.Tensor3D[] = [];
+    let w = tf.tidy(() => enter(xIn));
+    for (let i = last; i >= 0; i--) {
+      inputs[i] = w;
+      const input = w;
+      // x_j · R_j, transposed: R_jᵀ · W_j. A tidy per factor frees its reshapes at once.
+      w = tf.tidy(() => (i > 0 ? swap(tf.matMul(parts[i], input, true, false), i) : tf.matMul(parts[i], input, true, false)));
+    }
+    const kept = [tf.tidy(() => tf.matMul(tf.reshape(w, [d, rows]), kernel, true, false)), ...inputs];
+    w.dispose();
+    if (nFactors > 1) tf.dispose(parts);
     save([rIn, ...kept.slice(1)]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const parts = split(saved[0] as tf.Tensor3D);
@@ -73,8 +74,9 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
       let g = tf.reshape(tf.matMul(kernel, dy as tf.Tensor2D, false, true), [n, b, rows]) as tf.Tensor3D;
       for (let i = 0; i <= last; i++) {
         dRots[i] = tf.matMul(saved[1 + i] as tf.Tensor3D, g, false, true); // W_j · G_jᵀ
-        g = tf.matMul(parts[i], g);
-        if (i < last) g = swap(g, i + 1);
+        const gi = g;
+        g = tf.tidy(() => (i < last ? swap(tf.matMul(parts[i], gi), i + 1) : tf.matMul(parts[i], gi)));
+        gi.dispose();
       }
       return [leave(g), nFactors === 1 ? dRots[0] : tf.concat(dRots, 0)];
     });
