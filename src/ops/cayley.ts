@@ -8,28 +8,6 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
 }
 
 /**
- * Inverse of each `[b, b]` matrix of a batch by Gauss–Jordan elimination without pivoting.
- * Only for matrices whose symmetric part is positive definite, such as `I − Q` with `Q`
- * skew-symmetric: every pivot is then non-zero. tfjs has no `inv` or `solve`.
- */
-export function invertUnpivoted(a: tf.Tensor3D): tf.Tensor3D {
-  const [k, b] = a.shape;
-  return tf.tidy(() => {
-    let m: tf.Tensor3D = tf.concat([a, batchedEye(k, b)], 2);
-    const eye = tf.eye(b);
-    for (let t = 0; t < b; t++) {
-      // Row t becomes pivot row / pivot; every other row i loses m[i,t] · pivot row.
-      const pivotRow = tf.slice(m, [0, t, 0], [k, 1, 2 * b]);
-      const pivot = tf.slice(m, [0, t, t], [k, 1, 1]);
-      const scaled = tf.div(pivotRow, pivot);
-      const factors = tf.sub(tf.slice(m, [0, 0, t], [k, b, 1]), tf.expandDims(tf.slice(eye, [0, t], [b, 1]), 0));
-      m = tf.sub(m, tf.mul(factors, scaled));
-    }
-    return tf.slice(m, [0, 0, b], [k, b, b]);
-  });
-}
-
-/**
  * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
  * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
  * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
