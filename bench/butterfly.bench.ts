@@ -14,7 +14,8 @@ import { backendList, BenchCase, BenchResult, printTable, profileStep, runCases,
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
 
 /** Loss = mean(y²); gradients to the input and to `params`; Adam updates `params`. */
-function step(name: string, forward: (x: tf.Tensor2D) => tf.Tensor, params: tf.Variable[], rows = ROWS, d = D): BenchCase {
+function step(name: string, forward: (x: tf.Tensor2D) => tf.Tensor, params: tf.Variable[],
+  rows = ROWS, d = D): BenchCase {
   const x = tf.variable(tf.randomNormal([rows, d]), true); // only differentiated, never updated
   const optimizer = tf.train.adam(1e-3);
   return {

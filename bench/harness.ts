@@ -53,7 +53,8 @@ export function printTable(title: string, results: BenchResult[], baselines: str
   const byName = new Map(results.map((r) => [r.name, r]));
   console.log(`\n${title}`);
   const header = ['case', 'median ms', 'peak MB', 'kernels', ...baselines.map((b) => `÷ ${b}`)];
-  const rows = results.map((r) => [r.name, r.medianMs.toFixed(1), (r.peakExtraBytes / 2 ** 20).toFixed(1), `${r.kernels ?? '?'}`,
+  const rows = results.map((r) => [r.name, r.medianMs.toFixed(1), (r.peakExtraBytes / 2 ** 20).toFixed(1),
+    `${r.kernels ?? '?'}`,
     ...baselines.map((b) => (r.medianMs / (byName.get(b)?.medianMs ?? NaN)).toFixed(2) + '×')]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';

@@ -18,13 +18,14 @@ const backends = backendList(flag('backend', 'all'));
 const repeats = Number(flag('repeats', '5'));
 const only = flag('only', 'all');
 
-const byBackend = new Map<string, BenchResult[]>();
+const byBackend = new Map<string, BenchResult[][]>();
 for (const backend of backends) {
   if (!await useBackend(backend)) continue;
   console.log(`\n=== backend: ${tf.getBackend()} ===`);
-  const results: BenchResult[] = [];
-  if (only === 'all' || only === 'oft') results.push(...await runOftBench(repeats));
-  if (only === 'all' || only === 'boft') results.push(...await runButterflyBench(repeats, !process.argv.includes('--no-weight-centric')));
-  byBackend.set(tf.getBackend(), results);
+  const groups: BenchResult[][] = []; // each with its own baselines
+  if (only === 'all' || only === 'oft') groups.push(await runOftBench(repeats));
+  const weightCentric = !process.argv.includes('--no-weight-centric');
+  if (only === 'all' || only === 'boft') groups.push(await runButterflyBench(repeats, weightCentric));
+  byBackend.set(tf.getBackend(), groups);
 }
 if (process.argv.includes('--peft')) printPeftComparison(byBackend, repeats);

@@ -12,12 +12,16 @@ const PAIRS: Array<[string, string]> = [
 ];
 const OURS_BASE = 'frozen x·K+c (plain ops)';
 
-export function printPeftComparison(byBackend: Map<string, BenchResult[]>, repeats: number): void {
+/**
+ * Runs PEFT's steps and prints its ratios beside ours. `byBackend` holds, per backend, groups of
+ * results that were timed together; a case's ratio uses the baseline of its own group.
+ */
+export function printPeftComparison(byBackend: Map<string, BenchResult[][]>, repeats: number): void {
   let peft: { versions: Record<string, string>; threads: number; note: string; ratio: Record<string, number> };
   try {
-    const python = execFileSync('bash', ['interop/peft/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-      .trim().split('\n').pop() as string;
-    const out = execFileSync(python, ['interop/peft/bench_step.py', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const setup = execFileSync('bash', ['interop/peft/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const python = setup.trim().split('\n').pop() as string;
+    const out = execFileSync(python, ['interop/peft/bench_step.py', String(repeats)], { encoding: 'utf8' });
     peft = JSON.parse(out.trim().split('\n').pop() as string);
   } catch (e) {
     console.log(`\nPEFT comparison skipped: ${(e as Error).message.split('\n')[0]}`);
@@ -28,11 +32,14 @@ export function printPeftComparison(byBackend: Map<string, BenchResult[]>, repea
     `(ours: ÷ ${OURS_BASE}; PEFT ${peft.versions.peft}, torch ${peft.versions.torch} CPU, ${peft.threads} threads: ` +
     `÷ frozen Linear). ${peft.note}.`);
   const header = ['case', ...backends.map((b) => `tfjs-oft ${b}`), 'PEFT torch CPU'];
-  const rows = PAIRS.map(([ours, theirs]) => [ours, ...backends.map((b) => {
-    const res = new Map((byBackend.get(b) ?? []).map((r) => [r.name, r.medianMs]));
-    const v = (res.get(ours) ?? NaN) / (res.get(OURS_BASE) ?? NaN);
+  const ratio = (groups: BenchResult[][], name: string): string => {
+    const group = groups.find((g) => g.some((r) => r.name === name));
+    const ms = new Map((group ?? []).map((r) => [r.name, r.medianMs]));
+    const v = (ms.get(name) ?? NaN) / (ms.get(OURS_BASE) ?? NaN);
     return Number.isNaN(v) ? '–' : `${v.toFixed(2)}×`;
-  }), `${(peft.ratio[theirs] ?? NaN).toFixed(2)}×`]);
+  };
+  const rows = PAIRS.map(([ours, theirs]) => [ours, ...backends.map((b) => ratio(byBackend.get(b) ?? [], ours)),
+    `${(peft.ratio[theirs] ?? NaN).toFixed(2)}×`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
   console.log(line(header));

@@ -84,7 +84,8 @@ def main():
             times[name].append((time.perf_counter() - t0) * 1000)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     print(json.dumps({"versions": versions(), "threads": torch.get_num_threads(),
-                      "note": "BOFT m>1: PEFT's CUDA block-diagonal helper replaced by a vectorized pure-torch stand-in",
+                      "note": "BOFT m>1: PEFT's CUDA block-diagonal helper replaced by a vectorized "
+                              "pure-torch stand-in",
                       "medianMs": med, "ratio": {k: v / med["frozen Linear"] for k, v in med.items()}}))
 
 

@@ -114,8 +114,26 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
         tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
       return { value: r, gradFunc };
     }
-    // Horner: s_1 = I + Q, s_t = I + Q·s_{t−1} (t ≤ N − 2), R = s_1 · s_{N−2}.
     const eye = tf.eye(b);
+    if (neumannTerms === 5) {
+      // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
+      // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².
+      const q2 = tf.matMul(q, q);
+      const a = tf.add(tf.add(eye, tf.mul(q, 2)), q2);
+      const pq = tf.add(eye, q2);
+      save([q, a, pq]);
+      const gradFunc = (dy: tf.Tensor, [qs, as, ps]: tf.Tensor[]) => tf.tidy(() => {
+        const g = dy as tf.Tensor3D;
+        const dA = tf.matMul(g, ps as tf.Tensor3D, false, true);
+        const dQ2 = tf.add(dA, tf.matMul(as as tf.Tensor3D, g, true, false)); // through A and through P
+        const qt = qs as tf.Tensor3D;
+        const dQ = tf.addN([tf.mul(dA, 2), tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
+        return packedGradient(dQ as tf.Tensor3D);
+      });
+      return { value: tf.matMul(a, pq), gradFunc };
+    }
+    // Horner: s_1 = I + Q, s_t = I + Q·s_{t−1} (t ≤ N − 2), R = s_1 · s_{N−2}.
+
     const s: tf.Tensor3D[] = [tf.add(eye, q)];
     for (let t = 1; t < neumannTerms - 2; t++) s.push(tf.add(eye, tf.matMul(q, s[t - 1])));
     const r = tf.matMul(s[0], s[s.length - 1]);

@@ -23,8 +23,8 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
       `do not match input dimension ${d} and kernel [${kernel.shape}].`);
   }
   if (nFactors > 1 && (b % 2 !== 0 || d % (b * 2 ** (nFactors - 1)) !== 0)) {
-    throw new Error(`rotatedProduct: ${nFactors} factors need an even block size and d divisible by b·2^${nFactors - 1}; ` +
-      `got d=${d}, b=${b}.`);
+    throw new Error(`rotatedProduct: ${nFactors} factors need an even block size and d divisible by ` +
+      `b·2^${nFactors - 1}; got d=${d}, b=${b}.`);
   }
   const h = b / 2;
   const last = nFactors - 1;
@@ -61,7 +61,10 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
       inputs[i] = w;
       const input = w;
       // x_j · R_j, transposed: R_jᵀ · W_j. A tidy per factor frees its reshapes at once.
-      w = tf.tidy(() => (i > 0 ? swap(tf.matMul(parts[i], input, true, false), i) : tf.matMul(parts[i], input, true, false)));
+      w = tf.tidy((): tf.Tensor3D => {
+        const out: tf.Tensor3D = tf.matMul(parts[i], input, true, false);
+        return i > 0 ? swap(out, i) : out;
+      });
     }
     const kept = [tf.tidy(() => tf.matMul(tf.reshape(w, [d, rows]), kernel, true, false)), ...inputs];
     w.dispose();

@@ -66,7 +66,8 @@ export function packedGradient(dq: tf.Tensor3D): tf.Tensor2D {
   const { upper, lower } = skewIndex(b);
   return tf.tidy(() => {
     const flat = tf.reshape(dq, [k, b * b]);
-    return tf.sub(tf.gather(flat, tf.tensor1d(upper, 'int32'), 1), tf.gather(flat, tf.tensor1d(lower, 'int32'), 1)) as tf.Tensor2D;
+    const at = (positions: Int32Array) => tf.gather(flat, tf.tensor1d(positions, 'int32'), 1);
+    return tf.sub(at(upper), at(lower)) as tf.Tensor2D;
   });
 }
 
