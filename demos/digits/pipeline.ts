@@ -5,12 +5,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tfjsOft from '../../src/index';
 import { DEFAULT_SPLIT, disposeTasks, makeTasks, SplitSizes, TensorSplit } from './data';
+import { accuracy } from './evaluate';
 import { applyLora } from './lora';
-import { writeReport } from './report';
+import { FINE_TUNE_DEFAULTS, oftConfig } from './oft-setup';
+import { markdownReport, svgChart } from './report';
 import { withSeededMathRandom } from './rng';
 import { buildVit, DEFAULT_VIT, VitConfig } from './vit';
 
@@ -147,20 +149,6 @@ export async function selectBackend(requested?: string): Promise<string> {
   return 'cpu';
 }
 
-/** Accuracy of `model` on `split` (predicted class = argmax), in batches to bound memory. */
-export function accuracy(model: tf.LayersModel, split: TensorSplit, batch = 500): number {
-  const n = split.labels.length;
-  let correct = 0;
-  for (let i = 0; i < n; i += batch) {
-    const size = Math.min(batch, n - i);
-    const pred = tf.tidy(() => tf.argMax(model.predict(tf.slice(split.xs, [i, 0, 0], [size, -1, -1])) as tf.Tensor, -1));
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let j = 0; j < size; j++) if (p[j] === split.labels[i + j]) correct++;
-  }
-  return correct / n;
-}
-
 function countParams(weights: tf.LayerVariable[]): number {
   return weights.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 }
@@ -172,7 +160,7 @@ function cacheKey(parts: unknown): string {
 type Log = (line: string) => void;
 
 /** Pretrains on task A, or loads the cached result of an identical earlier run. */
-async function pretrained(o: DemoResult['options'], backend: string, aTrain: TensorSplit, aTest: TensorSplit,
+export async function pretrained(o: DemoResult['options'], backend: string, aTrain: TensorSplit, aTest: TensorSplit,
   bTest: TensorSplit, quiet: boolean, log: Log): Promise<DemoResult['pretrain']> {
   const key = cacheKey({ v: 1, vit: o.vit, split: o.split, seed: o.seed, epochs: o.pretrainEpochs,
     lr: o.pretrainLearningRate, batch: o.batchSize, backend });
@@ -181,7 +169,7 @@ async function pretrained(o: DemoResult['options'], backend: string, aTrain: Ten
   if (existsSync(metaPath) && existsSync(join(dir, 'model.json'))) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { seconds: number };
     const model = await tf.loadLayersModel(`file://${join(dir, 'model.json')}`);
-    const accA = accuracy(model, aTest), accB = accuracy(model, bTest);
+    const accA = await accuracy(model, aTest), accB = await accuracy(model, bTest);
     model.dispose();
     log(`pretrained ViT loaded from the cache ${dir} (pretraining took ${meta.seconds.toFixed(1)} s when it ran)`);
     return { accA, accB, seconds: meta.seconds, cached: true, cachePath: dir };
@@ -200,7 +188,7 @@ async function pretrained(o: DemoResult['options'], backend: string, aTrain: Ten
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(dir, { recursive: true });
   await model.save(`file://${dir}`);
-  const accA = accuracy(model, aTest), accB = accuracy(model, bTest);
+  const accA = await accuracy(model, aTest), accB = await accuracy(model, bTest);
   writeFileSync(metaPath, JSON.stringify({ seconds, accA, accB, backend, date: new Date().toISOString() }, null, 2));
   model.optimizer?.dispose();
   model.dispose();
@@ -233,8 +221,7 @@ async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['opti
       return { model, setup: `rank ${loraRank}, α = ${2 * loraRank}, all linear layers but the head; \`classifier\` trains` };
     }
     case 'oft': {
-      const model = tfjsOft.applyOft(base, { oftBlockSize: o.oftBlockSize, useCayleyNeumann: true,
-        targetModules: 'all-linear', modulesToSave: ['classifier'] });
+      const model = tfjsOft.applyOft(base, oftConfig(o.oftBlockSize));
       base.dispose();
       return { model, setup: `applyOft: oftBlockSize ${o.oftBlockSize}, Cayley–Neumann, 'all-linear'; \`classifier\` trains` };
     }
@@ -266,26 +253,31 @@ function disposeModel(model: tf.LayersModel): void {
   model.dispose();
 }
 
+/** The options with their defaults filled in. */
+export function resolveDemoOptions(opts: DemoOptions = {}): DemoResult['options'] {
+  return {
+    epochs: opts.epochs ?? FINE_TUNE_DEFAULTS.epochs,
+    pretrainEpochs: opts.pretrainEpochs ?? 15,
+    outDir: resolve(opts.outDir ?? 'demo-output'),
+    cacheDir: resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'digits-demo')),
+    split: opts.split ?? DEFAULT_SPLIT,
+    vit: opts.vit ?? DEFAULT_VIT,
+    batchSize: opts.batchSize ?? FINE_TUNE_DEFAULTS.batchSize,
+    pretrainLearningRate: opts.pretrainLearningRate ?? 2e-3,
+    learningRate: opts.learningRate ?? FINE_TUNE_DEFAULTS.learningRate,
+    oftBlockSize: opts.oftBlockSize ?? FINE_TUNE_DEFAULTS.oftBlockSize,
+    seed: opts.seed ?? 1234,
+    methods: opts.methods ?? [...METHODS],
+  };
+}
+
 /** Runs the whole demo and writes its report; see {@link DemoOptions} for the knobs. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const tStart = performance.now();
   const cpuStart = process.cpuUsage();
   const quiet = opts.quiet ?? false;
   const log: Log = quiet ? () => {} : (opts.log ?? ((l: string) => console.log(l)));
-  const o: DemoResult['options'] = {
-    epochs: opts.epochs ?? 5,
-    pretrainEpochs: opts.pretrainEpochs ?? 15,
-    outDir: resolve(opts.outDir ?? 'demo-output'),
-    cacheDir: resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'digits-demo')),
-    split: opts.split ?? DEFAULT_SPLIT,
-    vit: opts.vit ?? DEFAULT_VIT,
-    batchSize: opts.batchSize ?? 64,
-    pretrainLearningRate: opts.pretrainLearningRate ?? 2e-3,
-    learningRate: opts.learningRate ?? 1e-3,
-    oftBlockSize: opts.oftBlockSize ?? 8,
-    seed: opts.seed ?? 1234,
-    methods: opts.methods ?? [...METHODS],
-  };
+  const o = resolveDemoOptions(opts);
   for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`runDemo: epochs must be a positive integer, got ${o.epochs}`);
   const backend = await selectBackend(opts.backend);
@@ -339,8 +331,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         const trainable = countParams(model.trainableWeights);
         const total = countParams(model.weights);
         model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'categoricalCrossentropy' });
-        const accAByEpoch = [accuracy(model, tasks.aTest)];
-        const accBByEpoch = [accuracy(model, tasks.bTest)];
+        const accAByEpoch = [await accuracy(model, tasks.aTest)];
+        const accBByEpoch = [await accuracy(model, tasks.bTest)];
         const batchLoss: number[] = [];
         const epochSeconds: number[] = [];
         let epochStart = 0;
@@ -349,8 +341,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           onBatchEnd: async (_b, logs) => { batchLoss.push(logs?.loss ?? NaN); },
           onEpochEnd: async () => {
             epochSeconds.push((performance.now() - epochStart) / 1000);
-            accAByEpoch.push(accuracy(model, tasks.aTest));
-            accBByEpoch.push(accuracy(model, tasks.bTest));
+            accAByEpoch.push(await accuracy(model, tasks.aTest));
+            accBByEpoch.push(await accuracy(model, tasks.bTest));
           },
         });
         const callbacks: tf.CustomCallback[] | tfjsOft.ProgressBar[] = [record];
@@ -414,4 +406,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   } finally {
     disposeTasks(tasks);
   }
+}
+
+/** Writes results.md, results.json and chart.svg into `outDir`; returns their paths. */
+function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoResult['files'] {
+  mkdirSync(outDir, { recursive: true });
+  const files = { markdown: join(outDir, 'results.md'), json: join(outDir, 'results.json'),
+    svg: join(outDir, 'chart.svg') };
+  writeFileSync(files.markdown, markdownReport(r, (p) => relative(process.cwd(), p)));
+  writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(files.svg, svgChart(r));
+  return files;
 }

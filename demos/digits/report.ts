@@ -1,7 +1,6 @@
 // The demo's report: a Markdown table, the full measurements as JSON, and a hand-written SVG
 // chart (what each method learned vs. kept, training loss, and task-A accuracy per epoch).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// No Node built-ins: the browser demo (demos/browser/) draws its live chart with svgChart.
 import type { DemoResult, MethodResult } from './pipeline';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -24,7 +23,7 @@ export function markdownTable(r: Omit<DemoResult, 'files'>): string {
 }
 
 /** The whole Markdown report: setup, table, per-method setups, merge check. */
-export function markdownReport(r: Omit<DemoResult, 'files'>): string {
+export function markdownReport(r: Omit<DemoResult, 'files'>, shownPath: (path: string) => string = (p) => p): string {
   const o = r.options;
   const s = o.split;
   const out = [
@@ -52,7 +51,8 @@ export function markdownReport(r: Omit<DemoResult, 'files'>): string {
     out.push(`Merged the ${r.methods.find((m) => m.method === r.merge!.method)!.label} model with \`mergeAndUnload\`: ` +
       `max |merged − unmerged| over the task-B test predictions = ${r.merge.maxAbsDiff.toExponential(2)} ` +
       `(${r.merge.relDiff.toExponential(2)} relative), same predicted class: ${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
-      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. Saved to \`${relative(process.cwd(), r.merge.savedTo)}\`; ` +
+      `layer classes after merging: ${r.merge.layerClassesAfter.join(', ')}. ` +
+      `Saved to \`${shownPath(r.merge.savedTo)}\`; ` +
       `reloaded, max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)}.`, '');
   }
   out.push(`Total time: ${r.totalSeconds.toFixed(1)} s wall clock, ${r.cpuSeconds.toFixed(1)} s of CPU time.`, '');
@@ -103,8 +103,17 @@ function smooth(xs: number[], k: number): number[] {
   });
 }
 
+/** What the chart reads: a finished demo result, or the browser demo's run so far. */
+export interface ChartData {
+  pretrain: Pick<DemoResult['pretrain'], 'accA'>;
+  /** `batchesPerEpoch` places a run still in progress on the epoch axis. */
+  options: Pick<DemoResult['options'], 'epochs'> & { batchesPerEpoch?: number };
+  matchedAccB: number;
+  methods: Pick<MethodResult, 'method' | 'label' | 'trainableParams' | 'accAByEpoch' | 'accBByEpoch' | 'batchLoss'>[];
+}
+
 /** The chart: three panels side by side, as an SVG document. */
-export function svgChart(r: Omit<DemoResult, 'files'>): string {
+export function svgChart(r: ChartData): string {
   const W = 1260, H = 430;
   const parts: string[] = [];
   const ms = r.methods;
@@ -142,7 +151,8 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
   parts.push(a2.svg);
   ms.forEach((m) => {
     const s = smooth(m.batchLoss, 8);
-    const pts = s.map((v, i) => `${a2.sx(((i + 1) / s.length) * E).toFixed(1)},${a2.sy(v).toFixed(1)}`).join(' ');
+    const perEpoch = r.options.batchesPerEpoch ?? s.length / E;
+    const pts = s.map((v, i) => `${a2.sx((i + 1) / perEpoch).toFixed(1)},${a2.sy(v).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${COLORS[m.method]}" stroke-width="1.8"/>`);
   });
   // Panel 3: task A accuracy after each epoch (forgetting as it happens), B dashed.
@@ -168,16 +178,6 @@ export function svgChart(r: Omit<DemoResult, 'files'>): string {
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
     `font-family="Helvetica, Arial, sans-serif">\n<rect width="${W}" height="${H}" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
-}
-
-/** Writes results.md, results.json and chart.svg into `outDir`; returns their paths. */
-export function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoResult['files'] {
-  mkdirSync(outDir, { recursive: true });
-  const files = { markdown: join(outDir, 'results.md'), json: join(outDir, 'results.json'), svg: join(outDir, 'chart.svg') };
-  writeFileSync(files.markdown, markdownReport(r));
-  writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(files.svg, svgChart(r));
-  return files;
 }
 
 export type { MethodResult };
