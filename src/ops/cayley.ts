@@ -11,21 +11,32 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
  * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
  * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
  * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
- * finite Q. Start `X₀ = (I + Q)/c` with `c = 1 + ‖Q‖²_F/2 ≥ ‖A‖²₂` (a skew block's eigenvalues
- * ±iθ come in pairs, so θ²_max ≤ ‖Q‖²_F/2): the residual `E = I − AX` then has eigenvalues in
- * `[0, ρ]`, `ρ = 1 − 1/c`, and squares each step. The step count is chosen from the largest
- * ‖Q_j‖_F (one small read back): 0 at Q = 0, about 5 at ‖Q‖_F ≈ 1, 44 at ‖Q‖_F ≈ 1e6.
+ * finite Q. Each block starts at `X₀ = (I + Q)/c` with `c = 1 + ‖Q‖²_F/2 ≥ ‖A‖²₂` (a skew
+ * block's eigenvalues ±iθ come in pairs, so θ²_max ≤ ‖Q‖²_F/2): the residual `E = I − AX` then
+ * has eigenvalues in `[0, 1 − 1/c]` and squares each step, so the iteration never diverges.
+ * The step count comes from the largest ‖Q_j‖_F (one scalar read back): 0 at Q = 0, about 5
+ * at ‖Q‖_F ≈ 1, 44 at ‖Q‖_F ≈ 1e6. On WebGPU, where a synchronous read stalls the queue (and
+ * breaks later reads on SwiftShader), the count is fixed at what ‖Q_j‖_F ≤ 16 needs; larger
+ * blocks stay finite but converge only partly there.
  */
 export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
   const [k, b] = q.shape;
-  const normSq = tf.tidy(() => tf.max(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1)));
-  const c = 1 + normSq.dataSync()[0] / 2;
-  normSq.dispose();
-  if (!Number.isFinite(c)) throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (‖Q‖²_F = ${c}).`);
-  const steps = newtonSchulzSteps(1 / c);
+  const normSq = tf.tidy(() => tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1));
+  let steps = STEPS_WITHOUT_READ;
+  if (tf.getBackend() !== 'webgpu') {
+    const largest = tf.max(normSq);
+    const c = 1 + largest.dataSync()[0] / 2;
+    largest.dispose();
+    if (!Number.isFinite(c)) {
+      normSq.dispose();
+      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * (c - 1)}).`);
+    }
+    steps = newtonSchulzSteps(1 / c);
+  }
   const eye = tf.eye(b);
   const a = tf.sub(eye, q);
-  let x = tf.tidy(() => tf.div(tf.add(eye, q), c)) as tf.Tensor3D;
+  let x = tf.tidy(() => tf.div(tf.add(eye, q), tf.reshape(tf.add(tf.mul(normSq, 0.5), 1), [k, 1, 1]))) as tf.Tensor3D;
+  normSq.dispose();
   const twoEye = tf.mul(eye, 2);
   for (let t = 0; t < steps; t++) {
     // One step at a time so that only the current iterate is alive (memory O(k·b²)).
@@ -38,15 +49,18 @@ export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
 }
 
 /**
- * Newton–Schulz steps that bring a residual of spectral radius `ρ = 1 − gap` below 2⁻³⁰, plus one
- * for rounding. Takes the gap `1/c`, not ρ: for huge Q, ρ rounds to 1 in float64.
+ * Newton–Schulz steps that bring a residual of spectral radius `ρ = 1 − gap` below 2⁻³⁰ (well
+ * under float32's rounding). Takes the gap `1/c`, not ρ: for huge Q, ρ rounds to 1 in float64.
  */
 function newtonSchulzSteps(gap: number): number {
   const target = 2 ** -30;
   if (1 - gap <= target) return 0;
   // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
-  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-gap))) + 1;
+  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-gap)));
 }
+
+/** Steps used without a read back: enough for every block with ‖Q_j‖²_F ≤ 256. */
+const STEPS_WITHOUT_READ = newtonSchulzSteps(1 / (1 + 256 / 2));
 
 /**
  * Exact Cayley transform `R = (I + Q)(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]`.
