@@ -19,7 +19,8 @@ const OURS_BASE = 'frozen x·K+c (plain ops)';
 export function printPeftComparison(byBackend: Map<string, BenchResult[][]>, repeats: number): void {
   let peft: { versions: Record<string, string>; threads: number; note: string; ratio: Record<string, number> };
   try {
-    const setup = execFileSync('bash', ['interop/peft/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const setup = execFileSync('bash', ['interop/peft/setup.sh'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const python = setup.trim().split('\n').pop() as string;
     const out = execFileSync(python, ['interop/peft/bench_step.py', String(repeats)], { encoding: 'utf8' });
     peft = JSON.parse(out.trim().split('\n').pop() as string);

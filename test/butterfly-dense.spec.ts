@@ -188,7 +188,7 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     tf.dispose([x, wt, ...Object.values(grads)]);
   });
 
-  it('gives the reference gradient to the input, W · (B · K · diag(s))ᵀ, and finite-difference boft_r gradients', () => {
+  it('gives the reference gradient to the input, W · (B·K·diag(s))ᵀ, and finite-difference boft_r gradients', () => {
     // The fused op computes ∂L/∂x and ∂L/∂boft_r itself; check both on every factor layout.
     for (const [d, b, m, rows] of [[8, 2, 1, 3], [16, 2, 4, 5], [32, 4, 3, 2], [48, 6, 2, 4]]) {
       const units = 3;
@@ -204,7 +204,8 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
       const want = ref.matmul(ref.mat(rows, units, w), ref.transpose(merged));
       expect(relErr(grads[x.name].dataSync(), want.data), `∂x d=${d} b=${b} m=${m}`).to.be.at.most(1e-5);
       const loss = (v: Float64Array) => {
-        const y = referenceForward(ref.mat(rows, d, xData), kernel, s, values(layer, 'bias'), referenceRotation({ d, b, m, v }));
+        const rot = referenceRotation({ d, b, m, v });
+        const y = referenceForward(ref.mat(rows, d, xData), kernel, s, values(layer, 'bias'), rot);
         return y.data.reduce((acc, z, k) => acc + z * w[k], 0);
       };
       const numeric = Array.from(v0, (_, k) => {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { cayleyExact, cayleyFromPacked, cayleyNeumann, inverseOfIMinusSkew, orthogonalityError } from '../src/ops/cayley';
+import {
+  cayleyExact, cayleyFromPacked, cayleyNeumann, inverseOfIMinusSkew, orthogonalityError,
+} from '../src/ops/cayley';
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
 import * as ref from './reference/dense-math';
@@ -91,14 +93,16 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
         const p = packedSize(b);
         const random = ref.rng(7 * b + 1);
         // scale 0: every entry gets its own magnitude 10^u, u ∈ [−3, 6], so blocks mix tiny and huge angles.
-        const v = Float32Array.from(ref.normals(random, 3 * p), (z) => z * (scale > 0 ? scale : 10 ** (9 * random() - 3)));
+        const magnitude = () => (scale > 0 ? scale : 10 ** (9 * random() - 3));
+        const v = Float32Array.from(ref.normals(random, 3 * p), (z) => z * magnitude());
         const q = skewFromPacked(tf.tensor2d(v, [3, p]), b);
         const r = cayleyExact(q);
         const got = r.dataSync();
         expect(got.every(Number.isFinite), `finite b=${b} scale=${scale}`).to.equal(true);
         for (let j = 0; j < 3; j++) {
           const expected = ref.cayley(ref.skew(v.slice(j * p, (j + 1) * p), b));
-          expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data), `b=${b} scale=${scale}`).to.be.below(1e-5);
+          const diff = ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data);
+          expect(diff, `b=${b} scale=${scale}`).to.be.below(1e-5);
         }
         expect(orthogonalityError(r)).to.be.below(1e-5);
         tf.dispose([q, r]);
@@ -198,7 +202,8 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
 
 describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', () => {
   for (const terms of [null, 3, 4, 5, 7]) {
-    it(`matches the float64 reference and its finite-difference gradient (${terms == null ? 'exact' : `Neumann N=${terms}`})`, () => {
+    const mode = terms == null ? 'exact' : `Neumann N=${terms}`;
+    it(`matches the float64 reference and its finite-difference gradient (${mode})`, () => {
       const b = 5; const k = 2; const p = packedSize(b);
       const v = randomPacked(40 + (terms ?? 0), k, b, 0.3);
       const w = ref.normals(ref.rng(41), k * b * b);
@@ -208,7 +213,9 @@ describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', 
       };
       const loss64 = (vv: Float64Array) => {
         let sum = 0;
-        for (let j = 0; j < k; j++) rotation(vv, j).data.forEach((z, t) => { sum += z * w[j * b * b + t] + 0.5 * z * z; });
+        for (let j = 0; j < k; j++) {
+          rotation(vv, j).data.forEach((z, t) => { sum += z * w[j * b * b + t] + 0.5 * z * z; });
+        }
         return sum;
       };
       const vT = tf.tensor2d(v, [k, p]); const wT = tf.tensor3d(w, [k, b, b]);
