@@ -6,7 +6,7 @@
 // Work happens on W = (x · M_{m−1} · … · M_i)ᵀ, features first ([d, rows]): a factor's blocks
 // are then a batched matmul Rᵀ · W_j, its permutation moves whole rows of W (rows × h floats at
 // a time), and the permutation between two factors is one transpose. The last product is
-// `Wᵀ · K` (a transposed-operand matmul, no copy).
+// `Wᵀ · K`, and the gradient to W is `K · ∂yᵀ`.
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -66,7 +66,8 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
         return i > 0 ? swap(out, i) : out;
       });
     }
-    const kept = [tf.tidy(() => tf.matMul(tf.reshape(w, [d, rows]), kernel, true, false)), ...inputs];
+    // An explicit transpose, not matMul's transposeA: on wasm that 2-D matmul is ~40× slower.
+    const kept = [tf.tidy(() => tf.matMul(tf.transpose(tf.reshape(w, [d, rows])), kernel)), ...inputs];
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
     save([rIn, ...kept.slice(1)]);
@@ -74,7 +75,7 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
       const parts = split(saved[0] as tf.Tensor3D);
       const dRots: tf.Tensor3D[] = [];
       // g = ∂L/∂(output of factor i), blocks of factor i.
-      let g = tf.reshape(tf.matMul(kernel, dy as tf.Tensor2D, false, true), [n, b, rows]) as tf.Tensor3D;
+      let g = tf.reshape(tf.matMul(kernel, tf.transpose(dy)), [n, b, rows]) as tf.Tensor3D;
       for (let i = 0; i <= last; i++) {
         dRots[i] = tf.matMul(saved[1 + i] as tf.Tensor3D, g, false, true); // W_j · G_jᵀ
         const gi = g;
