@@ -66,8 +66,7 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
         return i > 0 ? swap(out, i) : out;
       });
     }
-    // An explicit transpose, not matMul's transposeA: on wasm that 2-D matmul is ~40× slower.
-    const kept = [tf.tidy(() => tf.matMul(tf.transpose(tf.reshape(w, [d, rows])), kernel)), ...inputs];
+    const kept = [tf.tidy(() => transposedTimes(tf.reshape(w, [d, rows]), kernel)), ...inputs];
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
     save([rIn, ...kept.slice(1)]);
@@ -75,7 +74,7 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
       const parts = split(saved[0] as tf.Tensor3D);
       const dRots: tf.Tensor3D[] = [];
       // g = ∂L/∂(output of factor i), blocks of factor i.
-      let g = tf.reshape(tf.matMul(kernel, tf.transpose(dy)), [n, b, rows]) as tf.Tensor3D;
+      let g = tf.reshape(timesTransposed(kernel, dy as tf.Tensor2D), [n, b, rows]) as tf.Tensor3D;
       for (let i = 0; i <= last; i++) {
         dRots[i] = tf.matMul(saved[1 + i] as tf.Tensor3D, g, false, true); // W_j · G_jᵀ
         const gi = g;
@@ -87,4 +86,21 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
     return { value: kept[0], gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x, rots) as tf.Tensor2D;
+}
+
+// wasm multiplies a transposed 2-D operand 10–40× slower than a plain one (measured on
+// [1024, 256] × [1024, 1024]): there an explicit transpose is far cheaper. Elsewhere
+// (tensorflow, cpu) the transposed-operand matmul costs the same and saves a kernel.
+function transposedOperandsAreSlow(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/** `aᵀ · b`. */
+function transposedTimes(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposedOperandsAreSlow() ? tf.matMul(tf.transpose(a), b) : tf.matMul(a, b, true, false);
+}
+
+/** `a · bᵀ`. */
+function timesTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposedOperandsAreSlow() ? tf.matMul(a, tf.transpose(b)) : tf.matMul(a, b, false, true);
 }
