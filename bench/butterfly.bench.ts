@@ -3,40 +3,26 @@
 // input only) and against a weight-centric BOFT step that builds B densely from permutation
 // matrices every step, the way PEFT does (P_i kept as d × d buffers, M_i = P_i·BD_i·P_iᵀ,
 // B = M_{m−1}·…·M_0, then x·(B·K ⊙ s)). Every step also computes the gradient to the input.
-// Standalone: `npx tsx bench/butterfly.bench.ts [--backend cpu|wasm|tensorflow|all] [--repeats N]
-// [--no-weight-centric]`.
+// Standalone: `npx tsx bench/butterfly.bench.ts [--backend cpu|wasm|tensorflow|all] [--repeats N]`.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { pathToFileURL } from 'node:url';
-import { blockDiagonal, ButterflyDense, butterflyPermutations, cayleyExact, packedSize, skewFromPacked } from '../src/index';
-import { backendList, BenchCase, BenchResult, printTable, profileStep, runCases, settle, useBackend } from './harness';
+import {
+  blockDiagonal,
+  ButterflyDense,
+  butterflyPermutations,
+  cayleyExact,
+  packedSize,
+  skewFromPacked,
+} from '../src/index';
+import { BenchCase, BenchResult, printTable, profileStep, runCases, trainingStep } from './harness';
+import { useBackend } from '../scripts/tfjs-backend';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
 
-/** Loss = mean(y²); gradients to the input and to `params`; Adam updates `params`. */
-function step(name: string, forward: (x: tf.Tensor2D) => tf.Tensor, params: tf.Variable[],
-  rows = ROWS, d = D): BenchCase {
-  const x = tf.variable(tf.randomNormal([rows, d]), true); // only differentiated, never updated
-  const optimizer = tf.train.adam(1e-3);
-  return {
-    name,
-    step: () => {
-      tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => tf.mean(tf.square(forward(x as tf.Tensor2D))) as tf.Scalar, [x, ...params]);
-        const paramGrads: Record<string, tf.Tensor> = {};
-        for (const p of params) paramGrads[p.name] = grads[p.name];
-        if (params.length > 0) optimizer.applyGradients(paramGrads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-        settle(grads[x.name]);
-        for (const p of params) settle(p);
-      });
-    },
-    dispose: () => { x.dispose(); optimizer.dispose(); },
-  };
-}
-
 function layerStep(name: string, layer: tf.layers.Layer): BenchCase {
   tf.dispose(layer.apply(tf.zeros([1, D])) as tf.Tensor); // build
-  return step(name, (x) => layer.apply(x) as tf.Tensor, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+  const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+  return trainingStep(name, [ROWS, D], (x) => layer.apply(x) as tf.Tensor, params);
 }
 
 /** PEFT's way: dense permutation buffers, dense B rebuilt every step, weight-centric product. */
@@ -51,19 +37,23 @@ function weightCentricStep(m: number, kernel: tf.Tensor2D, bias: tf.Tensor1D): {
   const s = tf.variable(tf.ones([UNITS]), true);
   const forward = (x: tf.Tensor2D) => {
     const rot = cayleyExact(skewFromPacked(r.reshape([m * n, p]) as tf.Tensor2D, B));
-    const bd = tf.stack(Array.from({ length: m }, (_, i) => blockDiagonal(rot.slice([i * n, 0, 0], [n, B, B]), n))) as tf.Tensor3D;
+    const bd = tf.stack(
+      Array.from({ length: m }, (_, i) => blockDiagonal(rot.slice([i * n, 0, 0], [n, B, B]), n)),
+    ) as tf.Tensor3D;
     const factors = tf.matMul(pMats, tf.matMul(bd, pMats, false, true));
     let full = factors.slice([0, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D;
-    for (let i = 1; i < m; i++) full = tf.matMul(factors.slice([i, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D, full);
+    for (let i = 1; i < m; i++)
+      full = tf.matMul(factors.slice([i, 0, 0], [1, D, D]).reshape([D, D]) as tf.Tensor2D, full);
     const merged = tf.mul(tf.matMul(full, kernel), s);
     return tf.add(tf.matMul(x, merged as tf.Tensor2D), bias);
   };
-  return { c: step(`weight-centric BOFT m=${m} b=${B}`, forward, [r, s]), free: () => tf.dispose([pMats, r, s]) };
+  const c = trainingStep(`weight-centric BOFT m=${m} b=${B}`, [ROWS, D], forward, [r, s]);
+  return { c, free: () => tf.dispose([pMats, r, s]) };
 }
 
 /** The frozen layer's arithmetic in plain ops (x·K + c, gradient to x): no layer overhead. */
 function plainFrozenStep(kernel: tf.Tensor2D, bias: tf.Tensor1D): BenchCase {
-  return step('frozen x·K+c (plain ops)', (x) => tf.add(tf.matMul(x, kernel), bias), []);
+  return trainingStep('frozen x·K+c (plain ops)', [ROWS, D], (x) => tf.add(tf.matMul(x, kernel), bias), []);
 }
 
 /**
@@ -129,8 +119,9 @@ export async function runButterflyMemory(): Promise<void> {
   const [d, units, m, b, rows] = [4096, 16, 4, 8, 32];
   const layer = new ButterflyDense({ units, boftBlockSize: b, boftNButterflyFactor: m });
   tf.dispose(layer.apply(tf.zeros([1, d])) as tf.Tensor); // build
-  const c = step(`ButterflyDense d=${d} n=${units} m=${m} b=${b}, ${rows} rows`, (x) => layer.apply(x) as tf.Tensor,
-    layer.trainableWeights.map((w) => w.read() as tf.Variable), rows, d);
+  const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+  const c = trainingStep(`ButterflyDense d=${d} n=${units} m=${m} b=${b}, ${rows} rows`, [rows, d],
+    (x) => layer.apply(x) as tf.Tensor, params);
   await c.step(); // warm-up: optimizer slots exist before the measured step
   const { peakExtraBytes, kernels } = await profileStep(c);
   console.log(`\nMemory, ${c.name}, backend ${tf.getBackend()}: peak ${(peakExtraBytes / 2 ** 20).toFixed(1)} MiB ` +
@@ -139,14 +130,15 @@ export async function runButterflyMemory(): Promise<void> {
   layer.dispose();
 }
 
+
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const flag = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
   };
   const which = flag('backend', process.env.TFJS_BACKEND ?? 'all');
-  for (const backend of backendList(which)) {
-    if (!await useBackend(backend)) continue;
+  for (const backend of which === 'all' ? ['cpu', 'wasm'] : [which]) {
+    await useBackend(backend);
     console.log(`\n=== backend: ${tf.getBackend()} ===`);
     await runButterflyBench(Number(flag('repeats', '5')), !process.argv.includes('--no-weight-centric'));
   }

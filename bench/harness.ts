@@ -69,25 +69,26 @@ export function settle(t: tf.Tensor | tf.Tensor[]): void {
 }
 
 /**
- * Switches to `name`. `tensorflow` needs `@tensorflow/tfjs-node`, which is not a dependency of
- * this package: it is loaded on demand, and a missing or unbuilt copy only skips that backend.
+ * One training step as a layer inside a network takes it: loss = mean(y²) of `forward` on a
+ * fixed random input of shape `inputShape`, gradients to the input and to `params`, an Adam
+ * update of `params` (none when empty).
  */
-export async function useBackend(name: string): Promise<boolean> {
-  if (name === 'tensorflow' && tf.findBackend('tensorflow') == null) {
-    const specifier = '@tensorflow/tfjs-node'; // a variable: typecheck and bundlers must not require it
-    try {
-      await import(specifier);
-    } catch (e) {
-      console.log(`\n=== backend tensorflow skipped: ${(e as Error).message.split('\n')[0]} ===`);
-      return false;
-    }
-  }
-  const ok = await tf.setBackend(name);
-  await tf.ready();
-  return ok;
+export function trainingStep(name: string, inputShape: [number, number], forward: (x: tf.Tensor2D) => tf.Tensor,
+  params: tf.Variable[]): BenchCase {
+  const x = tf.variable(tf.randomNormal(inputShape), true) as tf.Variable<tf.Rank.R2>; // differentiated, never updated
+  const optimizer = tf.train.adam(1e-3);
+  return {
+    name,
+    step: () => {
+      tf.tidy(() => {
+        const loss = () => tf.mean(tf.square(forward(x))) as tf.Scalar;
+        const { grads } = tf.variableGrads(loss, [x, ...params]);
+        if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+        settle(grads[x.name]);
+        for (const p of params) settle(p);
+      });
+    },
+    dispose: () => { x.dispose(); optimizer.dispose(); },
+  };
 }
 
-/** Backends named by `--backend` (comma-separated; `all` is cpu and wasm). */
-export function backendList(value: string): string[] {
-  return value === 'all' ? ['cpu', 'wasm'] : value.split(',').map((b) => b.trim()).filter((b) => b !== '');
-}

@@ -1,12 +1,13 @@
 // `npm run bench [-- --backend cpu|wasm|tensorflow|all|cpu,wasm,…] [--repeats N] [--only oft|boft]
-// [--no-weight-centric] [--peft]`: every benchmark on each backend, printed as ratios to baselines
-// measured in the same run, with the kernels each step runs. `--peft` also times the same steps with
-// PEFT on torch CPU (the venv of interop/peft/) and prints both overhead ratios side by side.
+// [--no-weight-centric] [--peft]`: every benchmark on each backend (tensorflow: tfjs-node, when it
+// loads), printed as ratios to baselines measured in the same run, with the kernels each step runs.
+// `--peft` also times the same steps with PEFT on torch CPU (the venv of interop/peft/) and prints
+// both overhead ratios side by side.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { tfjsNodeLoads, useBackend } from '../scripts/tfjs-backend';
 import { runOftBench } from './oft.bench';
 import { runButterflyBench } from './butterfly.bench';
-import { backendList, BenchResult, useBackend } from './harness';
+import type { BenchResult } from './harness';
 import { printPeftComparison } from './peft-compare';
 
 function flag(name: string, fallback: string): string {
@@ -14,13 +15,18 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
 }
 
-const backends = backendList(flag('backend', 'all'));
+let backends = flag('backend', 'all').split(',');
+if (backends[0] === 'all') {
+  backends = ['cpu', 'wasm'];
+  if (await tfjsNodeLoads()) backends.push('tensorflow');
+  else console.log('(tensorflow skipped: @tensorflow/tfjs-node does not load; `npm run setup:tfjs-node` builds it)');
+}
 const repeats = Number(flag('repeats', '5'));
 const only = flag('only', 'all');
 
 const byBackend = new Map<string, BenchResult[][]>();
 for (const backend of backends) {
-  if (!await useBackend(backend)) continue;
+  await useBackend(backend);
   console.log(`\n=== backend: ${tf.getBackend()} ===`);
   const groups: BenchResult[][] = []; // each with its own baselines
   if (only === 'all' || only === 'oft') groups.push(await runOftBench(repeats));

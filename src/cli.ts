@@ -4,6 +4,7 @@
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-core';
 import { exportSavedModel, ConverterNotFoundError } from './export/export-saved-model';
+import { staysInside } from './io/contained-path';
 import { fileSystem } from './io/file-system';
 import './registry';
 
@@ -21,7 +22,8 @@ Options of export:
   --tfjs-dir DIR     Where the merged tfjs layers model (the converter's input) is written.
                      Default: <outDir>-tfjs-layers.
   --no-merge         Convert the model as it is (only for a model without adapters).
-  --overwrite        Replace <outDir> if it exists.
+  --overwrite        Replace <outDir> and the --tfjs-dir folder if they exist (only once the
+                     new export is complete; a failed export leaves them unchanged).
   -h, --help         Show this help.
 
 Without a converter, the merged tfjs model is still written and the error message gives the
@@ -63,7 +65,9 @@ function parseExportArgs(argv: string[]): ExportArgs {
     else positional.push(a);
   }
   if (positional.length !== 2) {
-    throw new UsageError(`export takes <model.json> <outDir>, got ${positional.length} argument(s): ${positional.join(' ')}`);
+    throw new UsageError(
+      `export takes <model.json> <outDir>, got ${positional.length} argument(s): ${positional.join(' ')}`,
+    );
   }
   return { ...out, modelJson: positional[0], outDir: positional[1] } as ExportArgs;
 }
@@ -81,11 +85,16 @@ async function ensureBackend(): Promise<void> {
       await import(cpu);
       await import(chained);
     } catch {
-      throw new Error(`tfjs-oft: could not load @tensorflow/tfjs (${(e as Error).message}); install it: npm install @tensorflow/tfjs@4.22.0`);
+      throw new Error(
+        `tfjs-oft: could not load @tensorflow/tfjs (${(e as Error).message}); install it: npm install ` +
+          `@tensorflow/tfjs@4.22.0`,
+      );
     }
   }
   if (tfc.engine().backendNames().length === 0) {
-    throw new Error('tfjs-oft: no tfjs backend registered; install @tensorflow/tfjs (npm install @tensorflow/tfjs@4.22.0).');
+    throw new Error(
+      'tfjs-oft: no tfjs backend registered; install @tensorflow/tfjs (npm install @tensorflow/tfjs@4.22.0).',
+    );
   }
   await tfc.ready();
 }
@@ -94,8 +103,18 @@ async function runExport(argv: string[]): Promise<number> {
   const args = parseExportArgs(argv);
   const path = (globalThis as { process: { getBuiltinModule(id: string): unknown } }).process
     .getBuiltinModule('node:path') as typeof import('node:path');
-  await ensureBackend();
   const modelJson = path.resolve(args.modelJson);
+  // Never replace the model being exported (e.g. --tfjs-dir pointed at the adapter model's folder).
+  const modelDir = path.dirname(modelJson);
+  for (const [what, dir] of [['--tfjs-dir', args.tfjsDir], ['<outDir>', args.outDir]] as const) {
+    if (dir == null) continue;
+    const rel = path.relative(path.resolve(dir), modelDir);
+    if (rel === '' || staysInside(path, rel)) {
+      throw new UsageError(`${what} ${dir} holds the model being exported (${modelJson}); exporting there would ` +
+        'replace it. Pick another folder.');
+    }
+  }
+  await ensureBackend();
   const model = await loadLayersModel(fileSystem(modelJson));
   try {
     const res = await exportSavedModel(model, args.outDir, {
@@ -110,7 +129,7 @@ async function runExport(argv: string[]): Promise<number> {
 }
 
 /** Runs the CLI on `argv` (without `node` and the script); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd == null || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     console.log(USAGE);

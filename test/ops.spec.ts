@@ -11,7 +11,7 @@ function randomPacked(seed: number, k: number, b: number, std: number): Float32A
   return ref.normals(ref.rng(seed), k * packedSize(b), std);
 }
 
-describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
+describe('ops: packed skew-symmetric blocks (docs/math.md §2)', () => {
   it('lays v out row-major over the strict upper triangle, Q = U − Uᵀ', () => {
     const q = skewFromPacked(tf.tensor2d([[1, 2, 3, 4, 5, 6]]), 4);
     expect(q.arraySync()).to.deep.equal([[[0, 1, 2, 3], [-1, 0, 4, 5], [-2, -4, 0, 6], [-3, -5, -6, 0]]]);
@@ -38,7 +38,9 @@ describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
     const b = 5;
     const w = ref.normals(ref.rng(7), b * b);
     const v = tf.tensor2d(randomPacked(3, 1, b, 1), [1, packedSize(b)]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(v);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(
+      v,
+    );
     const got = g.dataSync();
     let k = 0;
     for (let i = 0; i < b; i++) for (let j = i + 1; j < b; j++) {
@@ -55,7 +57,7 @@ describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
   });
 });
 
-describe('ops: Cayley transforms (SPEC §2)', () => {
+describe('ops: Cayley transforms (docs/math.md §3)', () => {
   it('inverts I − Q (Newton–Schulz) like a pivoted float64 inverse', () => {
     const b = 12;
     const v = randomPacked(11, 2, b, 0.8);
@@ -249,7 +251,9 @@ describe('ops: block-diagonal rotation of inputs and kernels', () => {
     const b = 4; const r = 3; const d = b * r; const n = 5;
     const v = randomPacked(31, r, b, 0.5);
     const rot = cayleyExact(skewFromPacked(tf.tensor2d(v, [r, packedSize(b)]), b));
-    const blocks = Array.from({ length: r }, (_, j) => ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)));
+    const blocks = Array.from({ length: r }, (_, j) =>
+      ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)),
+    );
     const dense = ref.blockDiag(blocks);
     const xs = ref.normals(ref.rng(32), 2 * 3 * d);
     const ks = ref.normals(ref.rng(33), d * n);

@@ -3,7 +3,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs } from './dense-args';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { checkRate } from '../helpers';
+import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs, serializeRegularizer } from './dense-args';
 
 /** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
 export interface AdapterDenseArgs extends DenseLayerArgs {
@@ -29,6 +31,7 @@ export abstract class AdapterDense extends layers.Layer {
   protected kernel!: LayerVariable;
   protected bias: LayerVariable | null = null;
   protected readonly dense: ResolvedDenseArgs;
+  private rate = 0;
   private readonly template: layers.Layer;
 
   constructor(args: AdapterDenseArgs) {
@@ -40,7 +43,7 @@ export abstract class AdapterDense extends layers.Layer {
     this.template = template;
     this.dense = resolved;
     this.units = args.units;
-    this.biasTrainable = args.biasTrainable ?? false;
+    this.biasTrainable = args.biasTrainable ?? false; // type-checked by the subclass with its other options
     if (args.batchInputShape == null && args.inputShape == null && args.inputDim != null) {
       this.batchInputShape = [null, args.inputDim];
     }
@@ -91,12 +94,22 @@ export abstract class AdapterDense extends layers.Layer {
   /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
   abstract readonly useCayleyNeumann: boolean;
 
+  /** The name of the method's dropout option (`moduleDropout`, `boftDropout`), for messages. */
+  protected abstract readonly dropoutOption: string;
+
   /**
    * The layer's dropout rate under one name (`moduleDropout` of OFT, `boftDropout` of BOFT),
-   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`.
+   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`. In [0, 1);
+   * may be changed between batches.
    */
-  abstract get dropoutRate(): number;
-  abstract set dropoutRate(rate: number);
+  get dropoutRate(): number {
+    return this.rate;
+  }
+
+  set dropoutRate(rate: number) {
+    checkRate(`${this.getClassName()} '${this.name}'`, this.dropoutOption, rate);
+    this.rate = rate;
+  }
 
   /** The trainable packed skew-symmetric parameters (`oft_r`, `boft_r`), blocks on the last axis. */
   abstract get packedParameters(): LayerVariable;
@@ -104,7 +117,7 @@ export abstract class AdapterDense extends layers.Layer {
   /** Every block rotation of the layer, `[blocks, b, b]` (no dropout). */
   abstract blockRotations(): tf.Tensor3D;
 
-  /** The dense `d × d` rotation `R` of SPEC §0 (for inspection, tests and merging). */
+  /** The dense `d × d` rotation `R` of docs/math.md §1 (for inspection, tests and merging). */
   abstract denseRotation(): tf.Tensor2D;
 
   /**
@@ -152,8 +165,32 @@ export abstract class AdapterDense extends layers.Layer {
    */
   protected abstract adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D;
 
+  /**
+   * The names of the method's options (`OFT_OPTION_KEYS`, `BOFT_OPTION_KEYS`): the layer keeps
+   * each in a field of the same name, and its config lists them in this order.
+   */
+  protected abstract readonly optionKeys: readonly string[];
+
+  /**
+   * The adapter options as the layer resolved them (defaults filled in, block sizes as
+   * adjusted), `biasTrainable` included, in serialized form: what surgery and adapter
+   * checkpoints store to make the same adapter again.
+   */
+  adapterOptions(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify({ biasTrainable: this.biasTrainable, ...this.adapterConfig() }));
+  }
+
   /** The adapter's own config entries, camelCase keys (tfjs snake-cases them on save). */
-  protected abstract adapterConfig(): Record<string, unknown>;
+  private adapterConfig(): Record<string, unknown> {
+    const fields = this as unknown as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of this.optionKeys) {
+      out[key] = key.endsWith('Regularizer')
+        ? serializeRegularizer(fields[key] as Regularizer | undefined)
+        : fields[key];
+    }
+    return out;
+  }
 
   /** Per-output scale `s` (`[n]`), or null when the method has none. */
   protected outputScale(): tf.Tensor1D | null {
@@ -173,14 +210,19 @@ export abstract class AdapterDense extends layers.Layer {
     const weights = source.getWeights();
     const kernel = weights[0];
     if (kernel == null || kernel.rank !== 2) {
-      throw new Error(`${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`);
+      throw new Error(
+        `${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`,
+      );
     }
     // Build through apply() so that the weights get the layer-name prefix of tfjs' name scope
     // (`name/kernel`); a direct build() names them `kernel`, which collide and do not reload.
     if (!this.built) tf.dispose(this.apply(tf.zeros([1, kernel.shape[0]])) as tf.Tensor);
     this.kernel.write(kernel);
     if (this.bias != null) {
-      if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
+      if (weights[1] == null)
+        throw new Error(
+          `${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`,
+        );
       this.bias.write(weights[1]);
     }
   }

@@ -1,44 +1,25 @@
-// OrthogonalDense: OFT / OFTv2 (SPEC §3). A frozen Dense whose input is first rotated by a
-// learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
+// OrthogonalDense: OFT / OFTv2 (docs/math.md §4). A frozen Dense whose input is first rotated
+// by a learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
 // skew-symmetric parameter vector.
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
-import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { cayleyFromPacked } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
 import { rotatedProduct } from '../ops/rotated-product';
-import { packedSize } from '../ops/skew';
+import { packedBlockSquaredNorms, packedSize } from '../ops/skew';
+import { warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
-import { resolveRegularizer, serializeRegularizer } from './dense-args';
-import { checkInteger, checkPositive, checkRate, nearestDivisor, randomSubset, warnOnce } from './validate';
+import { resolveRegularizer } from './dense-args';
+import { checkAdapterArgs, OFT_OPTIONS } from './adapter-options';
+import { OftOptions } from './oft-options';
+import { nearestDivisor, randomSubset } from './validate';
+
+/** Relative slack of the COFT ball test, far above float32 rounding of a norm, far below any training step. */
+const COFT_SLACK = 1e-5;
 
 /** Arguments of `OrthogonalDense`: those of `tf.layers.dense` plus the OFT options. */
-export interface OrthogonalDenseArgs extends AdapterDenseArgs {
-  /**
-   * Size `b` of each orthogonal block (default 32 unless `r` is given). Exactly one of
-   * `oftBlockSize` and `r` must be non-zero. Adjusted to the nearest divisor of the input
-   * dimension, with a warning, when it does not divide it.
-   */
-  oftBlockSize?: number;
-  /** Number of blocks `r` (alternative to `oftBlockSize`; default 0). */
-  r?: number;
-  /** Cayley–Neumann series instead of the exact Cayley transform (default `true`, OFTv2). */
-  useCayleyNeumann?: boolean;
-  /** Number of Neumann terms `N ≥ 3` (default 5). */
-  numCayleyNeumannTerms?: number;
-  /** Constrained OFT: keep every block's ‖Q‖_F ≤ eps/√(stored blocks) (default `false`). */
-  coft?: boolean;
-  /** COFT radius (default 6e-5). */
-  eps?: number;
-  /** One block shared by all `r` positions (default `false`). */
-  blockShare?: boolean;
-  /** Fraction of blocks replaced by the identity for each training batch (default 0). */
-  moduleDropout?: number;
-  /** `true` (default): start at the identity rotation. `false`: random `oft_r ~ N(0, 0.1)`. */
-  initWeights?: boolean;
-  /** Regularizer on `oft_r` (e.g. tfjs-oft's `OrthogonalityRegularizer`). */
-  oftRegularizer?: RegularizerIdentifier | Regularizer;
-}
+export interface OrthogonalDenseArgs extends AdapterDenseArgs, OftOptions {}
 
 /**
  * A drop-in `Dense` with orthogonal fine-tuning. Computes
@@ -47,6 +28,8 @@ export interface OrthogonalDenseArgs extends AdapterDenseArgs {
  */
 export class OrthogonalDense extends AdapterDense {
   static className = 'OrthogonalDense';
+  protected readonly optionKeys = Object.keys(OFT_OPTIONS);
+  protected readonly dropoutOption = 'moduleDropout';
   /** Block size `b` (adjusted to the input dimension once built). */
   oftBlockSize: number;
   /** Number of blocks `r` as configured (0 when `oftBlockSize` was given). */
@@ -57,8 +40,6 @@ export class OrthogonalDense extends AdapterDense {
   readonly eps: number;
   readonly blockShare: boolean;
   readonly initWeights: boolean;
-  /** Module dropout rate; may be changed between batches (e.g. by a schedule callback). */
-  moduleDropout: number;
   /** Source of randomness for module dropout (replaceable for reproducible runs). */
   random: () => number = Math.random;
   private readonly oftRegularizer?: Regularizer;
@@ -69,40 +50,37 @@ export class OrthogonalDense extends AdapterDense {
   constructor(args: OrthogonalDenseArgs) {
     super(args);
     const who = `OrthogonalDense '${this.name}'`;
-    const rGiven = args.r ?? 0;
-    const bGiven = args.oftBlockSize ?? (rGiven === 0 ? 32 : 0);
-    checkInteger(who, 'r', rGiven, 0, 'Use 0 to size blocks by oftBlockSize instead.');
-    checkInteger(who, 'oftBlockSize', bGiven, 0, 'Use e.g. 32, or 0 to size blocks by r instead.');
+    const opts = checkAdapterArgs(who, args, OFT_OPTIONS);
+    const rGiven = opts.r as number;
+    const bGiven = (opts.oftBlockSize ?? (rGiven === 0 ? 32 : 0)) as number;
     if ((rGiven === 0) === (bGiven === 0)) {
       throw new Error(`${who}: set exactly one of r and oftBlockSize to a positive value, got r=${rGiven} and ` +
         `oftBlockSize=${bGiven}. For example {oftBlockSize: 32} (r is then derived), or {r: 8, oftBlockSize: 0}.`);
     }
     this.r = rGiven;
     this.oftBlockSize = bGiven;
-    this.useCayleyNeumann = args.useCayleyNeumann ?? true;
-    this.numCayleyNeumannTerms = args.numCayleyNeumannTerms ?? 5;
-    checkInteger(who, 'numCayleyNeumannTerms', this.numCayleyNeumannTerms, 3, 'The series needs at least 3 terms; 5 is the default.');
-    this.coft = args.coft ?? false;
-    this.eps = args.eps ?? 6e-5;
-    checkPositive(who, 'eps', this.eps);
-    this.blockShare = args.blockShare ?? false;
-    this.moduleDropout = args.moduleDropout ?? 0;
-    checkRate(who, 'moduleDropout', this.moduleDropout);
-    this.initWeights = args.initWeights ?? true;
+    this.useCayleyNeumann = opts.useCayleyNeumann as boolean;
+    this.numCayleyNeumannTerms = opts.numCayleyNeumannTerms as number;
+    this.coft = opts.coft as boolean;
+    this.eps = opts.eps as number;
+    this.blockShare = opts.blockShare as boolean;
+    this.dropoutRate = opts.moduleDropout as number;
+    this.initWeights = opts.initWeights as boolean;
     this.oftRegularizer = resolveRegularizer(args.oftRegularizer);
+  }
+
+  /** Module dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
+  get moduleDropout(): number {
+    return this.dropoutRate;
+  }
+
+  set moduleDropout(rate: number) {
+    this.dropoutRate = rate;
   }
 
   /** Number of blocks `r` once built. */
   get numOftBlocks(): number {
     return this.numBlocks;
-  }
-
-  get dropoutRate(): number {
-    return this.moduleDropout;
-  }
-
-  set dropoutRate(rate: number) {
-    this.moduleDropout = rate;
   }
 
   /** Trainable rotation parameters `oft_r` (`[r, b(b−1)/2]`, or `[1, …]` with `blockShare`). */
@@ -114,13 +92,18 @@ export class OrthogonalDense extends AdapterDense {
     const who = `OrthogonalDense '${this.name}'`;
     if (this.r > 0) {
       const r = nearestDivisor(d, this.r);
-      if (r !== this.r) warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
+      if (r !== this.r)
+        warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
       this.r = r;
       this.numBlocks = r;
       this.blockSize = d / r;
     } else {
       const b = nearestDivisor(d, this.oftBlockSize);
-      if (b !== this.oftBlockSize) warnOnce(`${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using oftBlockSize=${b}.`);
+      if (b !== this.oftBlockSize)
+        warnOnce(
+          `${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using ` +
+            `oftBlockSize=${b}.`,
+        );
       this.oftBlockSize = b;
       this.blockSize = b;
       this.numBlocks = d / b;
@@ -131,10 +114,20 @@ export class OrthogonalDense extends AdapterDense {
     }
     const stored = this.blockShare ? 1 : this.numBlocks;
     const init = this.initWeights ? initializers.zeros() : initializers.randomNormal({ mean: 0, stddev: 0.1 });
-    this.oftR = this.addWeight('oft_r', [stored, packedSize(this.blockSize)], 'float32', init, this.oftRegularizer, true);
+    this.oftR = this.addWeight(
+      'oft_r',
+      [stored, packedSize(this.blockSize)],
+      'float32',
+      init,
+      this.oftRegularizer,
+      true,
+    );
     if (this.coft) this.installCoftProjection();
     if (this.moduleDropout > 0 && (this.blockShare || this.numBlocks < 2)) {
-      warnOnce(`${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single block'}.`);
+      warnOnce(
+        `${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single ' +
+          'block'}.`,
+      );
     }
   }
 
@@ -161,15 +154,6 @@ export class OrthogonalDense extends AdapterDense {
     return rotatedProduct(x, rot, 1, kernel);
   }
 
-  protected adapterConfig(): Record<string, unknown> {
-    return {
-      oftBlockSize: this.oftBlockSize, r: this.r, useCayleyNeumann: this.useCayleyNeumann,
-      numCayleyNeumannTerms: this.numCayleyNeumannTerms, coft: this.coft, eps: this.eps,
-      blockShare: this.blockShare, moduleDropout: this.moduleDropout, initWeights: this.initWeights,
-      oftRegularizer: serializeRegularizer(this.oftRegularizer),
-    };
-  }
-
   /**
    * COFT: every write to `oft_r` — optimizer steps in `fit` included, which bypass tfjs'
    * LayerVariable constraints — is projected onto ‖Q_j‖_F ≤ eps/√(stored blocks).
@@ -180,9 +164,12 @@ export class OrthogonalDense extends AdapterDense {
     const radius = this.eps / Math.sqrt(this.oftR.shape[0] as number);
     variable.assign = (value: tf.Tensor) => {
       const projected = tf.tidy(() => {
-        // ‖Q_j‖_F = √2 ‖v_j‖: every packed entry appears twice in Q = U − Uᵀ.
-        const norm = tf.mul(tf.norm(value, 'euclidean', 1, true), Math.SQRT2);
-        return tf.mul(value, tf.minimum(1, tf.div(radius, tf.maximum(norm, 1e-30))));
+        const norm = tf.reshape(tf.sqrt(packedBlockSquaredNorms(value)), [-1, 1]);
+        // Blocks inside the ball are kept bit for bit: a block this projection put on the sphere
+        // measures radius·(1 ± a few ulp), and rescaling it again would change it by an ulp on every
+        // write, so a saved COFT model would not reload bit-identically.
+        const outside = tf.greater(norm, radius * (1 + COFT_SLACK));
+        return tf.mul(value, tf.where(outside, tf.div(radius, tf.maximum(norm, 1e-30)), tf.onesLike(norm)));
       });
       assign(projected);
       projected.dispose();
@@ -193,5 +180,3 @@ export class OrthogonalDense extends AdapterDense {
     initial.dispose();
   }
 }
-
-tf.serialization.registerClass(OrthogonalDense);

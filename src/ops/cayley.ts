@@ -1,4 +1,4 @@
-// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (SPEC §2):
+// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (docs/math.md §3):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
 import { packedGradient, packedSize, skewOf } from './skew';
@@ -103,7 +103,7 @@ export function cayleyNeumann(q: tf.Tensor3D, terms = 5): tf.Tensor3D {
 }
 
 /**
- * Block rotations straight from packed parameters `v` (`[k, b(b−1)/2]`, SPEC §1): the exact
+ * Block rotations straight from packed parameters `v` (`[k, b(b−1)/2]`, docs/math.md §2): the exact
  * Cayley transform of `Q = skew(v)` (`neumannTerms` null) or its Neumann series with that many
  * terms. One op whose gradient to `v` is written out (a few batched matmuls), instead of
  * autograd through the skew packing, the series and the solve (many small kernels per step).
@@ -170,8 +170,13 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
   return op(v) as tf.Tensor3D;
 }
 
-/** Orthogonality error of each block: `max |RᵀR − I|` over the batch (a plain number). */
+/** Orthogonality error of a batch of blocks: `max |RᵀR − I|` over all of them (a plain number). */
 export function orthogonalityError(r: tf.Tensor3D): number {
+  return tf.tidy(() => orthogonalityErrorTensor(r).dataSync()[0]);
+}
+
+/** `orthogonalityError` as a scalar tensor (no read-back, for code that reads several figures at once). */
+export function orthogonalityErrorTensor(r: tf.Tensor3D): tf.Scalar {
   const [k, b] = r.shape;
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))).dataSync()[0]);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))) as tf.Scalar);
 }

@@ -1,4 +1,4 @@
-// Packed skew-symmetric blocks (SPEC §1): a block of size b is stored as the b(b−1)/2 entries
+// Packed skew-symmetric blocks (docs/math.md §2): a block of size b is stored as the b(b−1)/2 entries
 // of the strict upper triangle of Q in row-major order, and Q = U − Uᵀ.
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -7,11 +7,14 @@ export function packedSize(b: number): number {
   return (b * (b - 1)) / 2;
 }
 
-/** Block size `b` whose packed length is `p`; throws when `p` is not of the form b(b−1)/2. */
-export function blockSizeFromPacked(p: number): number {
+/**
+ * Block size `b` whose packed length is `p`; throws when `p` is not of the form b(b−1)/2
+ * (`what`, e.g. the layer, starts the message).
+ */
+export function blockSizeFromPacked(p: number, what = 'A packed skew vector'): number {
   const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
   if (packedSize(b) !== p) {
-    throw new Error(`A packed skew vector of length ${p} is not b(b−1)/2 for any block size b.`);
+    throw new Error(`${what}: a packed skew vector of length ${p} is not b(b−1)/2 for any block size b.`);
   }
   return b;
 }
@@ -94,4 +97,14 @@ export function packedFromSkew(q: tf.Tensor3D): tf.Tensor2D {
   const [k, b] = q.shape;
   const { upper } = skewIndex(b);
   return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
+}
+
+/**
+ * Squared Frobenius norm of every block from its packed parameters (`[..., b(b−1)/2]`, blocks
+ * on the last axis) as `[blocks]`: ‖Q‖_F² = 2‖v‖², since every packed entry stands twice in
+ * Q = U − Uᵀ.
+ */
+export function packedBlockSquaredNorms(v: tf.Tensor): tf.Tensor1D {
+  const p = v.shape[v.rank - 1];
+  return tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(v, [-1, p])), 1), 2) as tf.Tensor1D);
 }
