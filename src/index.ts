@@ -1,6 +1,6 @@
 // Public API of tfjs-oft: re-exports only. Importing it registers the layer classes with tfjs.
 export { registerTfjsOftClasses } from './registry';
-// Listed by name: helpers such as invertUnpivoted or withIdentityBlocks stay internal.
+// Listed by name: helpers such as inverseOfIMinusSkew or withIdentityBlocks stay internal.
 export { packedSize, blockSizeFromPacked, skewFromPacked, packedFromSkew } from './ops/skew';
 export { cayleyExact, cayleyNeumann, orthogonalityError } from './ops/cayley';
 export { rotateInput, rotateKernel, blockDiagonal } from './ops/block-rotation';

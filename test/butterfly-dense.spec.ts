@@ -214,6 +214,36 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
     tf.dispose([x, wt, ...Object.values(grads)]);
   });
 
+  it('gives the reference gradient to the input, W · (B·K·diag(s))ᵀ, and finite-difference boft_r gradients', () => {
+    // The fused op computes ∂L/∂x and ∂L/∂boft_r itself; check both on every factor layout.
+    for (const [d, b, m, rows] of [[8, 2, 1, 3], [16, 2, 4, 5], [32, 4, 3, 2], [48, 6, 2, 4]]) {
+      const units = 3;
+      const layer = built({ units, boftBlockSize: b, boftNButterflyFactor: m }, d);
+      randomize(layer, 7 + d, 0.4);
+      const kernel = ref.mat(d, units, values(layer, 'kernel')); const s = values(layer, 'boft_s');
+      const xData = ref.normals(ref.rng(3), rows * d); const w = ref.normals(ref.rng(5), rows * units);
+      const x = tf.variable(tf.tensor2d(xData, [rows, d])); const wt = tf.tensor2d(w, [rows, units]);
+      const vVar = weight(layer, 'boft_r').read() as tf.Variable;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, wt)) as tf.Scalar, [x, vVar]);
+      const v0 = Float64Array.from(vVar.dataSync());
+      const merged = referenceMergedKernel(referenceRotation({ d, b, m, v: v0 }), kernel, s);
+      const want = ref.matmul(ref.mat(rows, units, w), ref.transpose(merged));
+      expect(ref.relErr(grads[x.name].dataSync(), want.data), `∂x d=${d} b=${b} m=${m}`).to.be.at.most(1e-5);
+      const loss = (v: Float64Array) => {
+        const rot = referenceRotation({ d, b, m, v });
+        const y = referenceForward(ref.mat(rows, d, xData), kernel, s, values(layer, 'bias'), rot);
+        return y.data.reduce((acc, z, k) => acc + z * w[k], 0);
+      };
+      const numeric = Array.from(v0, (_, k) => {
+        const plus = v0.slice(); const minus = v0.slice(); plus[k] += 1e-6; minus[k] -= 1e-6;
+        return (loss(plus) - loss(minus)) / 2e-6;
+      });
+      expect(ref.relErr(grads[vVar.name].dataSync(), numeric), `∂boft_r d=${d} b=${b} m=${m}`).to.be.at.most(1e-4);
+      tf.dispose([x, wt, ...Object.values(grads)]);
+      layer.dispose();
+    }
+  });
+
   it('dropout replaces exactly floor(p·N) blocks of one random factor by I, in training only', () => {
     const d = 32, b = 4, m = 3, n = 8, units = 4;
     const layer = built({ units, boftBlockSize: b, boftNButterflyFactor: m, boftDropout: 0.5 }, d);

@@ -21,10 +21,10 @@ export type Shape = Array<number | null>;
 
 /**
  * Base class of the adapter layers. Subclasses create their adapter weights in `buildAdapter`,
- * rotate inputs in `adaptInput` and kernels in `adaptKernel`, and give the dense rotation
- * `R` (`d × d`) in `denseRotation`. The host layer is a `Dense`; the Conv2D adapters override
- * the host hooks (arguments, template, kernel shape and flattening, `call`). Not meant to be
- * used directly.
+ * compute `(x · R) · K` in `adaptedProduct`, rotate inputs in `adaptInput` and kernels in
+ * `adaptKernel`, and give the dense rotation `R` (`d × d`) in `denseRotation`. The host layer
+ * is a `Dense`; the Conv2D adapters override the host hooks (arguments, template, kernel shape
+ * and flattening, `call`). Not meant to be used directly.
  */
 export abstract class AdapterDense extends layers.Layer {
   readonly units: number;
@@ -130,9 +130,9 @@ export abstract class AdapterDense extends layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs?.training === true;
-      const rotated = this.adapterEnabled ? this.adaptInput(x, training) : x;
-      const flat = tf.reshape(rotated, [-1, this.inputDim]) as tf.Tensor2D;
-      let y: tf.Tensor = tf.matMul(flat, this.kernel.read() as tf.Tensor2D);
+      const flat = tf.reshape(x, [-1, this.inputDim]) as tf.Tensor2D;
+      const kernel = this.kernel.read() as tf.Tensor2D;
+      let y: tf.Tensor = this.adapterEnabled ? this.adaptedProduct(flat, kernel, training) : tf.matMul(flat, kernel);
       if (this.adapterEnabled) y = this.scaleOutput(y);
       if (this.bias != null) y = tf.add(y, this.bias.read());
       y = this.dense.activation.apply(y);
@@ -239,6 +239,12 @@ export abstract class AdapterDense extends layers.Layer {
 
   /** Creates the adapter weights for input dimension `d` (validating against it). */
   protected abstract buildAdapter(d: number): void;
+
+  /**
+   * `(x · R) · K` for rows `x` (`[rows, d]`) and the frozen kernel `K`; `training` enables
+   * dropout. One fused op: gradients reach `x` and the adapter, never `K`.
+   */
+  protected abstract adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D;
 
   /** `x` (`[..., d]`) rotated by the adapter, `x · R`; `training` enables dropout. */
   protected abstract adaptInput(x: tf.Tensor, training: boolean): tf.Tensor;

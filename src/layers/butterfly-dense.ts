@@ -6,9 +6,10 @@ import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
 import { applyButterfly, applyButterflyFactor, butterflyRotation } from '../ops/butterfly';
 import { butterflyShapeProblem, maxButterflyFactors } from '../ops/butterfly-shape';
+import { rotatedProduct } from '../ops/rotated-product';
 import { withIdentityBlocks } from '../ops/block-rotation';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
-import { packedSize, skewFromPacked } from '../ops/skew';
+import { cayleyFromPacked } from '../ops/cayley';
+import { packedSize } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { BOFT_OPTIONS, checkAdapterArgs } from './adapter-options';
 import { BoftOptions } from './boft-options';
@@ -198,8 +199,7 @@ export class ButterflyDense extends AdapterDense {
       const m = this.boftNButterflyFactor;
       const p = packedSize(this.blockSize);
       const v = tf.reshape(this.boftR.read(), [m * this.numBlocks, p]) as tf.Tensor2D;
-      const q = skewFromPacked(v, this.blockSize);
-      return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
+      return cayleyFromPacked(v, this.blockSize, this.useCayleyNeumann ? this.numCayleyNeumannTerms : null);
     });
   }
 
@@ -208,8 +208,12 @@ export class ButterflyDense extends AdapterDense {
     return tf.tidy(() => butterflyRotation(this.factorRotations(this.blockRotations())));
   }
 
+  protected adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    return rotatedProduct(x, this.callRotations(training), this.boftNButterflyFactor, kernel);
+  }
+
   protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
-    return applyButterfly(x, this.callRotations(training));
+    return applyButterfly(x, this.factorRotations(this.callRotations(training)));
   }
 
   /**
@@ -217,14 +221,17 @@ export class ButterflyDense extends AdapterDense {
    * transposed: the same reshapes and batched matmuls as the input path, no dense `B`.
    */
   protected adaptKernel(kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    const rots = this.callRotations(training);
+    const rots = this.factorRotations(this.callRotations(training));
     let y = tf.transpose(kernel) as tf.Tensor2D;
     for (let i = 0; i < rots.length; i++) y = applyButterflyFactor(y, tf.transpose(rots[i], [0, 2, 1]), i);
     return tf.transpose(y) as tf.Tensor2D;
   }
 
-  /** Each factor's blocks for one call: dropout replaces some blocks of one factor by `I` in training. */
-  private callRotations(training: boolean): tf.Tensor3D[] {
+  /**
+   * The blocks of one call, `[m · N, b, b]` factor-major: dropout replaces some blocks of one
+   * factor by `I` in training.
+   */
+  private callRotations(training: boolean): tf.Tensor3D {
     let rot = this.blockRotations();
     const m = this.boftNButterflyFactor;
     const n = this.numBlocks;
@@ -237,7 +244,7 @@ export class ButterflyDense extends AdapterDense {
     } else if (training) {
       this.lastDropout = null;
     }
-    return this.factorRotations(rot);
+    return rot;
   }
 
   protected override outputScale(): tf.Tensor1D {

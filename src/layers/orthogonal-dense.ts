@@ -4,9 +4,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
+import { cayleyFromPacked } from '../ops/cayley';
 import { blockDiagonal, rotateInput, rotateKernel, withIdentityBlocks } from '../ops/block-rotation';
-import { packedBlockSquaredNorms, packedSize, skewFromPacked } from '../ops/skew';
+import { rotatedProduct } from '../ops/rotated-product';
+import { packedBlockSquaredNorms, packedSize } from '../ops/skew';
 import { warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer } from './dense-args';
@@ -133,13 +134,20 @@ export class OrthogonalDense extends AdapterDense {
   /** The block rotations `[stored blocks, b, b]` (no dropout). */
   blockRotations(): tf.Tensor3D {
     return tf.tidy(() => {
-      const q = skewFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize);
-      return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
+      const terms = this.useCayleyNeumann ? this.numCayleyNeumannTerms : null;
+      return cayleyFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize, terms);
     });
   }
 
   denseRotation(): tf.Tensor2D {
     return tf.tidy(() => blockDiagonal(this.blockRotations(), this.numBlocks));
+  }
+
+  protected adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    const rot = this.callRotations(training);
+    // A shared block is one plain 2-D matmul over all blocks' rows: nothing to fuse.
+    if (this.blockShare) return tf.matMul(rotateInput(x, rot) as tf.Tensor2D, kernel);
+    return rotatedProduct(x, rot, 1, kernel);
   }
 
   protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
