@@ -18,7 +18,9 @@ describe('SFT demo (--quick)', () => {
   let tensorsBefore = 0;
   let tensorsAfter = 0;
 
-  before(async () => {
+  before(async function () {
+    // A few seconds on an idle machine; the margin is for a busy one.
+    this.timeout(600_000);
     dir = mkdtempSync(join(tmpdir(), 'tfjs-oft-sft-'));
     tensorsBefore = tf.memory().numTensors;
     r = await runSft({ backend: tf.getBackend(), quick: true, cacheDir: join(dir, 'cache'), outDir: join(dir, 'out'), quiet: true });

@@ -33,6 +33,8 @@ export interface SftSettings {
   /** Pretraining: windows of this many tokens, `windowsPerFile` from each training file. */
   pretrainTokens: number;
   windowsPerFile: number;
+  /** How many of the 450 training files pretraining reads (spread evenly over the genres). */
+  pretrainFiles: number;
   pretrainEpochs: number;
   pretrainLearningRate: number;
   /** Held-out Brown windows per held-out file (perplexity). */
@@ -53,8 +55,8 @@ export interface SftSettings {
 }
 
 export const FULL_SETTINGS: SftSettings = {
-  gpt: DEFAULT_GPT, pretrainTokens: 64, windowsPerFile: 8, pretrainEpochs: 4, pretrainLearningRate: 2e-3,
-  heldOutWindowsPerFile: 4, sftTrainExamples: 1600, sftTestExamples: 200, sftTokens: 48, epochs: 4, batchSize: 32,
+  gpt: DEFAULT_GPT, pretrainTokens: 64, windowsPerFile: 8, pretrainFiles: 450, pretrainEpochs: 4, pretrainLearningRate: 2e-3,
+  heldOutWindowsPerFile: 4, sftTrainExamples: 960, sftTestExamples: 200, sftTokens: 48, epochs: 3, batchSize: 32,
   learningRates: { full: [3e-4, 1e-3, 3e-3], lora: [1e-3, 3e-3, 1e-2], oft: [1e-3, 3e-3, 1e-2], boft: [1e-3, 3e-3, 1e-2] },
   oftBlockSize: 32, boftBlockSize: 4, boftNButterflyFactor: 2, seed: 2024,
 };
@@ -63,7 +65,9 @@ export const FULL_SETTINGS: SftSettings = {
 export const QUICK_SETTINGS: SftSettings = {
   ...FULL_SETTINGS,
   gpt: { hiddenSize: 24, numLayers: 1, numHeads: 2, maxLength: 64, seed: 5 },
-  windowsPerFile: 1, pretrainEpochs: 1, heldOutWindowsPerFile: 1, sftTrainExamples: 96, sftTestExamples: 16,
+  pretrainTokens: 32, windowsPerFile: 1, pretrainFiles: 300, pretrainEpochs: 1, pretrainLearningRate: 1e-2,
+  heldOutWindowsPerFile: 1, sftTrainExamples: 64,
+  sftTestExamples: 8,
   epochs: 3, batchSize: 16, learningRates: { full: [3e-3], lora: [1e-2], oft: [1e-2], boft: [1e-2] },
 };
 
@@ -135,18 +139,27 @@ function disposeModel(model: tf.LayersModel): void {
   model.dispose();
 }
 
+/** The cache folder of the model pretrained with these settings on this backend. */
+export function pretrainCacheDir(s: SftSettings, backend: string, cacheDir: string): string {
+  const key = createHash('sha256').update(JSON.stringify({ v: 1, gpt: s.gpt, t: s.pretrainTokens, w: s.windowsPerFile,
+    f: s.pretrainFiles, e: s.pretrainEpochs, lr: s.pretrainLearningRate, b: s.batchSize, seed: s.seed, backend }))
+    .digest('hex').slice(0, 16);
+  return join(cacheDir, `gpt-${key}`);
+}
+
 /** Pretrains on Brown windows, or loads the cached result of an identical earlier run. */
 async function pretrained(s: SftSettings, backend: string, cacheDir: string, quiet: boolean, log: Log): Promise<SftResult['pretrain']> {
-  const key = createHash('sha256').update(JSON.stringify({ v: 1, gpt: s.gpt, t: s.pretrainTokens, w: s.windowsPerFile,
-    e: s.pretrainEpochs, lr: s.pretrainLearningRate, b: s.batchSize, seed: s.seed, backend })).digest('hex').slice(0, 16);
-  const dir = join(cacheDir, `gpt-${key}`);
+  const dir = pretrainCacheDir(s, backend, cacheDir);
   const metaPath = join(dir, 'pretrain.json');
   if (existsSync(metaPath) && existsSync(join(dir, 'model.json'))) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { seconds: number; finalLoss: number };
     log(`pretrained GPT loaded from the cache ${dir} (pretraining took ${meta.seconds.toFixed(1)} s when it ran)`);
     return { seconds: meta.seconds, finalLoss: meta.finalLoss, cached: true, cachePath: dir };
   }
-  const windows = brownWindows(splitBrownFiles().train, s.pretrainTokens, s.windowsPerFile);
+  const files = splitBrownFiles().train;
+  const stride = files.length / Math.min(files.length, s.pretrainFiles);
+  const chosen = files.filter((_, i) => Math.floor(i / stride) !== Math.floor((i - 1) / stride));
+  const windows = brownWindows(chosen, s.pretrainTokens, s.windowsPerFile);
   log(`pretraining the GPT on ${windows.length} Brown windows of ${s.pretrainTokens} characters, ${s.pretrainEpochs} epochs; ` +
     `cached in ${dir}`);
   const set = windowTensors(windows);
