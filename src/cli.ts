@@ -4,6 +4,7 @@
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-core';
 import { exportSavedModel, ConverterNotFoundError } from './export/export-saved-model';
+import { staysInside } from './io/contained-path';
 import { fileSystem } from './io/file-system';
 import './registry';
 
@@ -21,7 +22,8 @@ Options of export:
   --tfjs-dir DIR     Where the merged tfjs layers model (the converter's input) is written.
                      Default: <outDir>-tfjs-layers.
   --no-merge         Convert the model as it is (only for a model without adapters).
-  --overwrite        Replace <outDir> if it exists.
+  --overwrite        Replace <outDir> and the --tfjs-dir folder if they exist (only once the
+                     new export is complete; a failed export leaves them unchanged).
   -h, --help         Show this help.
 
 Without a converter, the merged tfjs model is still written and the error message gives the
@@ -94,8 +96,18 @@ async function runExport(argv: string[]): Promise<number> {
   const args = parseExportArgs(argv);
   const path = (globalThis as { process: { getBuiltinModule(id: string): unknown } }).process
     .getBuiltinModule('node:path') as typeof import('node:path');
-  await ensureBackend();
   const modelJson = path.resolve(args.modelJson);
+  // Never replace the model being exported (e.g. --tfjs-dir pointed at the adapter model's folder).
+  const modelDir = path.dirname(modelJson);
+  for (const [what, dir] of [['--tfjs-dir', args.tfjsDir], ['<outDir>', args.outDir]] as const) {
+    if (dir == null) continue;
+    const rel = path.relative(path.resolve(dir), modelDir);
+    if (rel === '' || staysInside(path, rel)) {
+      throw new UsageError(`${what} ${dir} holds the model being exported (${modelJson}); exporting there would ` +
+        'replace it. Pick another folder.');
+    }
+  }
+  await ensureBackend();
   const model = await loadLayersModel(fileSystem(modelJson));
   try {
     const res = await exportSavedModel(model, args.outDir, {

@@ -142,8 +142,43 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
     it('wrong adapter shape (options edited: oft_r no longer fits)', async () => {
       const url = variant('shape', (json) => {
         json.modelTopology.adapters[0].options.oftBlockSize = 16;
+        // As a version 1 checkpoint (no configuration checksum), so that the shape check is reached.
+        json.modelTopology.tfjsOftAdapter = 1;
+        delete json.modelTopology.configFnv1a;
       });
       await expectFailure(base, url, /layer 'query' weight 'oft_r': the checkpoint holds shape \[2,496\], the model expects \[4,120\]/);
+    });
+
+    it('an option changed after saving (the configuration checksum)', async () => {
+      const url = variant('flip', (json) => {
+        const options = json.modelTopology.adapters[0].options;
+        options.useCayleyNeumann = !options.useCayleyNeumann;
+      });
+      await expectFailure(base, url, /is corrupt: its configuration .* does not match its checksum/);
+    });
+
+    it('a class name that is an Object member, and an option of the wrong type (version 1, no checksum)', async () => {
+      const asV1 = (json: Record<string, any>) => {
+        json.modelTopology.tfjsOftAdapter = 1;
+        delete json.modelTopology.configFnv1a;
+      };
+      const ctor = variant('ctor', (json) => { asV1(json); json.modelTopology.adapters[0].className = 'constructor'; });
+      await expectFailure(base, ctor, /unknown adapter class 'constructor' for layer 'query'; known: OrthogonalDense/);
+      const str = variant('str', (json) => {
+        asV1(json);
+        json.modelTopology.adapters[0].options.useCayleyNeumann = 'false';
+      });
+      await expectFailure(base, str, /useCayleyNeumann must be true or false, got 'false' \(a string\)/);
+      const big = variant('big', (json) => {
+        asV1(json);
+        json.modelTopology.adapters[0].options.numCayleyNeumannTerms = 200000;
+      });
+      await expectFailure(base, big, /numCayleyNeumannTerms must be at most 64, got 200000/);
+    });
+
+    it('a weights path that leaves the checkpoint folder', async () => {
+      const url = variant('escape', (json) => { json.weightsManifest[0].paths = ['../weights.bin']; });
+      await expectFailure(base, url, /weights path .*"\.\.\/weights\.bin" leaves its folder/);
     });
 
     it('truncated weight file', async () => {

@@ -331,3 +331,21 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     model.dispose();
   });
 });
+
+describe('ButterflyDense on an empty batch', () => {
+  for (const m of [1, 2, 3]) {
+    it(`m=${m}: predicts and trains-forward to shape [0, units] (wasm once threw "divide by zero")`, () => {
+      const options = { units: 3, boftBlockSize: 2, boftNButterflyFactor: m, boftDropout: 0.5, initWeights: false };
+      const layer = built(options, 8);
+      const before = tf.memory().numTensors;
+      const x = tf.zeros([0, 8]);
+      const y = layer.apply(x) as tf.Tensor;
+      const x3 = tf.zeros([2, 0, 8]);
+      const yTrain = layer.apply(x3, { training: true }) as tf.Tensor;
+      expect(y.shape).to.deep.equal([0, 3]);
+      expect(yTrain.shape).to.deep.equal([2, 0, 3]);
+      tf.dispose([x, x3, y, yTrain]);
+      expect(tf.memory().numTensors).to.equal(before);
+    });
+  }
+});

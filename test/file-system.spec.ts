@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSystemHandler, OrthogonalDense, registerFileSystemRouter, registerTfjsOftClasses } from '../src/index';
@@ -78,7 +78,133 @@ describe('file:// IOHandler: weights paths stay inside the model folder', () => 
       writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
       let message = '';
       await tf.loadLayersModel(`file://${dir}/model.json`).catch((e: Error) => { message = e.message; });
-      expect(message, bad).to.match(/leaves the model's folder/);
+      expect(message, bad).to.match(/leaves its folder/);
     }
+  });
+});
+
+/**
+ * Makes calls `failAt` … `failAt + width − 1` of node:fs/promises functions (and of file handles)
+ * throw while `fn` runs.
+ */
+async function withFsFailure<T>(failAt: number, fn: () => Promise<T>,
+  width = 1): Promise<{ calls: number; result: T | Error }> {
+  const fsp = process.getBuiltinModule('node:fs/promises') as unknown as Record<string, unknown>;
+  const saved = new Map<string, unknown>();
+  let calls = 0;
+  const tick = (name: string) => {
+    calls++;
+    if (calls >= failAt && calls < failAt + width) {
+      throw Object.assign(new Error(`injected failure at ${name}`), { code: 'EIO' });
+    }
+  };
+  for (const [name, f] of Object.entries(fsp)) {
+    if (typeof f !== 'function' || name === 'constants') continue;
+    saved.set(name, f);
+    fsp[name] = async (...args: unknown[]) => {
+      tick(name);
+      const out = await (f as (...a: unknown[]) => Promise<unknown>)(...args);
+      if (name === 'open' && out != null) {
+        const handle = out as Record<string, unknown>;
+        for (const m of ['writeFile', 'sync']) {
+          const hf = (handle[m] as (...a: unknown[]) => Promise<unknown>).bind(handle);
+          handle[m] = async (...a: unknown[]) => { tick(`handle.${m}`); return hf(...a); };
+        }
+      }
+      return out;
+    };
+  }
+  try {
+    const result = await fn().catch((e: Error) => e);
+    return { calls, result };
+  } finally {
+    for (const [name, f] of saved) fsp[name] = f;
+  }
+}
+
+describe('file:// IOHandler: a save that fails leaves a loadable folder', () => {
+  const makeModel = (units: number, seed: number) => tf.sequential({ layers: [tf.layers.dense({
+    units, inputShape: [3], kernelInitializer: tf.initializers.randomNormal({ seed }), biasInitializer: 'ones' })] });
+  const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+  it('a failure at any step of the save leaves either the old save or the new one, each whole', async function () {
+    this.timeout(60000);
+    const old = makeModel(2, 1);
+    const fresh = makeModel(2, 2); // same topology, other weights: a mixed folder would load silently
+    const oldWeights = weightsOf(old);
+    const freshWeights = weightsOf(fresh);
+    const dir = mkdtempSync(join(tmpdir(), 'oft-fs-atomic-'));
+    const { calls } = await withFsFailure(0, () => fresh.save(`file://${dir}`));
+    expect(calls).to.be.greaterThan(3);
+    let sawOld = 0;
+    let sawNew = 0;
+    const messages: string[] = [];
+    // One failing call, and two in a row (so that the clean-up after a failure fails too).
+    for (const [k, width] of [...Array(calls).keys()].flatMap((i) => [[i + 1, 1], [i + 1, 2]])) {
+      rmSync(dir, { recursive: true, force: true });
+      await old.save(`file://${dir}`);
+      const { result } = await withFsFailure(k, () => fresh.save(`file://${dir}`), width);
+      const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
+      const got = weightsOf(loaded);
+      loaded.dispose();
+      const isOld = JSON.stringify(got) === JSON.stringify(oldWeights);
+      const isNew = JSON.stringify(got) === JSON.stringify(freshWeights);
+      expect(isOld || isNew, `failure at call ${k}: the folder holds neither save`).to.equal(true);
+      if (result instanceof Error) {
+        expect(isOld, `failure at call ${k}: the save reported an error but changed the folder`).to.equal(true);
+        messages.push(result.message);
+        sawOld++;
+      } else {
+        expect(isNew, `failure at call ${k}: the save succeeded but the folder holds the old weights`).to.equal(true);
+        sawNew++;
+      }
+      // No temporary file is left next to the pair, whatever happened.
+      const extra = readdirSync(dir)
+        .filter((f) => !['model.json', 'weights.bin'].includes(f) && !/^weights\..+\.bin$/.test(f));
+      expect(extra, `failure at call ${k}`).to.deep.equal([]);
+    }
+    expect(sawOld).to.be.greaterThan(0);
+    expect(sawNew).to.be.greaterThan(0);
+    for (const m of messages) expect(m).to.match(/could not save to .*previous save/);
+    // A later save cleans up: the usual two files again.
+    await fresh.save(`file://${dir}`);
+    expect(readdirSync(dir).sort()).to.deep.equal(['model.json', 'weights.bin']);
+    old.dispose(); fresh.dispose();
+  });
+
+  it('a weights path inside the folder whose name starts with ".." is not taken for one that climbs out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-fs-dots-'));
+    const model = makeModel(2, 3);
+    await model.save(`file://${dir}`);
+    renameSync(join(dir, 'weights.bin'), join(dir, '..weights.bin'));
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    json.weightsManifest[0].paths = ['..weights.bin'];
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
+    expect(weightsOf(loaded)).to.deep.equal(weightsOf(model));
+    loaded.dispose(); model.dispose();
+  });
+
+  it('names the problem: model.json holding null, weights.bin a folder, a file in the way of a save', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-fs-errs-'));
+    const model = makeModel(2, 4);
+    await model.save(`file://${dir}`);
+    const json = readFileSync(join(dir, 'model.json'), 'utf8');
+    const messageOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
+
+    writeFileSync(join(dir, 'model.json'), 'null');
+    const load = () => messageOf(tf.loadLayersModel(`file://${dir}/model.json`));
+    expect(await load()).to.match(/is not a tfjs model\.json.*got null/);
+
+    writeFileSync(join(dir, 'model.json'), json);
+    rmSync(join(dir, 'weights.bin'));
+    mkdirSync(join(dir, 'weights.bin'));
+    expect(await load()).to.match(/weights\.bin named in .* is a directory/);
+
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    expect(await messageOf(model.save(`file://${file}/sub`)))
+      .to.match(/could not save to .*sub: .*A file \(not a folder\) stands in the way/);
+    model.dispose();
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OrthogonalDense, OrthogonalDenseArgs } from '../src/index';
@@ -308,6 +308,33 @@ describe('OrthogonalDense COFT (SPEC §3)', () => {
     layer.packedParameters.write(v);
     expect(Array.from(weightValues(layer, 'oft_r'))).to.deep.equal(Array.from(v.dataSync()));
     v.dispose();
+  });
+});
+
+describe('OrthogonalDense COFT: loading never changes stored values', () => {
+  it('a COFT model with every block on the boundary reloads bit-identically: save → load → save', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oft-coft-'));
+    const model = tf.sequential();
+    model.add(new OrthogonalDense({ units: 4, inputShape: [256], oftBlockSize: 4, coft: true, eps: 0.05 }));
+    // 64 blocks projected onto the sphere (as training leaves them): re-projecting any of them
+    // on load would move it by an ulp.
+    const big = tf.randomNormal([64, 6], 0, 1, 'float32', 3);
+    (model.layers[0] as OrthogonalDense).packedParameters.write(big);
+    const x = tf.randomNormal([8, 256], 0, 1, 'float32', 4);
+    const stored = Array.from(weightValues(model.layers[0] as OrthogonalDense, 'oft_r'));
+    await model.save(`file://${dir}/a`);
+    const loaded = await tf.loadLayersModel(`file://${dir}/a/model.json`);
+    // Independent of the layer: the bytes in the file are what the model held.
+    const bytes = readFileSync(join(dir, 'a', 'weights.bin'));
+    const fileValues = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, stored.length));
+    expect(fileValues).to.deep.equal(stored);
+    expect(Array.from(weightValues(loaded.layers[0] as OrthogonalDense, 'oft_r'))).to.deep.equal(stored);
+    const [ya, yb] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(yb.dataSync())).to.deep.equal(Array.from(ya.dataSync()));
+    await loaded.save(`file://${dir}/b`);
+    expect(readFileSync(join(dir, 'b', 'weights.bin')).equals(bytes)).to.equal(true);
+    tf.dispose([x, big, ya, yb]);
+    model.dispose(); loaded.dispose();
   });
 });
 

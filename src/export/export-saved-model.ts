@@ -10,6 +10,7 @@ import type * as Os from 'node:os';
 import type * as Path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { fileSystem } from '../io/file-system';
+import { findAdapterLayers } from '../surgery/find-adapters';
 import { mergeAndUnload } from '../surgery/merge-and-unload';
 import { nodeBuiltin } from '../io/node-builtins';
 
@@ -53,7 +54,11 @@ export interface ExportSavedModelOptions {
    * convert; set `false` only for a model that is already plain.
    */
   merge?: boolean;
-  /** Replace `outDir` when it already exists. Default `false` (an existing `outDir` is an error). */
+  /**
+   * Replace `outDir` and `tfjsDir` when they already exist. Default `false` (an existing one is an
+   * error, raised before anything is written). Old content is replaced only once the new export
+   * is complete; a failed export leaves it as it was.
+   */
   overwrite?: boolean;
   /** Extra environment variables for the converter process. */
   env?: Record<string, string>;
@@ -169,7 +174,8 @@ function missingConverterMessage(modelJsonPath: string, savedModelDir: string, v
     '  bash interop/setup-python.sh',
     'or by hand:',
     `  python3 -m venv ${shellQuote(venv)} && ${shellQuote(venv)}/bin/pip install ${pins}`,
-    'then run exportSavedModel again, or convert by hand:',
+    'then run exportSavedModel again with overwrite (CLI: --overwrite, replacing this merged model),',
+    'or convert by hand:',
     `  ${cmd}`,
   ].join('\n');
 }
@@ -209,50 +215,110 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   const log = options.log ?? (() => {});
   const savedModelDir = node.path.resolve(outDir);
   const tfjsDir = node.path.resolve(options.tfjsDir ?? `${savedModelDir.replace(/[\\/]+$/, '')}-tfjs-layers`);
+  // Everything that can be refused is refused before anything is written or removed.
   if (tfjsDir === savedModelDir) {
     throw new Error(`exportSavedModel: tfjsDir and outDir are the same directory (${tfjsDir}); give tfjsDir another path.`);
   }
-  if (node.fs.existsSync(savedModelDir)) {
-    if (!options.overwrite) {
-      throw new Error(`exportSavedModel: outDir ${savedModelDir} already exists; remove it or pass { overwrite: true }.`);
+  for (const [what, dir] of [['outDir', savedModelDir], ['tfjsDir', tfjsDir]] as const) {
+    if (node.fs.existsSync(dir) && !options.overwrite) {
+      throw new Error(`exportSavedModel: ${what} ${dir} already exists; remove it, pick another path or pass ` +
+        '{ overwrite: true } (CLI: --overwrite), which replaces it once the new export is complete.');
     }
-    node.fs.rmSync(savedModelDir, { recursive: true, force: true });
   }
-
+  if (options.merge === false) {
+    const adapters = findAdapterLayers(model);
+    if (adapters.length > 0) {
+      const names = adapters.map((l) => `${l.name}: ${l.getClassName()}`).join(', ');
+      throw new Error(`exportSavedModel: merge is false but the model holds adapter layers (${names}), which ` +
+        'tensorflowjs_converter does not know. Export with merge (the default; CLI: without --no-merge).');
+    }
+  }
   // An explicit converter path that is wrong fails before anything is written.
   const converter = await findConverter(options.converter);
 
-  // 1. Merge and write the tfjs layers files.
+  // 1. Merge, write the tfjs layers files next to tfjsDir, then put them in its place.
   const merged = options.merge === false ? model : mergeAndUnload(model);
+  const tmpTfjs = siblingTemp(node, tfjsDir);
   try {
-    node.fs.rmSync(tfjsDir, { recursive: true, force: true });
-    node.fs.mkdirSync(tfjsDir, { recursive: true });
-    await merged.save(fileSystem(tfjsDir));
+    await merged.save(fileSystem(tmpTfjs));
+  } catch (err) {
+    node.fs.rmSync(tmpTfjs, { recursive: true, force: true });
+    throw new Error(`exportSavedModel: could not write the merged model next to ${tfjsDir}: ${(err as Error).message}`);
   } finally {
     if (merged !== model) merged.dispose();
   }
+  replaceDir(node, tmpTfjs, tfjsDir);
   const modelJsonPath = node.path.join(tfjsDir, 'model.json');
   log(`wrote merged tfjs layers model: ${modelJsonPath}`);
 
-  // 2. Run the converter.
+  // 2. Run the converter into a new folder; it replaces outDir only once it holds a SavedModel.
   if (converter == null) {
     const venv = defaultInteropVenv(process.env, node.os.homedir(), node.path.join);
     throw new ConverterNotFoundError(missingConverterMessage(modelJsonPath, savedModelDir, venv), modelJsonPath);
   }
-  node.fs.mkdirSync(node.path.dirname(savedModelDir), { recursive: true });
-  const args = converterArgs(modelJsonPath, savedModelDir);
+  const tmpSaved = siblingTemp(node, savedModelDir);
+  node.fs.rmSync(tmpSaved, { recursive: true, force: true }); // the converter creates it
+  const args = converterArgs(modelJsonPath, tmpSaved);
   log(`running: ${[converter, ...args].map(shellQuote).join(' ')}`);
   const t0 = Date.now();
   const env = { TF_CPP_MIN_LOG_LEVEL: '2', ...process.env, ...options.env };
   const res = await run(node, converter, args, env);
   const converterSeconds = (Date.now() - t0) / 1000;
-  if (res.code !== 0 || !node.fs.existsSync(node.path.join(savedModelDir, 'saved_model.pb'))) {
+  if (res.code !== 0 || !node.fs.existsSync(node.path.join(tmpSaved, 'saved_model.pb'))) {
+    node.fs.rmSync(tmpSaved, { recursive: true, force: true });
     const tail = (res.stderr + res.stdout).trim().split('\n').slice(-25).join('\n');
-    throw new Error(`exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ${modelJsonPath} to ${savedModelDir}.\n` +
+    const unchanged = node.fs.existsSync(savedModelDir) ? ' (left unchanged)' : '';
+    throw new Error(`exportSavedModel: ${converter} failed (exit ${res.code ?? res.signal}) converting ` +
+                    `${modelJsonPath} to ${savedModelDir}${unchanged}.\n` +
                     `Converter output (last lines):\n${tail}\n` +
                     'If it names an unknown layer class, the model still holds a layer Keras does not know: ' +
                     'export with merge enabled, or replace that layer.');
   }
+  replaceDir(node, tmpSaved, savedModelDir);
   log(`wrote SavedModel: ${savedModelDir} (converter ${converterSeconds.toFixed(1)} s)`);
   return { savedModelDir, tfjsDir, modelJsonPath, converter, converterSeconds };
+}
+
+/** A new, unused path next to `dir` (same folder, so that a rename moves it into place). Creates the parent. */
+function siblingTemp(node: NodeApi, dir: string): string {
+  const parent = node.path.dirname(dir);
+  try {
+    node.fs.mkdirSync(parent, { recursive: true });
+  } catch (err) {
+    throw new Error(`exportSavedModel: cannot create ${parent}: ${(err as Error).message}.${hint(err)}`);
+  }
+  return `${dir}.tmp-${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** Moves the complete `fresh` folder to `dir`; an existing `dir` is moved aside first and removed last. */
+function replaceDir(node: NodeApi, fresh: string, dir: string): void {
+  const old = `${fresh}-old`;
+  try {
+    if (node.fs.existsSync(dir)) node.fs.renameSync(dir, old);
+    try {
+      node.fs.renameSync(fresh, dir);
+    } catch (err) {
+      if (node.fs.existsSync(old)) node.fs.renameSync(old, dir);
+      throw err;
+    }
+  } catch (err) {
+    node.fs.rmSync(fresh, { recursive: true, force: true });
+    const kept = node.fs.existsSync(dir) ? ' Its previous content is unchanged.' : '';
+    throw new Error(`exportSavedModel: cannot move the new export into ${dir}: ${(err as Error).message}.` +
+      `${hint(err)}${kept}`);
+  }
+  node.fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** A hint for file-system errors a user can fix. */
+function hint(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return ' Check that you may write there (permissions), or export elsewhere.';
+  }
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return ' A file (not a folder) stands in the way: remove it or pick another path.';
+  }
+  if (code === 'ENOSPC') return ' The disk is full.';
+  return '';
 }

@@ -7,7 +7,7 @@ import {
   oftOptionsFromPeft, oftParamsFromPeft, oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, transpose2d,
 } from './peft-conventions';
 import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors } from './safetensors';
-import { joinPath, readBytes, writeFiles } from './node-files';
+import { readFileIn, writeFiles } from './node-files';
 import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
 import { walkLayers, weightsByName } from '../surgery/layer-paths';
@@ -82,6 +82,7 @@ export interface ParsedPeftAdapter {
 }
 
 const PREFIX = 'base_model.model.';
+const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
 
 function decodeConfig(config: PeftAdapterFiles['config']): PeftAdapterConfig {
   let parsed: unknown = config;
@@ -118,6 +119,10 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
     ['.oft_R.weight', 'oftR'], ['.boft_R', 'boftR'], ['.boft_s', 'boftS'], ['.base_layer.bias', 'bias'],
   ];
   for (const [key, tensor] of file.tensors) {
+    if (!FLOAT_DTYPES.includes(tensor.dtype)) {
+      throw new Error(`PEFT adapter: tensor '${key}' is ${tensor.dtype}; adapter tensors are floating point ` +
+        `(${FLOAT_DTYPES.join(', ')}). The file is not an OFT/BOFT adapter or is corrupt.`);
+    }
     if (!key.startsWith(PREFIX)) throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
     const rest = key.slice(PREFIX.length);
     if (rest.includes('.original_module.') || rest.includes('.modules_to_save.')) continue; // copies PEFT also writes
@@ -148,8 +153,8 @@ export async function loadPeftAdapterFiles(source: string | PeftAdapterFiles): P
   if (typeof source === 'string') {
     // One after the other, so that a wrong directory is always reported on adapter_config.json
     // (in parallel, whichever read failed first would name its file).
-    const config = await readBytes(joinPath(source, 'adapter_config.json'));
-    const weights = await readBytes(joinPath(source, 'adapter_model.safetensors'));
+    const config = await readFileIn(source, 'adapter_config.json');
+    const weights = await readFileIn(source, 'adapter_model.safetensors', { safetensors: true });
     return parsePeftAdapter(config, weights);
   }
   return parsePeftAdapter(source.config, source.weights);
@@ -315,9 +320,65 @@ export async function importPeftAdapter(model: LayersModel, source: string | Pef
   return applyPeftAdapter(model, parsed, options);
 }
 
+/** PEFT's test of a module name against `target_modules` / `exclude_modules`: a string is a regular
+ * expression that must match the whole name; a list matches a name equal to an entry or ending in `.entry`. */
+function peftModuleMatcher(config: PeftAdapterConfig,
+                           key: 'target_modules' | 'exclude_modules'): ((name: string) => boolean) | null {
+  const v = config[key];
+  if (v == null) return null;
+  if (typeof v === 'string') {
+    if (v === 'all-linear') return () => true;
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${v})$`);
+    } catch (e) {
+      throw new Error(`PEFT adapter: ${key} ${JSON.stringify(v)} is not a regular expression tfjs-oft can read ` +
+        `(${(e as Error).message}).`);
+    }
+    return (name) => re.test(name);
+  }
+  if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) {
+    throw new Error(`PEFT adapter: ${key} must be a list of module names or a regular expression string, ` +
+      `got ${JSON.stringify(v)}.`);
+  }
+  return (name) => v.some((t) => name === t || name.endsWith(`.${t}`));
+}
+
+/**
+ * Checks the modules the file adapts against `target_modules` (and `exclude_modules`) the way PEFT
+ * does when it builds the adapter: a module outside the targets would not exist in PEFT's model,
+ * which refuses such an adapter ("Target modules … not found in the base model").
+ */
+function checkTargetModules(parsed: ParsedPeftAdapter): void {
+  const { config } = parsed;
+  const targets = peftModuleMatcher(config, 'target_modules');
+  const excluded = peftModuleMatcher(config, 'exclude_modules');
+  const outside = [...parsed.adapted.keys()]
+    .filter((m) => (targets != null && !targets(m)) || (excluded?.(m) ?? false));
+  if (outside.length > 0) {
+    const ex = config.exclude_modules;
+    const exclude = ex == null ? '' : ` (exclude_modules ${JSON.stringify(ex)})`;
+    throw new Error(`PEFT adapter: adapter_config.json's target_modules ${JSON.stringify(config.target_modules)}` +
+      `${exclude} do not select module(s) ${outside.join(', ')}, whose tensors the file holds; PEFT refuses such ` +
+      'an adapter. The config and the ' +
+      'weights do not belong together: fix target_modules, or use the adapter_config.json saved with these weights.');
+  }
+  const saved = config.modules_to_save;
+  if (saved != null && (!Array.isArray(saved) || !saved.every((t) => typeof t === 'string'))) {
+    throw new Error(`PEFT adapter: modules_to_save must be a list of module names or null, ` +
+      `got ${JSON.stringify(saved)}.`);
+  }
+  const bias = config.bias ?? 'none';
+  const biasModes = ['none', 'all', parsed.method === 'oft' ? 'oft_only' : 'boft_only'];
+  if (typeof bias !== 'string' || !biasModes.includes(bias)) {
+    throw new Error(`PEFT adapter: bias must be one of ${biasModes.join(', ')}, got ${JSON.stringify(config.bias)}.`);
+  }
+}
+
 /** `importPeftAdapter` on an already parsed adapter (synchronous). */
 export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, options: ImportPeftAdapterOptions = {}): LayersModel {
   const { config, method } = parsed;
+  checkTargetModules(parsed);
   const targets = new Map<string, string>(); // tfjs name → torch name
   for (const torchName of parsed.adapted.keys()) {
     const tfjsName = torchToTfjs(options.nameMap, torchName);

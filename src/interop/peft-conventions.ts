@@ -86,8 +86,17 @@ function num(c: PeftAdapterConfig, key: string, dflt: number): number {
   return v;
 }
 
+function bool(c: PeftAdapterConfig, key: string, dflt: boolean): boolean {
+  const v = c[key];
+  if (v == null) return dflt;
+  if (typeof v !== 'boolean') {
+    throw new Error(`${WHO}: ${key} must be true or false (a JSON boolean), got ${JSON.stringify(v)}.`);
+  }
+  return v;
+}
+
 function checkCommon(c: PeftAdapterConfig): void {
-  if (c.fan_in_fan_out) {
+  if (bool(c, 'fan_in_fan_out', false)) {
     throw new Error(`${WHO}: fan_in_fan_out=true (GPT-2 style Conv1D base layers) is not supported; tfjs Dense ` +
       'layers correspond to torch nn.Linear (weight = kernelᵀ).');
   }
@@ -97,16 +106,16 @@ function checkCommon(c: PeftAdapterConfig): void {
 export function oftOptionsFromPeft(c: PeftAdapterConfig): OftOptionsFromPeft {
   if (c.peft_type !== 'OFT') throw new Error(`${WHO}: expected peft_type 'OFT', got '${c.peft_type}'.`);
   checkCommon(c);
-  const useCayleyNeumann = c.use_cayley_neumann ?? true;
+  const useCayleyNeumann = bool(c, 'use_cayley_neumann', true);
   const terms = num(c, 'num_cayley_neumann_terms', 5);
   return {
     oftBlockSize: num(c, 'oft_block_size', 32),
     r: num(c, 'r', 0),
     useCayleyNeumann,
     numCayleyNeumannTerms: useCayleyNeumann ? neumannTermsFromPeft(terms) : Math.max(terms, 3),
-    coft: c.coft ?? false,
+    coft: bool(c, 'coft', false),
     eps: num(c, 'eps', 6e-5),
-    blockShare: c.block_share ?? false,
+    blockShare: bool(c, 'block_share', false),
     moduleDropout: num(c, 'module_dropout', 0),
   };
 }

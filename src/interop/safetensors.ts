@@ -52,24 +52,38 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** One tensor entry of a checked safetensors header (offsets relative to the data section). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A checked safetensors header: its length, its tensor entries and where the data section must end. */
+export interface SafetensorsHeader {
+  headerLength: number;
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  /** Bytes the data section needs (the largest end offset). */
+  dataLength: number;
+}
+
 /**
- * Parses a safetensors file held in memory. Throws a descriptive error on a truncated or
- * malformed file (bad header length, invalid JSON, offsets out of range or overlapping,
- * shape/byte-count mismatch, unknown dtype).
+ * Reads and checks the header of a safetensors file of `fileLength` bytes from `bytes`, which
+ * must hold at least its first 8 bytes (and the whole header once its length is known: call
+ * again with more bytes when `bytes` is shorter than `8 + headerLength`; see
+ * `safetensorsHeaderLength`). Every field is checked for type and range: dtypes are known
+ * strings, shapes lists of safe integers, data_offsets two integers inside the file that span
+ * exactly the tensor's bytes, tensors do not overlap, metadata values are strings.
  */
-export function readSafetensors(source: ArrayBuffer | ArrayBufferView): SafetensorsFile {
-  const bytes = toBytes(source);
-  if (bytes.byteLength < 8) {
-    throw new Error(`safetensors: file of ${bytes.byteLength} bytes is too short to hold the 8-byte header length.`);
+export function readSafetensorsHeader(bytes: Uint8Array, fileLength = bytes.byteLength): SafetensorsHeader {
+  const headerLen = safetensorsHeaderLength(bytes, fileLength);
+  if (bytes.byteLength < 8 + headerLen) {
+    throw new Error(`safetensors: need the ${headerLen}-byte header, got ${bytes.byteLength - 8} bytes of it.`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(Math.min(MAX_HEADER, bytes.byteLength - 8))) {
-    throw new Error(`safetensors: header length ${n} exceeds the file (${bytes.byteLength} bytes) or the 100 MB limit; ` +
-      'the file is truncated or not a safetensors file.');
-  }
-  const headerLen = Number(n);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
   } catch (e) {
@@ -78,43 +92,78 @@ export function readSafetensors(source: ArrayBuffer | ArrayBufferView): Safetens
   if (header == null || typeof header !== 'object' || Array.isArray(header)) {
     throw new Error('safetensors: the header must be a JSON object.');
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, SafetensorsTensor>();
+  const dataLen = fileLength - 8 - headerLen;
+  const entries: SafetensorsEntry[] = [];
   let metadata: Record<string, string> = {};
-  const spans: Array<[number, number, string]> = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (entry ?? {}) as Record<string, string>;
+      if (entry == null || typeof entry !== 'object' || Array.isArray(entry) ||
+          Object.values(entry).some((v) => typeof v !== 'string')) {
+        throw new Error(`safetensors: __metadata__ must be an object of strings, got ${JSON.stringify(entry)}.`);
+      }
+      metadata = entry as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-    const dtype = e?.dtype as SafetensorsDtype;
-    if (!(dtype in BYTES)) throw new Error(`safetensors: tensor '${name}' has unsupported dtype '${e?.dtype}'.`);
+    const e = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const known = typeof e.dtype === 'string' && Object.prototype.hasOwnProperty.call(BYTES, e.dtype);
+    if (typeof entry !== 'object' || !known) {
+      throw new Error(`safetensors: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}; ` +
+        `known: ${Object.keys(BYTES).join(', ')}.`);
+    }
+    const dtype = e.dtype as SafetensorsDtype;
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
       throw new Error(`safetensors: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}.`);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !(off[0] <= off[1]) || off[0] < 0 || off[1] > dataLen) {
-      throw new Error(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)} outside the ` +
-        `${dataLen} data bytes; the file is truncated or corrupt.`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o)) ||
+        off[0] < 0 || off[0] > off[1] || off[1] > dataLen) {
+      throw new Error(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)}: they must be two ` +
+        `integers 0 ≤ begin ≤ end ≤ ${dataLen} (the data bytes); the file is truncated or corrupt.`);
     }
-    const count = product(shape);
-    if (off[1] - off[0] !== count * BYTES[dtype]) {
-      throw new Error(`safetensors: tensor '${name}' (${dtype}, shape [${shape}]) needs ${count * BYTES[dtype]} bytes ` +
+    const need = product(shape) * BYTES[dtype];
+    if (off[1] - off[0] !== need) {
+      throw new Error(`safetensors: tensor '${name}' (${dtype}, shape [${shape}]) needs ${need} bytes ` +
         `but its data_offsets span ${off[1] - off[0]}.`);
     }
-    spans.push([off[0], off[1], name]);
-    tensors.set(name, { dtype, shape: [...shape], data: decode(bytes, dataStart + off[0], count, dtype) });
+    entries.push({ name, dtype, shape: [...shape], begin: off[0], end: off[1] });
   }
-  spans.sort((a, b) => a[0] - b[0]);
+  const spans = [...entries].sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) {
-      throw new Error(`safetensors: tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap.`);
+    if (spans[i].begin < spans[i - 1].end) {
+      throw new Error(`safetensors: tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap.`);
     }
   }
-  return { tensors, metadata };
+  return { headerLength: headerLen, entries, metadata, dataLength: Math.max(0, ...entries.map((e) => e.end)) };
+}
+
+/** The header length N of a safetensors file from its first 8 bytes; checked against the file and a 100 MB cap. */
+export function safetensorsHeaderLength(bytes: Uint8Array, fileLength = bytes.byteLength): number {
+  if (bytes.byteLength < 8 || fileLength < 8) {
+    throw new Error(`safetensors: file of ${Math.min(fileLength, bytes.byteLength)} bytes is too short to hold the ` +
+      '8-byte header length.');
+  }
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(Math.min(MAX_HEADER, fileLength - 8))) {
+    throw new Error(`safetensors: header length ${n} exceeds the file (${fileLength} bytes) or the 100 MB limit; ` +
+      'the file is truncated or not a safetensors file.');
+  }
+  return Number(n);
+}
+
+/**
+ * Parses a safetensors file held in memory. Throws a descriptive error on a truncated or
+ * malformed file (see `readSafetensorsHeader` for what is checked).
+ */
+export function readSafetensors(source: ArrayBuffer | ArrayBufferView): SafetensorsFile {
+  const bytes = toBytes(source);
+  const header = readSafetensorsHeader(bytes);
+  const dataStart = 8 + header.headerLength;
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const { name, dtype, shape, begin } of header.entries) {
+    tensors.set(name, { dtype, shape, data: decode(bytes, dataStart + begin, product(shape), dtype) });
+  }
+  return { tensors, metadata: header.metadata };
 }
 
 function decode(bytes: Uint8Array, start: number, count: number, dtype: SafetensorsDtype): SafetensorsTensor['data'] {

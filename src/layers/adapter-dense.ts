@@ -40,7 +40,7 @@ export abstract class AdapterDense extends layers.Layer {
     this.template = template;
     this.dense = resolved;
     this.units = args.units;
-    this.biasTrainable = args.biasTrainable ?? false;
+    this.biasTrainable = args.biasTrainable ?? false; // type-checked by the subclass with its other options
     if (args.batchInputShape == null && args.inputShape == null && args.inputDim != null) {
       this.batchInputShape = [null, args.inputDim];
     }

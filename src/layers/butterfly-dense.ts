@@ -10,7 +10,8 @@ import { cayleyExact, cayleyNeumann } from '../ops/cayley';
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
-import { checkInteger, checkRate, divisors, randomSubset } from './validate';
+import { BOFT_OPTIONS, checkAdapterArgs, checkOption } from './adapter-options';
+import { divisors, randomSubset } from './validate';
 
 /** Arguments of `ButterflyDense`: those of `tf.layers.dense` plus the BOFT options. */
 export interface ButterflyDenseArgs extends AdapterDenseArgs {
@@ -101,14 +102,13 @@ export class ButterflyDense extends AdapterDense {
   readonly useCayleyNeumann: boolean;
   readonly numCayleyNeumannTerms: number;
   readonly initWeights: boolean;
-  /** Dropout rate; may be changed between batches (e.g. by a schedule callback). */
-  boftDropout: number;
   /** Source of randomness for dropout (replaceable for reproducible runs). */
   random: () => number = Math.random;
   /** Blocks replaced by the identity in the last training call (null if none were). */
   lastDropout: ButterflyDropoutRecord | null = null;
   private readonly boftRegularizer?: Regularizer;
   private boftR!: LayerVariable;
+  private dropout: number;
   private boftS!: LayerVariable;
   private blockSize = 0;
   private numBlocks = 0;
@@ -116,12 +116,10 @@ export class ButterflyDense extends AdapterDense {
   constructor(args: ButterflyDenseArgs) {
     super(args);
     const who = `ButterflyDense '${this.name}'`;
-    const b = args.boftBlockSize ?? 0;
-    const n = args.boftBlockNum ?? 0;
-    const m = args.boftNButterflyFactor ?? 1;
-    checkInteger(who, 'boftBlockSize', b, 0, 'Use e.g. 8, or 0 to size blocks by boftBlockNum instead.');
-    checkInteger(who, 'boftBlockNum', n, 0, 'Use e.g. 8, or 0 to size blocks by boftBlockSize instead.');
-    checkInteger(who, 'boftNButterflyFactor', m, 1, 'Use 1 for block-diagonal OFT, 2 or more for butterfly factors.');
+    const opts = checkAdapterArgs(who, args, BOFT_OPTIONS);
+    const b = opts.boftBlockSize as number;
+    const n = opts.boftBlockNum as number;
+    const m = opts.boftNButterflyFactor as number;
     if ((b === 0) === (n === 0)) {
       throw new Error(`${who}: set exactly one of boftBlockSize and boftBlockNum to a positive value, got ` +
         `boftBlockSize=${b} and boftBlockNum=${n}. For example {boftBlockSize: 8} (N = d/8), or {boftBlockNum: 16}.`);
@@ -147,16 +145,24 @@ export class ButterflyDense extends AdapterDense {
     this.boftBlockSize = b;
     this.boftBlockNum = n;
     this.boftNButterflyFactor = m;
-    this.boftDropout = args.boftDropout ?? 0;
-    checkRate(who, 'boftDropout', this.boftDropout);
-    this.useCayleyNeumann = args.useCayleyNeumann ?? false;
-    this.numCayleyNeumannTerms = args.numCayleyNeumannTerms ?? 5;
-    checkInteger(who, 'numCayleyNeumannTerms', this.numCayleyNeumannTerms, 3, 'The series needs at least 3 terms; 5 is the default.');
-    this.initWeights = args.initWeights ?? true;
+    this.dropout = opts.boftDropout as number;
+    this.useCayleyNeumann = opts.useCayleyNeumann as boolean;
+    this.numCayleyNeumannTerms = opts.numCayleyNeumannTerms as number;
+    this.initWeights = opts.initWeights as boolean;
     this.boftRegularizer = resolveRegularizer(args.boftRegularizer);
     const shape = this.batchInputShape;
     const d = shape != null ? shape[shape.length - 1] : null;
     if (d != null) this.resolveBlocks(d);
+  }
+
+  /** Dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
+  get boftDropout(): number {
+    return this.dropout;
+  }
+
+  set boftDropout(rate: number) {
+    checkOption(`ButterflyDense '${this.name}'`, 'boftDropout', BOFT_OPTIONS.boftDropout, rate);
+    this.dropout = rate;
   }
 
   /** Block size `b` once built (or once the input dimension is known). */

@@ -9,7 +9,11 @@ import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rot
 import { packedSize, skewFromPacked } from '../ops/skew';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
 import { resolveRegularizer, serializeRegularizer } from './dense-args';
-import { checkInteger, checkPositive, checkRate, nearestDivisor, randomSubset, warnOnce } from './validate';
+import { checkAdapterArgs, checkOption, OFT_OPTIONS } from './adapter-options';
+import { nearestDivisor, randomSubset, warnOnce } from './validate';
+
+/** Relative slack of the COFT ball test, far above float32 rounding of a norm, far below any training step. */
+const COFT_SLACK = 1e-5;
 
 /** Arguments of `OrthogonalDense`: those of `tf.layers.dense` plus the OFT options. */
 export interface OrthogonalDenseArgs extends AdapterDenseArgs {
@@ -56,39 +60,44 @@ export class OrthogonalDense extends AdapterDense {
   readonly eps: number;
   readonly blockShare: boolean;
   readonly initWeights: boolean;
-  /** Module dropout rate; may be changed between batches (e.g. by a schedule callback). */
-  moduleDropout: number;
   /** Source of randomness for module dropout (replaceable for reproducible runs). */
   random: () => number = Math.random;
   private readonly oftRegularizer?: Regularizer;
   private oftR!: LayerVariable;
+  private dropout: number;
   private numBlocks = 0;
   private blockSize = 0;
 
   constructor(args: OrthogonalDenseArgs) {
     super(args);
     const who = `OrthogonalDense '${this.name}'`;
-    const rGiven = args.r ?? 0;
-    const bGiven = args.oftBlockSize ?? (rGiven === 0 ? 32 : 0);
-    checkInteger(who, 'r', rGiven, 0, 'Use 0 to size blocks by oftBlockSize instead.');
-    checkInteger(who, 'oftBlockSize', bGiven, 0, 'Use e.g. 32, or 0 to size blocks by r instead.');
+    const opts = checkAdapterArgs(who, args, OFT_OPTIONS);
+    const rGiven = opts.r as number;
+    const bGiven = (opts.oftBlockSize ?? (rGiven === 0 ? 32 : 0)) as number;
     if ((rGiven === 0) === (bGiven === 0)) {
       throw new Error(`${who}: set exactly one of r and oftBlockSize to a positive value, got r=${rGiven} and ` +
         `oftBlockSize=${bGiven}. For example {oftBlockSize: 32} (r is then derived), or {r: 8, oftBlockSize: 0}.`);
     }
     this.r = rGiven;
     this.oftBlockSize = bGiven;
-    this.useCayleyNeumann = args.useCayleyNeumann ?? true;
-    this.numCayleyNeumannTerms = args.numCayleyNeumannTerms ?? 5;
-    checkInteger(who, 'numCayleyNeumannTerms', this.numCayleyNeumannTerms, 3, 'The series needs at least 3 terms; 5 is the default.');
-    this.coft = args.coft ?? false;
-    this.eps = args.eps ?? 6e-5;
-    checkPositive(who, 'eps', this.eps);
-    this.blockShare = args.blockShare ?? false;
-    this.moduleDropout = args.moduleDropout ?? 0;
-    checkRate(who, 'moduleDropout', this.moduleDropout);
-    this.initWeights = args.initWeights ?? true;
+    this.useCayleyNeumann = opts.useCayleyNeumann as boolean;
+    this.numCayleyNeumannTerms = opts.numCayleyNeumannTerms as number;
+    this.coft = opts.coft as boolean;
+    this.eps = opts.eps as number;
+    this.blockShare = opts.blockShare as boolean;
+    this.dropout = opts.moduleDropout as number;
+    this.initWeights = opts.initWeights as boolean;
     this.oftRegularizer = resolveRegularizer(args.oftRegularizer);
+  }
+
+  /** Module dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
+  get moduleDropout(): number {
+    return this.dropout;
+  }
+
+  set moduleDropout(rate: number) {
+    checkOption(`OrthogonalDense '${this.name}'`, 'moduleDropout', OFT_OPTIONS.moduleDropout, rate);
+    this.dropout = rate;
   }
 
   /** Number of blocks `r` once built. */
@@ -179,7 +188,11 @@ export class OrthogonalDense extends AdapterDense {
       const projected = tf.tidy(() => {
         // ‖Q_j‖_F = √2 ‖v_j‖: every packed entry appears twice in Q = U − Uᵀ.
         const norm = tf.mul(tf.norm(value, 'euclidean', 1, true), Math.SQRT2);
-        return tf.mul(value, tf.minimum(1, tf.div(radius, tf.maximum(norm, 1e-30))));
+        // Blocks inside the ball are kept bit for bit: a block this projection put on the sphere
+        // measures radius·(1 ± a few ulp), and rescaling it again would change it by an ulp on every
+        // write, so a saved COFT model would not reload bit-identically.
+        const outside = tf.greater(norm, radius * (1 + COFT_SLACK));
+        return tf.mul(value, tf.where(outside, tf.div(radius, tf.maximum(norm, 1e-30)), tf.onesLike(norm)));
       });
       assign(projected);
       projected.dispose();

@@ -1,25 +1,5 @@
-// Option checks shared by the adapter layers: each failure names the layer, the value and a fix.
-
-/** Throws unless `value` is an integer ≥ `min`. */
-export function checkInteger(layer: string, key: string, value: unknown, min: number, fix: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${layer}: ${key} must be an integer ≥ ${min}, got ${String(value)}. ${fix}`);
-  }
-}
-
-/** Throws unless `0 ≤ value < 1`. */
-export function checkRate(layer: string, key: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new Error(`${layer}: ${key} must be in [0, 1), got ${String(value)}. Use e.g. 0.1, or 0 to disable it.`);
-  }
-}
-
-/** Throws unless `value` is a finite number > 0. */
-export function checkPositive(layer: string, key: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new Error(`${layer}: ${key} must be a finite number > 0, got ${String(value)}.`);
-  }
-}
+// Helpers shared by the adapter layers: block sizing, one-time warnings, random subsets.
+// (Option checks live in adapter-options.ts.)
 
 /** Divisors of `d` in increasing order. */
 export function divisors(d: number): number[] {

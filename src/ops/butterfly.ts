@@ -65,6 +65,8 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
   const [rows, d] = x.shape;
   const [n, b] = rot.shape;
   if (n * b !== d) throw new Error(`applyButterflyFactor: ${n} blocks of size ${b} do not cover d=${d}.`);
+  // wasm's Transpose divides by the element count: an empty batch has nothing to rotate.
+  if (rows === 0) return tf.zeros([0, d]);
   return tf.tidy(() => {
     if (factor === 0) return rotateInput(x, rot) as tf.Tensor2D; // perm_0 is the identity
     const a = 2 ** factor;

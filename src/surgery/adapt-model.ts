@@ -39,7 +39,9 @@ export interface AdapterPlan {
  */
 export function resolveAdapterOptions(path: string, dense: LayersModel['layers'][number], spec: AdapterSpec,
   caller: string): Record<string, unknown> {
-  const cls = ADAPTER_CLASSES[spec.className];
+  // Own properties only: a class name such as 'constructor' must not reach Object's members.
+  const known = Object.prototype.hasOwnProperty.call(ADAPTER_CLASSES, spec.className);
+  const cls = known ? ADAPTER_CLASSES[spec.className] : undefined;
   if (cls == null) {
     throw new Error(`${caller}: unknown adapter class '${spec.className}' for layer '${path}'; ` +
       `known: ${Object.keys(ADAPTER_CLASSES).join(', ')}.`);

@@ -12,7 +12,9 @@ import { BiasMode, getSurgeryRecord } from './surgery-record';
 
 /** `format` field of an adapter checkpoint's artifacts. */
 export const ADAPTER_FORMAT = 'tfjs-oft-adapter';
-const VERSION = 1;
+/** Version written. Version 2 adds `configFnv1a`; version 1 files (tfjs-oft 0.1.0) still load. */
+const VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 
 /** One adapted layer in a checkpoint. */
 export interface AdapterCheckpointLayer {
@@ -42,6 +44,8 @@ export interface AdapterCheckpointTopology {
   modulesToSave: string[];
   adapters: AdapterCheckpointLayer[];
   weights: AdapterCheckpointWeight[];
+  /** FNV-1a (32-bit) of the canonical JSON of every other field (so a changed option is detected). */
+  configFnv1a?: number;
 }
 
 type Handler = tf.io.IOHandler;
@@ -53,6 +57,23 @@ function fnv1a(bytes: Uint8Array): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** JSON with object keys sorted, so that the checksum does not depend on key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value != null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const entries = Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The checksum of a topology's configuration: every field but the checksum itself. */
+function configChecksum(topology: AdapterCheckpointTopology): number {
+  const { configFnv1a: _, ...rest } = topology;
+  return fnv1a(new TextEncoder().encode(canonicalJson(rest)));
 }
 
 function adapterOptions(layer: AdapterDense): Record<string, unknown> {
@@ -136,6 +157,7 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
   const topology: AdapterCheckpointTopology = {
     tfjsOftAdapter: VERSION, baseModel: model.name, bias, modulesToSave: [...saved], adapters: topologyAdapters, weights,
   };
+  topology.configFnv1a = configChecksum(topology);
   return handler.save({
     modelTopology: topology as unknown as tf.io.ModelArtifacts['modelTopology'],
     format: ADAPTER_FORMAT,
@@ -151,8 +173,14 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
     throw new Error(`loadAdapter: ${where} is not a tfjs-oft adapter checkpoint (format: ${String(artifacts.format)}). ` +
       `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`);
   }
-  if (t.tfjsOftAdapter !== VERSION) {
-    throw new Error(`loadAdapter: ${where} has checkpoint version ${t.tfjsOftAdapter}; this tfjs-oft reads version ${VERSION}.`);
+  if (!READABLE_VERSIONS.includes(t.tfjsOftAdapter)) {
+    throw new Error(`loadAdapter: ${where} has checkpoint version ${JSON.stringify(t.tfjsOftAdapter)}; ` +
+      'this tfjs-oft reads ' +
+      `versions ${READABLE_VERSIONS.join(' and ')}. Save it again with the tfjs-oft that loads it.`);
+  }
+  if (t.tfjsOftAdapter >= 2 && (t.configFnv1a !== configChecksum(t))) {
+    throw new Error(`loadAdapter: ${where} is corrupt: its configuration (adapters, options, weight list, bias, ` +
+      'modulesToSave) does not match its checksum; it was changed after saveAdapter wrote it. Save the adapter again.');
   }
   if (!Array.isArray(t.adapters) || !Array.isArray(t.weights) || !Array.isArray(t.modulesToSave)) {
     throw new Error(`loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`);

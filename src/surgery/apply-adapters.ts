@@ -1,5 +1,6 @@
 // applyOft / applyBoft: swap chosen Dense layers of a pretrained model for adapters (SPEC §3–5).
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { BOFT_OPTIONS, OFT_OPTIONS } from '../layers/adapter-options';
 import type { ButterflyDenseArgs } from '../layers/butterfly-dense';
 import type { OrthogonalDenseArgs } from '../layers/orthogonal-dense';
 import { adaptModel, AdapterPlan } from './adapt-model';
@@ -57,14 +58,12 @@ interface Method {
 
 const OFT: Method = {
   caller: 'applyOft', className: 'OrthogonalDense', layerBias: 'oft_only',
-  optionKeys: ['oftBlockSize', 'r', 'useCayleyNeumann', 'numCayleyNeumannTerms', 'coft', 'eps', 'blockShare',
-    'moduleDropout', 'initWeights', 'oftRegularizer'],
+  optionKeys: Object.keys(OFT_OPTIONS),
 };
 
 const BOFT: Method = {
   caller: 'applyBoft', className: 'ButterflyDense', layerBias: 'boft_only',
-  optionKeys: ['boftBlockSize', 'boftBlockNum', 'boftNButterflyFactor', 'boftDropout', 'useCayleyNeumann',
-    'numCayleyNeumannTerms', 'initWeights', 'boftRegularizer'],
+  optionKeys: Object.keys(BOFT_OPTIONS),
 };
 
 const SURGERY_KEYS = ['targetModules', 'excludeModules', 'modulesToSave', 'bias'];

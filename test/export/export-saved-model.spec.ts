@@ -3,9 +3,13 @@
 // stand-in converter scripts. The real converter and TensorFlow run in test-interop/.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CONVERTER_PYTHON_PINS, ConverterNotFoundError, exportSavedModel, findConverter, fileSystem, OrthogonalDense,
 } from '../../src/index';
@@ -116,8 +120,13 @@ describe('exportSavedModel (no Python)', () => {
     });
     expect(res.converter).to.equal(fake);
     expect(res.savedModelDir).to.equal(join(dir, 'saved'));
-    expect(readFileSync(join(dir, 'args.txt'), 'utf8').trim().split('\n')).to.deep.equal([
-      '--input_format=tfjs_layers_model', '--output_format=keras_saved_model', res.modelJsonPath, res.savedModelDir]);
+    // The converter writes next to outDir; the result is moved into place once complete.
+    const args = readFileSync(join(dir, 'args.txt'), 'utf8').trim().split('\n');
+    expect(args.slice(0, 3))
+      .to.deep.equal(['--input_format=tfjs_layers_model', '--output_format=keras_saved_model', res.modelJsonPath]);
+    expect(args[3].startsWith(`${res.savedModelDir}.tmp-`)).to.equal(true);
+    expect(existsSync(join(res.savedModelDir, 'saved_model.pb'))).to.equal(true);
+    expect(existsSync(args[3])).to.equal(false);
     // The interop venv wins over PATH, TFJS_OFT_CONVERTER over both.
     const venvBin = join(dir, 'venv', 'bin');
     mkdirSync(venvBin, { recursive: true });
@@ -140,5 +149,92 @@ describe('exportSavedModel (no Python)', () => {
     const err = await exportSavedModel(model, join(dir, 'saved'), { converter: fake }).then(() => null, (e: Error) => e);
     expect(err?.message).to.contain('exit 3').and.to.contain('Unknown layer: FancyLayer');
     model.dispose();
+  });
+
+  describe('never destroys what it replaces before the new export is complete (issue 13)', () => {
+    const marker = (d: string) => {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'keep.txt'), 'user data');
+    };
+    const intact = (d: string) => existsSync(join(d, 'keep.txt')) &&
+      readFileSync(join(d, 'keep.txt'), 'utf8') === 'user data';
+    const stand = (body: string) => {
+      const fake = join(dir, 'converter.sh');
+      writeFileSync(fake, `#!/bin/sh\n${body}\n`);
+      chmodSync(fake, 0o755);
+      return fake;
+    };
+
+    it('refuses an existing tfjsDir without overwrite, touching nothing', async () => {
+      const model = adaptedModel();
+      marker(join(dir, 'mine'));
+      const err = await exportSavedModel(model, join(dir, 'saved'), { tfjsDir: join(dir, 'mine') })
+        .then(() => null, (e: Error) => e);
+      expect(err?.message).to.match(/tfjsDir .*mine already exists.*overwrite/);
+      expect(intact(join(dir, 'mine'))).to.equal(true);
+      expect(existsSync(join(dir, 'saved'))).to.equal(false);
+      model.dispose();
+    });
+
+    it('with overwrite but no converter, the old SavedModel stays', async () => {
+      const model = adaptedModel();
+      marker(join(dir, 'saved'));
+      const err = await withEnv(noConverterEnv(), () => exportSavedModel(model, join(dir, 'saved'), { overwrite: true })
+        .then(() => null, (e: Error) => e));
+      expect(err).to.be.instanceOf(ConverterNotFoundError);
+      expect(intact(join(dir, 'saved'))).to.equal(true);
+      model.dispose();
+    });
+
+    (posix ? it : it.skip)('overwrite, failing converter: the old SavedModel stays; a later good run replaces it', async () => {
+      const model = adaptedModel();
+      marker(join(dir, 'saved'));
+      const failing = stand('/bin/mkdir -p "$4"; : > "$4/partial"; exit 3');
+      const err = await exportSavedModel(model, join(dir, 'saved'), { overwrite: true, converter: failing })
+        .then(() => null, (e: Error) => e);
+      expect(err?.message).to.match(/failed \(exit 3\).*left unchanged/s);
+      expect(intact(join(dir, 'saved'))).to.equal(true);
+      const good = stand('/bin/mkdir -p "$4"; : > "$4/saved_model.pb"');
+      await exportSavedModel(model, join(dir, 'saved'), { overwrite: true, converter: good });
+      expect(existsSync(join(dir, 'saved', 'saved_model.pb'))).to.equal(true);
+      expect(existsSync(join(dir, 'saved', 'keep.txt'))).to.equal(false);
+      // Nothing temporary is left beside the outputs.
+      expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
+      model.dispose();
+    });
+
+    it('refuses merge: false on a model with adapters before writing anything', async () => {
+      const model = adaptedModel();
+      const err = await exportSavedModel(model, join(dir, 'saved'), { merge: false }).then(() => null, (e: Error) => e);
+      expect(err?.message)
+        .to.match(/merge is false but the model holds adapter layers \(fc1: OrthogonalDense\).*Export with merge/);
+      expect(readdirSync(dir).sort()).to.deep.equal(['empty-bin']);
+      model.dispose();
+    });
+
+    it('names a file in the way with a hint instead of a raw ENOTDIR/EEXIST', async () => {
+      const model = adaptedModel();
+      writeFileSync(join(dir, 'afile'), 'x');
+      const err = await exportSavedModel(model, join(dir, 'afile', 'saved')).then(() => null, (e: Error) => e);
+      expect(err?.message).to.match(/^exportSavedModel: .*A file \(not a folder\) stands in the way/);
+      model.dispose();
+    });
+
+    (posix ? it : it.skip)('CLI: refuses --tfjs-dir or outDir pointed at the folder of the exported model', async function () {
+      this.timeout(120000);
+      const model = adaptedModel();
+      const src = join(dir, 'adapter-model');
+      await model.save(`file://${src}`);
+      model.dispose();
+      const before = readFileSync(join(src, 'model.json'), 'utf8');
+      const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+      const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+      for (const rest of [[join(dir, 'out'), '--tfjs-dir', src], [src]]) {
+        const out = spawnSync(tsx, [cli, 'export', join(src, 'model.json'), ...rest, '--overwrite'], { encoding: 'utf8' });
+        expect(out.status, out.stderr).to.equal(2);
+        expect(out.stderr).to.match(/holds the model being exported .*would replace it/);
+      }
+      expect(readFileSync(join(src, 'model.json'), 'utf8')).to.equal(before);
+    });
   });
 });
