@@ -19,7 +19,9 @@ export class CausalSelfAttention extends tf.layers.Layer {
   constructor(args: CausalSelfAttentionArgs) {
     super({ name: args.name, trainable: args.trainable });
     if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
-      throw new Error(`CausalSelfAttention '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`);
+      throw new Error(
+        `CausalSelfAttention '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`,
+      );
     }
     this.numHeads = args.numHeads;
   }
@@ -33,9 +35,12 @@ export class CausalSelfAttention extends tf.layers.Layer {
     return tf.tidy(() => {
       const qkv = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
       const [, tokens, width] = qkv.shape;
-      const hidden = width / 3, h = this.numHeads;
+      const hidden = width / 3,
+        h = this.numHeads;
       if (!Number.isInteger(hidden) || hidden % h !== 0) {
-        throw new Error(`CausalSelfAttention '${this.name}': input width ${width} is not 3 × a multiple of numHeads ${h}`);
+        throw new Error(
+          `CausalSelfAttention '${this.name}': input width ${width} is not 3 × a multiple of numHeads ${h}`,
+        );
       }
       const dh = hidden / h;
       const [q, k, v] = tf.split(qkv, 3, 2);

@@ -16,7 +16,9 @@ function corpusDir(): string {
 
 /** Names of the 500 text files (ca01 … cr09), sorted. */
 export function brownFiles(): string[] {
-  return readdirSync(corpusDir()).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  return readdirSync(corpusDir())
+    .filter((f) => /^c[a-r]\d\d$/.test(f))
+    .sort();
 }
 
 /** One tagged token `word/tag` to its word (a word may itself hold a slash: the tag is after the last). */
@@ -28,8 +30,13 @@ function wordOf(token: string): string {
 
 /** Plain text of one tagged sentence line. */
 export function untag(line: string): string {
-  const words = line.trim().split(/\s+/).filter((t) => t.length > 0).map(wordOf);
-  return words.join(' ')
+  const words = line
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t.length > 0)
+    .map(wordOf);
+  return words
+    .join(' ')
     .replace(/ ([.,;:?!)'])/g, '$1')
     .replace(/\( /g, '(')
     .replace(/" ([^"]*?) "/g, '"$1"');
@@ -38,5 +45,11 @@ export function untag(line: string): string {
 /** Plain text of a file: one sentence per line. */
 export function brownText(file: string): string {
   const raw = readFileSync(`${corpusDir()}/${file}`, 'utf8');
-  return raw.split('\n').filter((l) => l.trim().length > 0).map(untag).join('\n') + '\n';
+  return (
+    raw
+      .split('\n')
+      .filter((l) => l.trim().length > 0)
+      .map(untag)
+      .join('\n') + '\n'
+  );
 }

@@ -34,7 +34,8 @@ export function brownWindows(files: string[], tokens: number, perFile: number): 
 /** Language-model tensors of windows: input the first `tokens` ids, every next id a target. */
 export function windowTensors(windows: Int32Array[]): SequenceSet {
   const tokens = windows[0].length - 1;
-  const x = new Float32Array(windows.length * tokens), y = new Int32Array(windows.length * tokens);
+  const x = new Float32Array(windows.length * tokens),
+    y = new Int32Array(windows.length * tokens);
   windows.forEach((w, i) => {
     for (let t = 0; t < tokens; t++) {
       x[i * tokens + t] = w[t];
@@ -42,8 +43,10 @@ export function windowTensors(windows: Int32Array[]): SequenceSet {
     }
   });
   const mask = new Float32Array(y.length).fill(1);
-  return { xs: tf.tensor2d(x, [windows.length, tokens]),
-    ys: maskedTargets(y, mask, [windows.length, tokens], VOCAB_SIZE) };
+  return {
+    xs: tf.tensor2d(x, [windows.length, tokens]),
+    ys: maskedTargets(y, mask, [windows.length, tokens], VOCAB_SIZE),
+  };
 }
 
 /** One supervised example. */
@@ -70,18 +73,31 @@ export function exampleText(e: SftExample): string {
  * Train and held-out examples on disjoint word sets: lower-case Brown words of 3–5 letters, each
  * with each operation. Seeded.
  */
-export function makeSftExamples(trainCount: number, testCount: number, seed: number): { train: SftExample[]; test: SftExample[] } {
+export function makeSftExamples(
+  trainCount: number,
+  testCount: number,
+  seed: number,
+): { train: SftExample[]; test: SftExample[] } {
   const words = new Set<string>();
   for (const f of brownFiles().slice(0, 100)) {
     for (const w of brownText(f).split(/[^A-Za-z]+/)) if (/^[a-z]{3,5}$/.test(w)) words.add(w);
   }
   const rand = mulberry32(seed);
   const pool = shuffleInPlace([...words].sort(), rand);
-  const examples = (list: string[]) => list.flatMap((w) => SFT_OPERATIONS.map((op) => ({
-    prompt: `### Question: ${op} ${w}\n### Answer: `, answer: answerOf(op, w) })));
-  const testWords = Math.ceil(testCount / SFT_OPERATIONS.length), trainWords = Math.ceil(trainCount / SFT_OPERATIONS.length);
+  const examples = (list: string[]) =>
+    list.flatMap((w) =>
+      SFT_OPERATIONS.map((op) => ({
+        prompt: `### Question: ${op} ${w}\n### Answer: `,
+        answer: answerOf(op, w),
+      })),
+    );
+  const testWords = Math.ceil(testCount / SFT_OPERATIONS.length),
+    trainWords = Math.ceil(trainCount / SFT_OPERATIONS.length);
   if (testWords + trainWords > pool.length) {
-    throw new Error(`makeSftExamples: ${trainCount} + ${testCount} examples need ${trainWords + testWords} words; Brown gives ${pool.length}`);
+    throw new Error(
+      `makeSftExamples: ${trainCount} + ${testCount} examples need ${trainWords + testWords} words; ` +
+        `Brown gives ${pool.length}`,
+    );
   }
   const test = shuffleInPlace(examples(pool.slice(0, testWords)), rand).slice(0, testCount);
   const train = shuffleInPlace(examples(pool.slice(testWords, testWords + trainWords)), rand).slice(0, trainCount);
@@ -94,10 +110,13 @@ export function makeSftExamples(trainCount: number, testCount: number, seed: num
  */
 export function sftTensors(examples: SftExample[], tokens: number): SequenceSet {
   const n = examples.length;
-  const x = new Float32Array(n * tokens).fill(PAD_ID), y = new Int32Array(n * tokens), mask = new Float32Array(n * tokens);
+  const x = new Float32Array(n * tokens).fill(PAD_ID),
+    y = new Int32Array(n * tokens),
+    mask = new Float32Array(n * tokens);
   examples.forEach((e, i) => {
     const ids = encode(exampleText(e));
-    if (ids.length > tokens + 1) throw new Error(`sftTensors: example ${JSON.stringify(exampleText(e))} is longer than ${tokens + 1} tokens`);
+    if (ids.length > tokens + 1)
+      throw new Error(`sftTensors: example ${JSON.stringify(exampleText(e))} is longer than ${tokens + 1} tokens`);
     const promptLength = e.prompt.length;
     for (let t = 0; t + 1 < ids.length; t++) {
       x[i * tokens + t] = ids[t];

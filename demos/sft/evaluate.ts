@@ -10,7 +10,8 @@ const NEWLINE = encode('\n')[0];
 /** exp(mean cross-entropy over the counted targets of `set`), in batches of `batchSize`. */
 export async function perplexity(model: tf.LayersModel, set: SequenceSet, batchSize = 64): Promise<number> {
   const n = set.xs.shape[0];
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   for (let i = 0; i < n; i += batchSize) {
     const size = Math.min(batchSize, n - i);
     const [lossT, countT] = tf.tidy(() => {
@@ -31,20 +32,27 @@ export async function perplexity(model: tf.LayersModel, set: SequenceSet, batchS
  * and appends the arg-max token at each row's end, until a newline or `maxLength` tokens. The
  * model is causal, so the padding after a row's end does not change its next token.
  */
-export async function greedyComplete(model: tf.LayersModel, prompts: string[], maxLength: number,
-  maxNewTokens: number): Promise<string[]> {
+export async function greedyComplete(
+  model: tf.LayersModel,
+  prompts: string[],
+  maxLength: number,
+  maxNewTokens: number,
+): Promise<string[]> {
   const n = prompts.length;
   const buf = new Float32Array(n * maxLength).fill(PAD_ID);
   const length = prompts.map((p, i) => {
     const ids = encode(p);
-    if (ids.length >= maxLength) throw new Error(`greedyComplete: prompt ${JSON.stringify(p)} leaves no room in ${maxLength} tokens`);
+    if (ids.length >= maxLength)
+      throw new Error(`greedyComplete: prompt ${JSON.stringify(p)} leaves no room in ${maxLength} tokens`);
     buf.set(ids, i * maxLength);
     return ids.length;
   });
   const start = [...length];
   const done = new Array<boolean>(n).fill(false);
   for (let step = 0; step < maxNewTokens && done.includes(false); step++) {
-    const next = tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(buf, [n, maxLength]), { batchSize: 256 }) as tf.Tensor, -1));
+    const next = tf.tidy(() =>
+      tf.argMax(model.predict(tf.tensor2d(buf, [n, maxLength]), { batchSize: 256 }) as tf.Tensor, -1),
+    );
     const ids = await next.data();
     next.dispose();
     for (let i = 0; i < n; i++) {

@@ -58,7 +58,9 @@ export class GptEmbeddings extends tf.layers.Layer {
       const ids = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D;
       const tokens = ids.shape[1];
       if (tokens > this.maxLength) {
-        throw new Error(`GptEmbeddings '${this.name}': ${tokens} tokens exceed maxLength ${this.maxLength}; shorten the input`);
+        throw new Error(
+          `GptEmbeddings '${this.name}': ${tokens} tokens exceed maxLength ${this.maxLength}; shorten the input`,
+        );
       }
       const oneHot = tf.oneHot(tf.reshape(tf.cast(ids, 'int32'), [-1]), this.vocabSize);
       const tok = tf.matMul(tf.cast(oneHot, 'float32'), this.wte.read() as tf.Tensor2D);
@@ -68,8 +70,13 @@ export class GptEmbeddings extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), vocabSize: this.vocabSize, hiddenSize: this.hiddenSize, maxLength: this.maxLength,
-      seed: this.seed ?? null };
+    return {
+      ...super.getConfig(),
+      vocabSize: this.vocabSize,
+      hiddenSize: this.hiddenSize,
+      maxLength: this.maxLength,
+      seed: this.seed ?? null,
+    };
   }
 }
 tf.serialization.registerClass(GptEmbeddings);

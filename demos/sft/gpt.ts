@@ -33,13 +33,23 @@ export function buildGpt(cfg: GptConfig = DEFAULT_GPT): tf.LayersModel {
   if (d % numHeads !== 0) throw new Error(`buildGpt: numHeads ${numHeads} does not divide hiddenSize ${d}`);
   let s = seed;
   const dense = (name: string, units: number, activation?: 'gelu', useBias = true) =>
-    tf.layers.dense({ name, units, activation, useBias,
-      kernelInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: s++ }), biasInitializer: 'zeros' });
+    tf.layers.dense({
+      name,
+      units,
+      activation,
+      useBias,
+      kernelInitializer: tf.initializers.randomNormal({ stddev: 0.02, seed: s++ }),
+      biasInitializer: 'zeros',
+    });
   const norm = (name: string) => new TokenLayerNorm({ name, epsilon: 1e-5 });
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) =>
+    layer.apply(x) as tf.SymbolicTensor;
 
   const input = tf.input({ shape: [null], name: 'input_ids' });
-  let x = apply(new GptEmbeddings({ name: 'embeddings', vocabSize: VOCAB_SIZE, hiddenSize: d, maxLength, seed: s++ }), input);
+  let x = apply(
+    new GptEmbeddings({ name: 'embeddings', vocabSize: VOCAB_SIZE, hiddenSize: d, maxLength, seed: s++ }),
+    input,
+  );
   s++;
   for (let i = 0; i < numLayers; i++) {
     const h = `h${i}`;

@@ -27,7 +27,10 @@ Options:
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      backend: { type: 'string' }, quick: { type: 'boolean' }, methods: { type: 'string' }, out: { type: 'string' },
+      backend: { type: 'string' },
+      quick: { type: 'boolean' },
+      methods: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -45,7 +48,9 @@ async function main(): Promise<void> {
   console.log(mergeText(r));
   const rel = (f: string) => relative(process.cwd(), f);
   console.log(`report: ${rel(r.files!.markdown)}, ${rel(r.files!.json)}; chart: ${rel(r.files!.svg)}`);
-  console.log(`total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`);
+  console.log(
+    `total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`,
+  );
 }
 
 main().catch((e) => {

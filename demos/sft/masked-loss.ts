@@ -16,10 +16,17 @@ export function maskedCrossEntropy(yTrue: tf.Tensor, logits: tf.Tensor): tf.Scal
 }
 
 /** The targets {@link maskedCrossEntropy} reads: `ids` one-hot where `mask` is 1, zeros elsewhere. */
-export function maskedTargets(ids: Int32Array, mask: Float32Array, shape: [number, number], vocab: number): tf.Tensor3D {
+export function maskedTargets(
+  ids: Int32Array,
+  mask: Float32Array,
+  shape: [number, number],
+  vocab: number,
+): tf.Tensor3D {
   const [rows, tokens] = shape;
   if (ids.length !== rows * tokens || mask.length !== rows * tokens) {
-    throw new Error(`maskedTargets: ids (${ids.length}) and mask (${mask.length}) must both hold ${rows}×${tokens} values`);
+    throw new Error(
+      `maskedTargets: ids (${ids.length}) and mask (${mask.length}) must both hold ${rows}×${tokens} values`,
+    );
   }
   const buf = new Float32Array(rows * tokens * vocab);
   for (let i = 0; i < ids.length; i++) if (mask[i] !== 0) buf[i * vocab + ids[i]] = 1;
