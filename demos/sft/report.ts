@@ -112,10 +112,12 @@ export function markdownReport(r: SftResult): string {
 export function svgFrontier(r: SftResult): string {
   const W = 1120,
     H = 460;
-  const ppl = [r.base.perplexity, ...r.runs.map((x) => x.perplexity)];
-  const yMin = Math.floor(Math.min(...ppl) * 10) / 10,
-    yMax = Math.ceil(Math.max(...ppl) * 1.02 * 10) / 10;
-  const yTicks = ticks(yMin, yMax, 5);
+  // Perplexity on a log axis: a method that forgets a lot would otherwise squash the others.
+  const ppl = [r.base.perplexity, ...r.runs.map((x) => x.perplexity)].map(Math.log10);
+  const yMin = Math.min(...ppl) - 0.05, yMax = Math.max(...ppl) + 0.05;
+  const yTicks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    .map(Math.log10)
+    .filter((v) => v >= yMin && v <= yMax);
   const parts: string[] = [];
   const panel = (
     p: Panel,
@@ -133,20 +135,21 @@ export function svgFrontier(r: SftResult): string {
       yMin,
       yMax,
       xLabel,
-      'held-out Brown perplexity (forgot ↑)',
+      'held-out Brown perplexity, log scale (forgot ↑)',
       title,
       ticks(xMin, xMax, 5),
       yTicks,
       fmtX,
-      (v) => v.toFixed(1),
+      (v) => String(Math.round(10 ** v)),
     );
     parts.push(a.svg);
-    parts.push(`<circle cx="${a.sx(x(r.base))}" cy="${a.sy(r.base.perplexity)}" r="6" fill="none" stroke="#333"/>`);
-    parts.push(`<text x="${a.sx(x(r.base)) + 8}" y="${a.sy(r.base.perplexity) + 4}" font-size="11">base</text>`);
+    const bx = a.sx(x(r.base)), by = a.sy(Math.log10(r.base.perplexity));
+    parts.push(`<circle cx="${bx}" cy="${by}" r="6" fill="none" stroke="#333"/>`);
+    parts.push(`<text x="${bx + 8}" y="${by + 4}" font-size="11">base</text>`);
     for (const m of Object.keys(COLORS) as SftMethod[]) {
       const runs = r.runs.filter((run) => run.method === m);
       if (runs.length === 0) continue;
-      const pts = runs.map((run) => [a.sx(x(run)), a.sy(run.perplexity)] as const);
+      const pts = runs.map((run) => [a.sx(x(run)), a.sy(Math.log10(run.perplexity))] as const);
       parts.push(
         `<polyline points="${pts.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}" fill="none" ` +
           `stroke="${COLORS[m]}" stroke-width="1.5"/>`,
