@@ -19,6 +19,8 @@ results.md, results.json and chart.svg. Offline, seeded.
 Options:
   --backend tensorflow|wasm|cpu  default: tfjs-node if it loads, else wasm, else cpu
   --quick              tiny model and data, one learning rate per method (seconds)
+  --epochs N           fine-tuning epochs of every run (default 3)
+  --train-examples N   SFT training examples (default 960)
   --methods LIST       comma-separated subset of ${SFT_METHODS.join(',')}
   --out DIR            output folder (default sft-output)
   --help               this text
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       methods: { type: 'string' },
       out: { type: 'string' },
+      epochs: { type: 'string' },
+      'train-examples': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -39,7 +43,19 @@ async function main(): Promise<void> {
     return;
   }
   const methods = values.methods?.split(',').map((m) => m.trim()) as SftMethod[] | undefined;
-  const r = await runSft({ backend: values.backend, quick: values.quick, methods, outDir: values.out ?? 'sft-output' });
+  const int = (flag: string, v: string | undefined) => {
+    if (v == null) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  const settings = {
+    ...(values.epochs != null && { epochs: int('epochs', values.epochs) }),
+    ...(values['train-examples'] != null && { sftTrainExamples: int('train-examples', values['train-examples']) }),
+  };
+  const r = await runSft({
+    backend: values.backend, quick: values.quick, methods, settings, outDir: values.out ?? 'sft-output',
+  });
   console.log('');
   console.log(markdownTable(r));
   console.log('');
