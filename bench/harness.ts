@@ -14,6 +14,8 @@ export interface BenchResult {
   medianMs: number;
   /** Largest `tf.memory().numBytes` seen during one step, over the bytes held before it. */
   peakExtraBytes: number;
+  /** Kernels one step runs (`tf.profile(...).kernels.length`): launches matter on native/GPU backends. */
+  kernels?: number;
 }
 
 function median(xs: number[]): number {
@@ -21,11 +23,11 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Peak extra bytes of one step, by sampling `tf.memory()` after every kernel via the profiler. */
-async function peakBytes(c: BenchCase): Promise<number> {
+/** Peak extra bytes and kernel count of one step, from the profiler (it samples memory after every kernel). */
+export async function profileStep(c: BenchCase): Promise<{ peakExtraBytes: number; kernels: number }> {
   const before = tf.memory().numBytes;
   const info = await tf.profile(async () => { await c.step(); });
-  return Math.max(0, info.peakBytes - before);
+  return { peakExtraBytes: Math.max(0, info.peakBytes - before), kernels: info.kernels.length };
 }
 
 /** Times `repeats` rounds of every case (round-robin, after `warmup` rounds). */
@@ -41,7 +43,7 @@ export async function runCases(cases: BenchCase[], repeats = 7, warmup = 2): Pro
   }
   const out: BenchResult[] = [];
   for (const [k, c] of cases.entries()) {
-    out.push({ name: c.name, medianMs: median(times[k]), peakExtraBytes: await peakBytes(c) });
+    out.push({ name: c.name, medianMs: median(times[k]), ...await profileStep(c) });
   }
   return out;
 }
@@ -50,8 +52,9 @@ export async function runCases(cases: BenchCase[], repeats = 7, warmup = 2): Pro
 export function printTable(title: string, results: BenchResult[], baselines: string[]): void {
   const byName = new Map(results.map((r) => [r.name, r]));
   console.log(`\n${title}`);
-  const header = ['case', 'median ms', 'peak MB', ...baselines.map((b) => `÷ ${b}`)];
+  const header = ['case', 'median ms', 'peak MB', 'kernels', ...baselines.map((b) => `÷ ${b}`)];
   const rows = results.map((r) => [r.name, r.medianMs.toFixed(1), (r.peakExtraBytes / 2 ** 20).toFixed(1),
+    `${r.kernels ?? '?'}`,
     ...baselines.map((b) => (r.medianMs / (byName.get(b)?.medianMs ?? NaN)).toFixed(2) + '×')]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
@@ -64,3 +67,28 @@ export function printTable(title: string, results: BenchResult[], baselines: str
 export function settle(t: tf.Tensor | tf.Tensor[]): void {
   for (const x of Array.isArray(t) ? t : [t]) x.dataSync();
 }
+
+/**
+ * One training step as a layer inside a network takes it: loss = mean(y²) of `forward` on a
+ * fixed random input of shape `inputShape`, gradients to the input and to `params`, an Adam
+ * update of `params` (none when empty).
+ */
+export function trainingStep(name: string, inputShape: [number, number], forward: (x: tf.Tensor2D) => tf.Tensor,
+  params: tf.Variable[]): BenchCase {
+  const x = tf.variable(tf.randomNormal(inputShape), true) as tf.Variable<tf.Rank.R2>; // differentiated, never updated
+  const optimizer = tf.train.adam(1e-3);
+  return {
+    name,
+    step: () => {
+      tf.tidy(() => {
+        const loss = () => tf.mean(tf.square(forward(x))) as tf.Scalar;
+        const { grads } = tf.variableGrads(loss, [x, ...params]);
+        if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+        settle(grads[x.name]);
+        for (const p of params) settle(p);
+      });
+    },
+    dispose: () => { x.dispose(); optimizer.dispose(); },
+  };
+}
+

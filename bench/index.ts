@@ -1,23 +1,37 @@
-// `npm run bench [-- --backend cpu|wasm|all] [--repeats N]`: every benchmark on each backend,
-// printed as ratios to baselines measured in the same run.
+// `npm run bench [-- --backend cpu|wasm|tensorflow|all|cpu,wasm,…] [--repeats N] [--only oft|boft]
+// [--no-weight-centric] [--peft]`: every benchmark on each backend (tensorflow: tfjs-node, when it
+// loads), printed as ratios to baselines measured in the same run, with the kernels each step runs.
+// `--peft` also times the same steps with PEFT on torch CPU (the venv of interop/peft/) and prints
+// both overhead ratios side by side.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { tfjsNodeLoads, useBackend } from '../scripts/tfjs-backend';
 import { runOftBench } from './oft.bench';
 import { runButterflyBench } from './butterfly.bench';
+import type { BenchResult } from './harness';
+import { printPeftComparison } from './peft-compare';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
 }
 
-const backends = flag('backend', 'all') === 'all' ? ['cpu', 'wasm'] : [flag('backend', 'cpu')];
+let backends = flag('backend', 'all').split(',');
+if (backends[0] === 'all') {
+  backends = ['cpu', 'wasm'];
+  if (await tfjsNodeLoads()) backends.push('tensorflow');
+  else console.log('(tensorflow skipped: @tensorflow/tfjs-node does not load; `npm run setup:tfjs-node` builds it)');
+}
 const repeats = Number(flag('repeats', '5'));
 const only = flag('only', 'all');
 
+const byBackend = new Map<string, BenchResult[][]>();
 for (const backend of backends) {
-  await tf.setBackend(backend);
-  await tf.ready();
+  await useBackend(backend);
   console.log(`\n=== backend: ${tf.getBackend()} ===`);
-  if (only === 'all' || only === 'oft') await runOftBench(repeats);
-  if (only === 'all' || only === 'boft') await runButterflyBench(repeats);
+  const groups: BenchResult[][] = []; // each with its own baselines
+  if (only === 'all' || only === 'oft') groups.push(await runOftBench(repeats));
+  const weightCentric = !process.argv.includes('--no-weight-centric');
+  if (only === 'all' || only === 'boft') groups.push(await runButterflyBench(repeats, weightCentric));
+  byBackend.set(tf.getBackend(), groups);
 }
+if (process.argv.includes('--peft')) printPeftComparison(byBackend, repeats);

@@ -1,4 +1,4 @@
-"""tf_keras counterparts of tfjs-oft's OrthogonalDense and ButterflyDense (SPEC.md §1-§4).
+"""tf_keras counterparts of tfjs-oft's OrthogonalDense and ButterflyDense (docs/math.md §2-§5).
 
 They read the configs and weights tfjs-oft saves (snake_case keys; weights `kernel`, `bias`,
 `oft_r`, `boft_r`, `boft_s`), so an UNMERGED tfjs-oft model (adapters still trainable) can be
@@ -37,7 +37,7 @@ def nearest_divisor(d, target):
 
 
 def skew_from_packed(v, b):
-    """v: [k, b(b-1)/2] -> Q: [k, b, b] with Q = U - Uᵀ (SPEC §1)."""
+    """v: [k, b(b-1)/2] -> Q: [k, b, b] with Q = U - Uᵀ (docs/math.md §2)."""
     upper = np.zeros((b * b,), dtype=np.int64)  # index into [0, v...]
     lower = np.zeros((b * b,), dtype=np.int64)
     k = 0
@@ -52,7 +52,7 @@ def skew_from_packed(v, b):
 
 
 def cayley(q, use_neumann, terms):
-    """q: [k, b, b] skew -> rotations [k, b, b] (SPEC §2)."""
+    """q: [k, b, b] skew -> rotations [k, b, b] (docs/math.md §3)."""
     b = q.shape[-1]
     eye = tf.eye(b, batch_shape=[tf.shape(q)[0]], dtype=q.dtype)
     if not use_neumann:
@@ -73,7 +73,7 @@ def block_diagonal(blocks, count):
 
 
 def butterfly_permutations(d, b, m):
-    """perm_i for i = 0 … m-1 (SPEC §4)."""
+    """perm_i for i = 0 … m-1 (docs/math.md §5)."""
     perms = [np.arange(d)]
     for i in range(1, m):
         seg = b * 2 ** i
@@ -157,7 +157,7 @@ class _AdapterDense(tf_keras.layers.Layer):
 
 
 class OrthogonalDense(_AdapterDense):
-    """OFT (SPEC §3): weights `oft_r` [r or 1, b(b-1)/2] (trainable), `kernel` (frozen), `bias`."""
+    """OFT (docs/math.md §4): weights `oft_r` [r or 1, b(b-1)/2] (trainable), `kernel` (frozen), `bias`."""
 
     def __init__(self, units, oft_block_size=32, r=0, use_cayley_neumann=True, num_cayley_neumann_terms=5,
                  coft=False, eps=6e-5, block_share=False, module_dropout=0.0, init_weights=True,
@@ -204,7 +204,7 @@ class OrthogonalDense(_AdapterDense):
 
 
 class ButterflyDense(_AdapterDense):
-    """BOFT (SPEC §4): weights `boft_r` [m, N, b(b-1)/2], `boft_s` [units] (trainable), `kernel`, `bias`."""
+    """BOFT (docs/math.md §5): weights `boft_r` [m, N, b(b-1)/2], `boft_s` [units] (trainable), `kernel`, `bias`."""
 
     def __init__(self, units, boft_block_size=0, boft_block_num=0, boft_n_butterfly_factor=1, boft_dropout=0.0,
                  use_cayley_neumann=False, num_cayley_neumann_terms=5, init_weights=True, boft_regularizer=None,

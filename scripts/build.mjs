@@ -15,11 +15,30 @@ const external = [
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, platform: 'neutral', target: 'es2020', external, sourcemap: true,
                  mainFields: ['module', 'main'], logLevel: 'warning' };
-await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'esm', outExtension: { '.js': '.js' }, outdir: 'dist' });
-await build({ ...common, entryPoints: { index: 'src/index.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, outdir: 'dist' });
+await build({
+  ...common,
+  entryPoints: { index: 'src/index.ts' },
+  format: 'esm',
+  outExtension: { '.js': '.js' },
+  outdir: 'dist',
+});
+await build({
+  ...common,
+  entryPoints: { index: 'src/index.ts' },
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  outdir: 'dist',
+});
 // The `tfjs-oft` command (package.json "bin"), Node only.
-await build({ ...common, platform: 'node', entryPoints: { cli: 'src/cli.ts' }, format: 'esm', outExtension: { '.js': '.js' },
-              outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+await build({
+  ...common,
+  platform: 'node',
+  entryPoints: { cli: 'src/cli.ts' },
+  format: 'esm',
+  outExtension: { '.js': '.js' },
+  outdir: 'dist',
+  banner: { js: '#!/usr/bin/env node' },
+});
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Types for node16/nodenext consumers: relative and deep tfjs-layers imports in the .d.ts files
 // need an explicit `.js`; a copy under dist/cjs/ (package.json type commonjs) types `require`.

@@ -7,7 +7,10 @@ const stamp = 'node_modules/.package-lock.json';
 const stale = !existsSync(stamp) ||
   (existsSync('package-lock.json') && statSync('package-lock.json').mtimeMs > statSync(stamp).mtimeMs);
 if (stale) {
-  const cmd = existsSync('package-lock.json') ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund';
+  // --ignore-scripts: no dependency needs its install script, and @tensorflow/tfjs-node's would download
+  // binaries (package.json's allowScripts denies it on npm versions that know that field; older ones do not).
+  const flags = '--no-audit --no-fund --ignore-scripts';
+  const cmd = existsSync('package-lock.json') ? `npm ci ${flags}` : `npm install ${flags}`;
   console.log(`[tfjs-oft] installing dependencies: ${cmd}`);
   execSync(cmd, { stdio: 'inherit' });
 }

@@ -65,7 +65,9 @@ function parseExportArgs(argv: string[]): ExportArgs {
     else positional.push(a);
   }
   if (positional.length !== 2) {
-    throw new UsageError(`export takes <model.json> <outDir>, got ${positional.length} argument(s): ${positional.join(' ')}`);
+    throw new UsageError(
+      `export takes <model.json> <outDir>, got ${positional.length} argument(s): ${positional.join(' ')}`,
+    );
   }
   return { ...out, modelJson: positional[0], outDir: positional[1] } as ExportArgs;
 }
@@ -83,11 +85,16 @@ async function ensureBackend(): Promise<void> {
       await import(cpu);
       await import(chained);
     } catch {
-      throw new Error(`tfjs-oft: could not load @tensorflow/tfjs (${(e as Error).message}); install it: npm install @tensorflow/tfjs@4.22.0`);
+      throw new Error(
+        `tfjs-oft: could not load @tensorflow/tfjs (${(e as Error).message}); install it: npm install ` +
+          `@tensorflow/tfjs@4.22.0`,
+      );
     }
   }
   if (tfc.engine().backendNames().length === 0) {
-    throw new Error('tfjs-oft: no tfjs backend registered; install @tensorflow/tfjs (npm install @tensorflow/tfjs@4.22.0).');
+    throw new Error(
+      'tfjs-oft: no tfjs backend registered; install @tensorflow/tfjs (npm install @tensorflow/tfjs@4.22.0).',
+    );
   }
   await tfc.ready();
 }
@@ -122,7 +129,7 @@ async function runExport(argv: string[]): Promise<number> {
 }
 
 /** Runs the CLI on `argv` (without `node` and the script); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd == null || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     console.log(USAGE);

@@ -1,6 +1,6 @@
 // Public API of tfjs-oft: re-exports only. Importing it registers the layer classes with tfjs.
 export { registerTfjsOftClasses } from './registry';
-// Listed by name: helpers such as invertUnpivoted or withIdentityBlocks stay internal.
+// Listed by name: helpers such as inverseOfIMinusSkew or withIdentityBlocks stay internal.
 export { packedSize, blockSizeFromPacked, skewFromPacked, packedFromSkew } from './ops/skew';
 export { cayleyExact, cayleyNeumann, orthogonalityError } from './ops/cayley';
 export { rotateInput, rotateKernel, blockDiagonal } from './ops/block-rotation';
@@ -22,18 +22,49 @@ export { ProgressBar } from './callbacks/progress-bar';
 export type { ProgressBarArgs, ProgressStream } from './callbacks/progress-bar';
 export { registerFileSystemRouter, fileSystem, FileSystemHandler } from './io/file-system';
 export { applyOft, applyBoft } from './surgery/apply-adapters';
-export type { OftConfig, BoftConfig, OftOptions, BoftOptions, SurgeryOptions, ModuleSelector, BiasMode } from './surgery/apply-adapters';
+export type {
+  OftConfig,
+  BoftConfig,
+  OftOptions,
+  BoftOptions,
+  SurgeryOptions,
+  ModuleSelector,
+  BiasMode,
+} from './surgery/apply-adapters';
 export { mergeAndUnload } from './surgery/merge-and-unload';
 export { findAdapterLayers, findAdapterEntries } from './surgery/find-adapters';
 export { trainableParameters, printTrainableParameters } from './surgery/trainable-parameters';
 export type { ParameterCounts } from './surgery/trainable-parameters';
 export { setAdaptersEnabled, withAdaptersDisabled } from './surgery/adapters-enabled';
-export { exportSavedModel, findConverter, ConverterNotFoundError, CONVERTER_PYTHON_PINS } from './export/export-saved-model';
+export {
+  exportSavedModel,
+  findConverter,
+  ConverterNotFoundError,
+  CONVERTER_PYTHON_PINS,
+} from './export/export-saved-model';
 export type { ExportSavedModelOptions, ExportSavedModelResult } from './export/export-saved-model';
-export { importPeftAdapter, applyPeftAdapter, exportPeftAdapter, exportPeftAdapterFiles, loadPeftAdapterFiles, parsePeftAdapter } from './interop/peft-adapter';
-export type { PeftNameMap, PeftAdapterFiles, ImportPeftAdapterOptions, ExportPeftAdapterOptions, PeftAdapterExport, ParsedPeftAdapter } from './interop/peft-adapter';
+export {
+  importPeftAdapter,
+  applyPeftAdapter,
+  exportPeftAdapter,
+  exportPeftAdapterFiles,
+  loadPeftAdapterFiles,
+  parsePeftAdapter,
+} from './interop/peft-adapter';
+export type {
+  PeftNameMap,
+  PeftAdapterFiles,
+  ImportPeftAdapterOptions,
+  ExportPeftAdapterOptions,
+  PeftAdapterExport,
+  ParsedPeftAdapter,
+} from './interop/peft-adapter';
 export type { PeftAdapterConfig } from './interop/peft-conventions';
 export { readSafetensors, writeSafetensors } from './interop/safetensors';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsInput, SafetensorsDtype } from './interop/safetensors';
 export { saveAdapter, loadAdapter, ADAPTER_FORMAT } from './surgery/adapter-checkpoint';
-export type { AdapterCheckpointTopology, AdapterCheckpointLayer, AdapterCheckpointWeight } from './surgery/adapter-checkpoint';
+export type {
+  AdapterCheckpointTopology,
+  AdapterCheckpointLayer,
+  AdapterCheckpointWeight,
+} from './surgery/adapter-checkpoint';

@@ -37,7 +37,7 @@ interface ChecksPage {
 }
 
 // One OrthogonalDense (exact Cayley) and one ButterflyDense (m = 2) with seeded weights, and
-// their float64 outputs from the SPEC references (test/reference/), independent of our code.
+// their float64 outputs from the docs/math.md references (test/reference/), independent of our code.
 const random = rng(77);
 const ROWS = 5, D = 16, UNITS = 12;
 const x = normals(random, ROWS * D), kernel = normals(random, D * UNITS, 0.3), bias = normals(random, UNITS, 0.1);

@@ -17,9 +17,18 @@ const D = 16;
 function baseModel(seed: number): tf.LayersModel {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
   const inp = tf.input({ shape: [D], name: 'features' });
-  let h = tf.layers.dense({ units: 24, activation: 'relu', name: 'fc1', kernelInitializer: init(1),
-                            biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: seed + 2 }) }).apply(inp) as tf.SymbolicTensor;
-  h = tf.layers.dense({ units: 16, activation: 'sigmoid', name: 'fc2', kernelInitializer: init(3) }).apply(h) as tf.SymbolicTensor;
+  let h = tf.layers
+    .dense({
+      units: 24,
+      activation: 'relu',
+      name: 'fc1',
+      kernelInitializer: init(1),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: seed + 2 }),
+    })
+    .apply(inp) as tf.SymbolicTensor;
+  h = tf.layers
+    .dense({ units: 16, activation: 'sigmoid', name: 'fc2', kernelInitializer: init(3) })
+    .apply(h) as tf.SymbolicTensor;
   // (fc2 is sigmoid, not tanh: TF fuses MatMul+BiasAdd+Tanh into _FusedMatMul, and the tfjs CPU
   // backend has no tanh in fused matMul, so the graph model would fail to run there.)
   // (No LayerNormalization: TF lowers it to FusedBatchNormV3 in training mode, which a tfjs
@@ -41,8 +50,14 @@ export function buildOft(): tf.LayersModel {
 /** OFT with r = 2 shared blocks (blockShare) and the Cayley–Neumann series, on fc1 and fc2. */
 export function buildOftSharedNeumann(): tf.LayersModel {
   const base = baseModel(30);
-  const model = applyOft(base, { targetModules: ['fc1', 'fc2'], r: 2, oftBlockSize: 0, blockShare: true, useCayleyNeumann: true,
-                                 numCayleyNeumannTerms: 6 });
+  const model = applyOft(base, {
+    targetModules: ['fc1', 'fc2'],
+    r: 2,
+    oftBlockSize: 0,
+    blockShare: true,
+    useCayleyNeumann: true,
+    numCayleyNeumannTerms: 6,
+  });
   base.dispose();
   return model;
 }
@@ -50,7 +65,12 @@ export function buildOftSharedNeumann(): tf.LayersModel {
 /** BOFT on fc1 and fc2 (b = 2, 3 butterfly factors), biases of the adapted layers train. */
 export function buildBoft(): tf.LayersModel {
   const base = baseModel(20);
-  const model = applyBoft(base, { targetModules: ['fc1', 'fc2'], boftBlockSize: 2, boftNButterflyFactor: 3, bias: 'boft_only' });
+  const model = applyBoft(base, {
+    targetModules: ['fc1', 'fc2'],
+    boftBlockSize: 2,
+    boftNButterflyFactor: 3,
+    bias: 'boft_only',
+  });
   base.dispose();
   return model;
 }
@@ -71,7 +91,8 @@ export async function trainFewSteps(model: tf.LayersModel): Promise<TrainedCase>
   return {
     model,
     inputDim: D,
-    predictBase: (x) => withAdaptersDisabled(model, () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array)),
+    predictBase: (x) =>
+      withAdaptersDisabled(model, () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array)),
     dispose: () => model.dispose(),
   };
 }

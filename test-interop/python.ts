@@ -14,16 +14,25 @@ const ENV = { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' };
 /** Throws with the setup command when the venv is missing. */
 export function requireVenv(): void {
   if (!existsSync(PYTHON) || !existsSync(CONVERTER)) {
-    throw new Error(`interop venv missing at ${VENV}: run \`bash interop/setup-python.sh\` (npm run test:interop does it).`);
+    throw new Error(
+      `interop venv missing at ${VENV}: run \`bash interop/setup-python.sh\` (npm run test:interop does it).`,
+    );
   }
 }
 
 function run(file: string, args: string[]): string {
   try {
-    return execFileSync(file, args, { env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    return execFileSync(file, args, {
+      env: ENV,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; status?: number };
-    throw new Error(`${file} ${args.join(' ')} failed (exit ${err.status}):\n${(err.stderr ?? '') + (err.stdout ?? '')}`);
+    throw new Error(
+      `${file} ${args.join(' ')} failed (exit ${err.status}):\n${(err.stderr ?? '') + (err.stdout ?? '')}`,
+    );
   }
 }
 
@@ -38,10 +47,20 @@ export function convertWithAdapters(modelJson: string, savedDir: string): void {
 }
 
 export interface PyTensor { shape: number[]; data: number[] }
-export interface SavedModelRun { tensorflow: string; signature: PyTensor; keras: PyTensor; layers: string[]; trainable: string[] }
+export interface SavedModelRun {
+  tensorflow: string;
+  signature: PyTensor;
+  keras: PyTensor;
+  layers: string[];
+  trainable: string[];
+}
 
 /** Loads `savedDir` in Python TensorFlow and runs it on `x` (interop/run_saved_model.py). */
-export function runSavedModel(savedDir: string, x: { shape: number[]; data: ArrayLike<number> }, workDir: string): SavedModelRun {
+export function runSavedModel(
+  savedDir: string,
+  x: { shape: number[]; data: ArrayLike<number> },
+  workDir: string,
+): SavedModelRun {
   const inPath = join(workDir, 'inputs.json');
   const outPath = join(workDir, 'outputs.json');
   writeFileSync(inPath, JSON.stringify({ shape: x.shape, data: Array.from(x.data) }));

@@ -71,8 +71,14 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
 
       // The way back: SavedModel → tfjs graph model with the same converter → tf.loadGraphModel.
       const t3 = Date.now();
-      converter(['--input_format=tf_saved_model', '--output_format=tfjs_graph_model', '--signature_name=serving_default',
-                 '--saved_model_tags=serve', res.savedModelDir, join(dir, 'graph')]);
+      converter([
+        '--input_format=tf_saved_model',
+        '--output_format=tfjs_graph_model',
+        '--signature_name=serving_default',
+        '--saved_model_tags=serve',
+        res.savedModelDir,
+        join(dir, 'graph'),
+      ]);
       const tBack = (Date.now() - t3) / 1000;
       const graph = await tf.loadGraphModel(fileSystem(join(dir, 'graph', 'model.json')));
       const yGraph = graph.predict(x) as tf.Tensor;
@@ -80,11 +86,18 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
       const back = maxAbsDiff(yData, yGraph.dataSync());
       expect(back.diff).to.be.at.most(TOL * scale);
 
-      report(`${name}: max|y| ${scale.toExponential(3)}, adapter effect ${adapterEffect.toExponential(2)}; ` +
-             `max abs diff vs tfjs: SavedModel signature ${sig.diff.toExponential(2)}, tf_keras ${ker.diff.toExponential(2)}, ` +
-             `tfjs graph model ${back.diff.toExponential(2)} (relative ${(Math.max(sig.diff, ker.diff, back.diff) / scale).toExponential(2)})`);
-      report(`${name}: seconds: train ${((t1 - t0) / 1000).toFixed(1)}, exportSavedModel ${tExport.toFixed(1)} ` +
-             `(converter ${res.converterSeconds.toFixed(1)}), Python TF run ${tPython.toFixed(1)}, back to graph model ${tBack.toFixed(1)}`);
+      report(
+        `${name}: max|y| ${scale.toExponential(3)}, adapter effect ${adapterEffect.toExponential(2)}; ` +
+          `max abs diff vs tfjs: SavedModel signature ${sig.diff.toExponential(2)}, tf_keras ` +
+            `${ker.diff.toExponential(2)}, ` +
+          `tfjs graph model ${back.diff.toExponential(2)} (relative ` +
+            `${(Math.max(sig.diff, ker.diff, back.diff) / scale).toExponential(2)})`,
+      );
+      report(
+        `${name}: seconds: train ${((t1 - t0) / 1000).toFixed(1)}, exportSavedModel ${tExport.toFixed(1)} ` +
+          `(converter ${res.converterSeconds.toFixed(1)}), Python TF run ${tPython.toFixed(1)}, back to graph model ` +
+            `${tBack.toFixed(1)}`,
+      );
       tf.dispose([x, y, yGraph]);
       graph.dispose();
       c.dispose();
@@ -92,10 +105,13 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
   }
 
   const unmerged: Array<[string, () => tf.LayersModel]> = [
-    ['OFT (exact, b = 4)', buildOft], ['OFT (shared blocks, Neumann)', buildOftSharedNeumann], ['BOFT (b = 2, m = 3)', buildBoft],
+    ['OFT (exact, b = 4)', buildOft],
+    ['OFT (shared blocks, Neumann)', buildOftSharedNeumann],
+    ['BOFT (b = 2, m = 3)', buildBoft],
   ];
   for (const [name, build] of unmerged) {
-    it(`unmerged ${name}: converts with the Keras counterparts (interop/tfjs_oft_keras.py), same predictions, adapters trainable`, async () => {
+    it(`unmerged ${name}: converts with the Keras counterparts (interop/tfjs_oft_keras.py), same predictions, ` +
+      `adapters trainable`, async () => {
       const c = await trainFewSteps(build());
       const dir = join(work, `unmerged-${name.replace(/\W+/g, '_')}`);
       mkdirSync(dir);
@@ -117,14 +133,19 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
       const ker = maxAbsDiff(yData, py.keras.data);
       expect(sig.diff).to.be.at.most(TOL * sig.scale);
       expect(ker.diff).to.be.at.most(TOL * ker.scale);
-      report(`unmerged ${name}: max|y| ${sig.scale.toExponential(3)}, adapter effect ${effect.diff.toExponential(2)}; max abs diff vs tfjs: ` +
-             `SavedModel signature ${sig.diff.toExponential(2)}, tf_keras ${ker.diff.toExponential(2)}; convert ${tConvert.toFixed(1)} s`);
+      report(
+        `unmerged ${name}: max|y| ${sig.scale.toExponential(3)}, adapter effect ${effect.diff.toExponential(2)}; max ` +
+          `abs diff vs tfjs: ` +
+          `SavedModel signature ${sig.diff.toExponential(2)}, tf_keras ${ker.diff.toExponential(2)}; convert ` +
+            `${tConvert.toFixed(1)} s`,
+      );
       tf.dispose([x, y]);
       c.dispose();
     });
   }
 
-  it('CLI: `tfjs-oft export` converts a saved adapter model; --help; missing converter exits 3 with the commands', async () => {
+  it('CLI: `tfjs-oft export` converts a saved adapter model; --help; missing converter exits 3 with the ' +
+    'commands', async () => {
     const c = await trainFewSteps(buildOft());
     const dir = join(work, 'cli');
     mkdirSync(dir);
@@ -132,25 +153,40 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
     const x = tf.randomNormal([8, c.inputDim], 0, 1, 'float32', 5);
     const yData = (c.model.predict(x) as tf.Tensor).dataSync();
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), ...args],
-                { cwd: REPO, encoding: 'utf8', env: { ...process.env, ...env } });
+      spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), ...args], {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      });
 
     const help = cli(['--help']);
     expect(help.status).to.equal(0);
     expect(help.stdout).to.contain('tfjs-oft export').and.to.contain('--converter');
 
     const t0 = Date.now();
-    const ok = cli(['export', join(dir, 'oft-tfjs', 'model.json'), join(dir, 'saved'), '--converter', join(VENV, 'bin', 'tensorflowjs_converter')]);
+    const ok = cli([
+      'export',
+      join(dir, 'oft-tfjs', 'model.json'),
+      join(dir, 'saved'),
+      '--converter',
+      join(VENV, 'bin', 'tensorflowjs_converter'),
+    ]);
     const tCli = (Date.now() - t0) / 1000;
     expect(ok.status, ok.stderr).to.equal(0);
     expect(ok.stdout.trim()).to.equal(join(dir, 'saved'));
     const py = runSavedModel(join(dir, 'saved'), { shape: x.shape, data: x.dataSync() }, dir);
     const d = maxAbsDiff(yData, py.signature.data);
     expect(d.diff).to.be.at.most(TOL * d.scale);
-    report(`CLI export (OFT): max abs diff ${d.diff.toExponential(2)} (max|y| ${d.scale.toExponential(3)}), ${tCli.toFixed(1)} s`);
+    report(
+      `CLI export (OFT): max abs diff ${d.diff.toExponential(2)} (max|y| ${d.scale.toExponential(3)}), ` +
+        `${tCli.toFixed(1)} s`,
+    );
 
-    const missing = cli(['export', join(dir, 'oft-tfjs', 'model.json'), join(dir, 'saved2')],
-                        { PATH: join(dir, 'no-bin'), TFJS_OFT_VENV: join(dir, 'no-venv'), TFJS_OFT_CONVERTER: '' });
+    const missing = cli(['export', join(dir, 'oft-tfjs', 'model.json'), join(dir, 'saved2')], {
+      PATH: join(dir, 'no-bin'),
+      TFJS_OFT_VENV: join(dir, 'no-venv'),
+      TFJS_OFT_CONVERTER: '',
+    });
     expect(missing.status).to.equal(3);
     expect(missing.stderr).to.contain('interop/setup-python.sh').and.to.contain('tensorflowjs==4.22.0');
     expect(existsSync(join(dir, 'saved2-tfjs-layers', 'model.json'))).to.equal(true);

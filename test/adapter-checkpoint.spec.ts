@@ -4,9 +4,19 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, cpSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBoft, applyOft, loadAdapter, mergeAndUnload, saveAdapter, trainableParameters } from '../src/index';
+import type { AdapterCheckpointTopology } from '../src/index';
 import * as ref from './reference/dense-math';
-import { seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_TOKENS } from './surgery-models';
-import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
+import {
+  seededTensor,
+  sequentialMlp,
+  sharedNestedModel,
+  tinyVit,
+  VIT_CLASSES,
+  VIT_DENSE,
+  VIT_DIM,
+  VIT_TOKENS,
+} from './surgery-models';
+import { bits, snapshot } from './helpers/model-snapshot';
 
 const weightTable = (m: tf.LayersModel) => m.weights.map((w) => [w.originalName, w.trainable, bits(w.read())]);
 
@@ -36,9 +46,26 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
   });
 
   const configs = {
-    boft: () => applyBoft(base, { boftBlockSize: 4, boftNButterflyFactor: 2, targetModules: ['query', 'value', 'key', 'output.dense',
-      'mlp.fc1', 'mlp.fc2'], boftDropout: 0.1, bias: 'boft_only', modulesToSave: ['classifier'] }),
+    boft: () =>
+      applyBoft(base, {
+        boftBlockSize: 4,
+        boftNButterflyFactor: 2,
+        targetModules: ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'],
+        boftDropout: 0.1,
+        bias: 'boft_only',
+        modulesToSave: ['classifier'],
+      }),
     oft: () => applyOft(base, { oftBlockSize: 32, useCayleyNeumann: true, targetModules: 'all-linear', bias: 'all' }),
+  };
+
+  // What each config trains, in closed form (docs/math.md §4–§6): the adapters of the six targets,
+  // plus BOFT's target biases and classifier, or OFT's biases of every Dense (bias: 'all').
+  const targets = ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'];
+  const sum = (names: string[], f: (l: { d: number; n: number }) => number) =>
+    names.reduce((s, t) => s + f(VIT_DENSE[t]), 0);
+  const trainedCount = {
+    boft: sum(targets, ({ d, n }) => 2 * (d / 4) * 6 + n + n) + VIT_DIM * VIT_CLASSES + VIT_CLASSES,
+    oft: sum(targets, ({ d }) => (d / 32) * 496) + sum(Object.keys(VIT_DENSE), ({ n }) => n),
   };
 
   for (const [method, make] of Object.entries(configs)) {
@@ -49,9 +76,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       await saveAdapter(model, `file://${dir}`);
       const binBytes = statSync(join(dir, 'weights.bin')).size;
       const jsonBytes = statSync(join(dir, 'model.json')).size;
-      const trained = trainableParameters(model).trainable;
-      console.log(`      [${method}: weights.bin ${binBytes} B = 4 × ${trained} trainable params; model.json ${jsonBytes} B; ` +
-        `full model ${4 * trainableParameters(model).total} B]`);
+      const trained = trainedCount[method as keyof typeof trainedCount];
+      console.log(
+        `      [${method}: weights.bin ${binBytes} B = 4 × ${trained} trainable params; model.json ${jsonBytes} B; ` +
+          `full model ${4 * trainableParameters(model).total} B]`,
+      );
       expect(binBytes).to.equal(4 * trained);
       expect(jsonBytes).to.be.lessThan(8192);
 
@@ -60,12 +89,18 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       expect(snapshot(base)).to.equal(before);
       expect(loaded.layers.map((l) => l.getClassName())).to.deep.equal(model.layers.map((l) => l.getClassName()));
       expect(weightTable(loaded)).to.deep.equal(weightTable(model));
+      // The directory form the README documents (refused by tfjs-node's own file:// handler).
+      const fromDir = await loadAdapter(base, `file://${dir}`);
+      expect(weightTable(fromDir)).to.deep.equal(weightTable(model));
+      fromDir.dispose();
       const a = model.predict(x) as tf.Tensor;
       const b = loaded.predict(x) as tf.Tensor;
       expect(bits(b)).to.deep.equal(bits(a));
       // The loaded model knows its surgery: merging restores the base's flags and classes.
       const merged = mergeAndUnload(loaded);
-      expect(merged.layers.map((l) => [l.getClassName(), l.trainable])).to.deep.equal(base.layers.map((l) => [l.getClassName(), l.trainable]));
+      expect(merged.layers.map((l) => [l.getClassName(), l.trainable])).to.deep.equal(
+        base.layers.map((l) => [l.getClassName(), l.trainable]),
+      );
       tf.dispose([a, b]);
       for (const m of [model, loaded, merged]) m.dispose();
     });
@@ -92,14 +127,19 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
   describe('a checkpoint that does not fit fails clearly and leaves the base unchanged', () => {
     let dir: string;
     before(async () => {
-      const model = applyOft(base, { oftBlockSize: 32, targetModules: ['query', 'mlp.fc2'], modulesToSave: ['classifier'] });
+      const model = applyOft(base, {
+        oftBlockSize: 32,
+        targetModules: ['query', 'mlp.fc2'],
+        modulesToSave: ['classifier'],
+      });
       perturbTrainable(model, 5);
       dir = mkdtempSync(join(tmpdir(), 'adapter-bad-'));
       await saveAdapter(model, `file://${dir}`);
       model.dispose();
     });
 
-    const variant = (name: string, edit: (json: Record<string, any>, bin: Buffer) => Buffer | void) => {
+    type Json = { modelTopology: AdapterCheckpointTopology; weightsManifest: Array<{ paths: string[] }> };
+    const variant = (name: string, edit: (json: Json, bin: Buffer) => Buffer | void) => {
       const d = mkdtempSync(join(tmpdir(), `adapter-${name}-`));
       cpSync(dir, d, { recursive: true });
       const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
@@ -127,7 +167,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
 
     it('missing layer', async () => {
       const other = sequentialMlp();
-      await expectFailure(other, `file://${dir}`, /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense layers: up, down, out/);
+      await expectFailure(
+        other,
+        `file://${dir}`,
+        /adapts layer 'query', but base model 'mlp' has no such layer\. Its Dense layers: up, down, out/,
+      );
       other.dispose();
     });
 
@@ -135,7 +179,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       const x0 = tf.input({ shape: [16] });
       const q = tf.layers.dense({ units: 64, name: 'query' }).apply(x0) as tf.SymbolicTensor;
       const other = tf.model({ inputs: x0, outputs: q, name: 'other' });
-      await expectFailure(other, `file://${dir}`, /layer 'query': the checkpoint was made for a Dense 64 → 64 \(kernel \[64,64\]\), the base has kernel \[16,64\]/);
+      await expectFailure(
+        other,
+        `file://${dir}`,
+        /layer 'query': the checkpoint was made for a Dense 64 → 64 \(kernel \[64,64\]\), the base has kernel \[16,64/,
+      );
       other.dispose();
     });
 
@@ -146,7 +194,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
         json.modelTopology.tfjsOftAdapter = 1;
         delete json.modelTopology.configFnv1a;
       });
-      await expectFailure(base, url, /layer 'query' weight 'oft_r': the checkpoint holds shape \[2,496\], the model expects \[4,120\]/);
+      await expectFailure(
+        base,
+        url,
+        /layer 'query' weight 'oft_r': the checkpoint holds shape \[2,496\], the model expects \[4,120\]/,
+      );
     });
 
     it('an option changed after saving (the configuration checksum)', async () => {
@@ -158,7 +210,7 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
     });
 
     it('a class name that is an Object member, and an option of the wrong type (version 1, no checksum)', async () => {
-      const asV1 = (json: Record<string, any>) => {
+      const asV1 = (json: Json) => {
         json.modelTopology.tfjsOftAdapter = 1;
         delete json.modelTopology.configFnv1a;
       };
@@ -183,7 +235,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
 
     it('truncated weight file', async () => {
       const url = variant('truncated', (_json, bin) => bin.subarray(0, bin.length - 100));
-      await expectFailure(base, url, /is truncated: weight 'classifier\/kernel' \(shape \[64,3\]\) needs bytes .* but the weight data holds \d+ bytes/);
+      await expectFailure(
+        base,
+        url,
+        /is truncated: weight 'classifier\/kernel' \(shape \[64,3\]\) needs bytes .* the weight data holds \d+ bytes/,
+      );
     });
 
     it('corrupt weight bytes', async () => {
@@ -192,7 +248,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
         out[10] ^= 0xff;
         return out;
       });
-      await expectFailure(base, url, /is corrupt: the bytes of weight 'query\/oft_r' \(shape \[2,496\]\) do not match their checksum/);
+      await expectFailure(
+        base,
+        url,
+        /is corrupt: the bytes of weight 'query\/oft_r' \(shape \[2,496\]\) do not match their checksum/,
+      );
     });
 
     it('corrupt JSON', async () => {
@@ -215,12 +275,20 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
     });
   });
 
-  it('modulesToSave layers are saved whole, non-trainable weights included (BatchNormalization statistics)', async () => {
-    const seq = tf.sequential({ layers: [
-      tf.layers.dense({ name: 'fc', units: 8, inputShape: [8], kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
-      tf.layers.batchNormalization({ name: 'bn' }),
-      tf.layers.dense({ name: 'out', units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
-    ] });
+  it('modulesToSave layers are saved whole, non-trainable weights included (BatchNormalization ' +
+    'statistics)', async () => {
+    const seq = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          name: 'fc',
+          units: 8,
+          inputShape: [8],
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+        }),
+        tf.layers.batchNormalization({ name: 'bn' }),
+        tf.layers.dense({ name: 'out', units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+      ],
+    });
     const model = applyOft(seq, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave: ['bn'] });
     expect(model.trainableWeights.map((w) => w.originalName).sort()).to.deep.equal(['bn/beta', 'bn/gamma', 'fc/oft_r']);
     const bn = model.getLayer('bn');
@@ -230,12 +298,20 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
       t.dispose();
     }
     let saved: tf.io.ModelArtifacts | null = null;
-    await saveAdapter(model, tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
-    expect(saved!.weightSpecs!.map((w) => w.name)).to.deep.equal(
-      ['fc/oft_r', 'bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']);
+    await saveAdapter(
+      model,
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    expect(saved!.weightSpecs!.map((w) => w.name)).to.deep.equal([
+      'fc/oft_r',
+      'bn/gamma',
+      'bn/beta',
+      'bn/moving_mean',
+      'bn/moving_variance',
+    ]);
     expect((saved!.weightData as ArrayBuffer).byteLength).to.equal(4 * (2 * 6 + 4 * 8));
     const loaded = await loadAdapter(seq, tf.io.fromMemory(saved!));
     expect(weightTable(loaded)).to.deep.equal(weightTable(model));
@@ -244,7 +320,11 @@ describe('adapter-only checkpoints: saveAdapter / loadAdapter', function () {
 
   it('nested models: paths reach into a nested Sequential', async () => {
     const nestedBase = sharedNestedModel();
-    const model = applyBoft(nestedBase, { targetModules: ['shared', 'encoder/fc1'], boftBlockSize: 4, modulesToSave: ['head'] });
+    const model = applyBoft(nestedBase, {
+      targetModules: ['shared', 'encoder/fc1'],
+      boftBlockSize: 4,
+      modulesToSave: ['head'],
+    });
     perturbTrainable(model, 6);
     let saved: tf.io.ModelArtifacts | null = null;
     await saveAdapter(model, tf.io.withSaveHandler(async (a) => {

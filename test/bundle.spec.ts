@@ -24,7 +24,8 @@ describe('package: npm pack and browser bundle', function () {
       // prepack's build log precedes npm's JSON on stdout.
       const out = JSON.parse(stdout.slice(stdout.lastIndexOf('\n[') + 1));
       const files = (out[0].files as { path: string }[]).map((f) => f.path);
-      for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js']) expect(files).to.include(f);
+      for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js'])
+        expect(files).to.include(f);
     } finally {
       execFileSync('git', ['worktree', 'remove', '--force', dir], { stdio: 'ignore' });
     }

@@ -6,8 +6,14 @@ import { join } from 'node:path';
 import { ButterflyDense, ButterflyDenseArgs, butterflyPermutations, OrthogonalDense } from '../src/index';
 import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
-import { referenceForward, referenceMergedKernel, referencePermutation, referenceRotation } from './reference/boft-reference';
+import {
+  referenceForward,
+  referenceMergedKernel,
+  referencePermutation,
+  referenceRotation,
+} from './reference/boft-reference';
 import { expectFlatOverFitAndPredict } from './helpers/leak-check';
+import { bits } from './helpers/model-snapshot';
 
 function built(args: ButterflyDenseArgs, d: number): ButterflyDense {
   const layer = new ButterflyDense(args);
@@ -39,27 +45,41 @@ function randomize(layer: ButterflyDense, seed: number, vStd: number): void {
   }
 }
 
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
-}
 
-const bits = (t: tf.Tensor | Float32Array) =>
-  Array.from(new Uint32Array(new Float32Array(t instanceof Float32Array ? t : t.dataSync()).buffer));
-
-describe('ButterflyDense (BOFT, SPEC §4)', () => {
-  it('has the permutations of SPEC §4 (literal example and the chunk rule)', () => {
+describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
+  it('has the permutations of docs/math.md §5 (literal example and the chunk rule)', () => {
     const perms = butterflyPermutations(8, 2, 3).map((p) => Array.from(p));
     expect(perms).to.deep.equal([[0, 1, 2, 3, 4, 5, 6, 7], [0, 2, 1, 3, 4, 6, 5, 7], [0, 2, 4, 6, 1, 3, 5, 7]]);
     expect(butterflyPermutations(8, 2, 1).map((p) => Array.from(p))).to.deep.equal([[0, 1, 2, 3, 4, 5, 6, 7]]);
     for (const [d, b, m] of [[16, 2, 4], [24, 4, 2], [32, 4, 4], [48, 6, 4], [64, 8, 4], [64, 2, 6], [96, 6, 5]]) {
       const perms2 = butterflyPermutations(d, b, m);
-      for (let i = 0; i < m; i++) expect(Array.from(perms2[i]), `d=${d} b=${b} i=${i}`).to.deep.equal(referencePermutation(d, b, i));
+      for (let i = 0; i < m; i++)
+        expect(Array.from(perms2[i]), `d=${d} b=${b} i=${i}`).to.deep.equal(referencePermutation(d, b, i));
     }
   });
 
   it('acts with factor 1 on (0,2)(1,3)(4,6)(5,7) and factor 2 on (0,4)(1,5)(2,6)(3,7) for d=8, b=2', () => {
     const layer = built({ units: 2, boftBlockSize: 2, boftNButterflyFactor: 3 }, 8);
-    const expected: Record<number, number[][]> = { 0: [[0, 1], [2, 3], [4, 5], [6, 7]], 1: [[0, 2], [1, 3], [4, 6], [5, 7]], 2: [[0, 4], [1, 5], [2, 6], [3, 7]] };
+    const expected: Record<number, number[][]> = {
+      0: [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+      ],
+      1: [
+        [0, 2],
+        [1, 3],
+        [4, 6],
+        [5, 7],
+      ],
+      2: [
+        [0, 4],
+        [1, 5],
+        [2, 6],
+        [3, 7],
+      ],
+    };
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 4; j++) {
         const v = new Float32Array(3 * 4);
@@ -87,7 +107,8 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
   ];
   for (const cfg of configs) {
     const n = cfg.d / cfg.b;
-    const label = `d=${cfg.d} ${cfg.byNum ? `N=${n}` : `b=${cfg.b}`} m=${cfg.m}${cfg.rank3 ? ' 3-D' : ''}${cfg.act ? ' tanh' : ''}`;
+    const label = `d=${cfg.d} ${cfg.byNum ? `N=${n}` : `b=${cfg.b}`} m=${cfg.m}${cfg.rank3 ? ' ' +
+      '3-D' : ''}${cfg.act ? ' tanh' : ''}`;
     it(`matches the float64 reference: outputs, B and merged kernel (${label})`, () => {
       const units = 5;
       const args: ButterflyDenseArgs = { units, boftNButterflyFactor: cfg.m, activation: cfg.act ?? 'linear' };
@@ -106,18 +127,22 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
       expect(y.shape).to.deep.equal([...shape.slice(0, -1), units]);
       const act = cfg.act === 'tanh' ? Math.tanh : (z: number) => z;
       const yRef = referenceForward(ref.mat(rows, cfg.d, xData), kernel, s, bias, rotRef, act);
-      expect(relErr(y.dataSync(), yRef.data), 'outputs').to.be.at.most(1e-5);
+      expect(ref.relErr(y.dataSync(), yRef.data), 'outputs').to.be.at.most(1e-5);
       const rot = layer.denseRotation();
       expect(ref.maxAbsDiff(rot.dataSync(), rotRef.data), 'B').to.be.at.most(1e-5);
       const merged = layer.mergedKernel();
-      expect(relErr(merged.dataSync(), referenceMergedKernel(rotRef, kernel, s).data), 'merged').to.be.at.most(1e-5);
+      const mergedRef = referenceMergedKernel(rotRef, kernel, s).data;
+      expect(ref.relErr(merged.dataSync(), mergedRef), 'merged').to.be.at.most(1e-5);
       tf.dispose([x, y, rot, merged]);
       layer.dispose();
     });
   }
 
   it('matches the reference in Cayley–Neumann mode (5 terms, small blocks)', () => {
-    const layer = built({ units: 4, boftBlockSize: 4, boftNButterflyFactor: 3, useCayleyNeumann: true, useBias: false }, 16);
+    const layer = built(
+      { units: 4, boftBlockSize: 4, boftNButterflyFactor: 3, useCayleyNeumann: true, useBias: false },
+      16,
+    );
     randomize(layer, 11, 0.03);
     const v = values(layer, 'boft_r');
     const rotRef = referenceRotation({ d: 16, b: 4, m: 3, v, neumannTerms: 5 });
@@ -182,10 +207,41 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
       const f = (a: Float64Array) => (which === 'v' ? loss(a, s0) : loss(v0, a));
       return (f(plus) - f(minus)) / (2 * h);
     });
-    const gv = grads[(vVar.read() as tf.Variable).name].dataSync(); const gs = grads[(sVar.read() as tf.Variable).name].dataSync();
-    expect(relErr(gv, numeric(v0, 'v'))).to.be.at.most(1e-4);
-    expect(relErr(gs, numeric(s0, 's'))).to.be.at.most(1e-4);
+    const gv = grads[(vVar.read() as tf.Variable).name].dataSync();
+    const gs = grads[(sVar.read() as tf.Variable).name].dataSync();
+    expect(ref.relErr(gv, numeric(v0, 'v'))).to.be.at.most(1e-4);
+    expect(ref.relErr(gs, numeric(s0, 's'))).to.be.at.most(1e-4);
     tf.dispose([x, wt, ...Object.values(grads)]);
+  });
+
+  it('gives the reference gradient to the input, W · (B·K·diag(s))ᵀ, and finite-difference boft_r gradients', () => {
+    // The fused op computes ∂L/∂x and ∂L/∂boft_r itself; check both on every factor layout.
+    for (const [d, b, m, rows] of [[8, 2, 1, 3], [16, 2, 4, 5], [32, 4, 3, 2], [48, 6, 2, 4]]) {
+      const units = 3;
+      const layer = built({ units, boftBlockSize: b, boftNButterflyFactor: m }, d);
+      randomize(layer, 7 + d, 0.4);
+      const kernel = ref.mat(d, units, values(layer, 'kernel')); const s = values(layer, 'boft_s');
+      const xData = ref.normals(ref.rng(3), rows * d); const w = ref.normals(ref.rng(5), rows * units);
+      const x = tf.variable(tf.tensor2d(xData, [rows, d])); const wt = tf.tensor2d(w, [rows, units]);
+      const vVar = weight(layer, 'boft_r').read() as tf.Variable;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, wt)) as tf.Scalar, [x, vVar]);
+      const v0 = Float64Array.from(vVar.dataSync());
+      const merged = referenceMergedKernel(referenceRotation({ d, b, m, v: v0 }), kernel, s);
+      const want = ref.matmul(ref.mat(rows, units, w), ref.transpose(merged));
+      expect(ref.relErr(grads[x.name].dataSync(), want.data), `∂x d=${d} b=${b} m=${m}`).to.be.at.most(1e-5);
+      const loss = (v: Float64Array) => {
+        const rot = referenceRotation({ d, b, m, v });
+        const y = referenceForward(ref.mat(rows, d, xData), kernel, s, values(layer, 'bias'), rot);
+        return y.data.reduce((acc, z, k) => acc + z * w[k], 0);
+      };
+      const numeric = Array.from(v0, (_, k) => {
+        const plus = v0.slice(); const minus = v0.slice(); plus[k] += 1e-6; minus[k] -= 1e-6;
+        return (loss(plus) - loss(minus)) / 2e-6;
+      });
+      expect(ref.relErr(grads[vVar.name].dataSync(), numeric), `∂boft_r d=${d} b=${b} m=${m}`).to.be.at.most(1e-4);
+      tf.dispose([x, wt, ...Object.values(grads)]);
+      layer.dispose();
+    }
   });
 
   it('dropout replaces exactly floor(p·N) blocks of one random factor by I, in training only', () => {
@@ -209,18 +265,18 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
         expect(new Set(rec.blocks).size).to.equal(count);
         rec.blocks.forEach((j) => expect(j).to.be.within(0, n - 1));
         factorsSeen.add(rec.factor);
-        expect(relErr(y.dataSync(), forward(rec)), 'output = reference with those blocks → I').to.be.at.most(1e-5);
-        expect(relErr(y.dataSync(), full)).to.be.above(1e-3);
+        expect(ref.relErr(y.dataSync(), forward(rec)), 'output = reference with those blocks → I').to.be.at.most(1e-5);
+        expect(ref.relErr(y.dataSync(), full)).to.be.above(1e-3);
         y.dispose();
       }
     }
     expect(Array.from(factorsSeen).sort()).to.deep.equal([0, 1, 2]);
     // Inference ignores dropout; floor(p·N) = 0 drops nothing.
     const yi = layer.apply(x) as tf.Tensor;
-    expect(relErr(yi.dataSync(), full)).to.be.at.most(1e-5);
+    expect(ref.relErr(yi.dataSync(), full)).to.be.at.most(1e-5);
     layer.boftDropout = 0.1;
     const y0 = layer.apply(x, { training: true }) as tf.Tensor;
-    expect(relErr(y0.dataSync(), full)).to.be.at.most(1e-5);
+    expect(ref.relErr(y0.dataSync(), full)).to.be.at.most(1e-5);
     tf.dispose([x, yi, y0]);
   });
 
@@ -232,22 +288,62 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     const cases: Array<[Partial<ButterflyDenseArgs>, number | undefined, RegExp[]]> = [
       [{}, undefined, [/exactly one of boftBlockSize and boftBlockNum/, /boftBlockSize=0 and boftBlockNum=0/]],
       [{ boftBlockSize: 4, boftBlockNum: 2 }, undefined, [/exactly one/, /boftBlockSize=4 and boftBlockNum=2/]],
-      [{ boftBlockSize: 4, boftNButterflyFactor: 0 }, undefined, [/boftNButterflyFactor must be an integer ≥ 1, got 0/]],
+      [
+        { boftBlockSize: 4, boftNButterflyFactor: 0 },
+        undefined,
+        [/boftNButterflyFactor must be an integer ≥ 1, got 0/],
+      ],
       [{ boftBlockSize: 2.5 }, undefined, [/boftBlockSize must be an integer ≥ 0, got 2.5/]],
       [{ boftBlockNum: -2 }, undefined, [/boftBlockNum must be an integer ≥ 0, got -2/]],
       [{ boftBlockSize: 3, boftNButterflyFactor: 2 }, undefined, [/even boftBlockSize, got 3/, /boftBlockSize=2 or 4/]],
-      [{ boftBlockNum: 5, boftNButterflyFactor: 2 }, undefined, [/even boftBlockNum, got 5/, /boftBlockNum=4 or 6/]],
-      [{ boftBlockNum: 4, boftNButterflyFactor: 4 }, undefined, [/divisible by 2\^3=8/, /got boftBlockNum=4/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8\b/]],
-      [{ boftBlockNum: 12, boftNButterflyFactor: 4 }, undefined, [/divisible by 2\^3=8/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8 or 16/]],
-      [{ boftBlockSize: 4, inputShape: [10] }, undefined, [/boftBlockSize=4 does not divide the input dimension 10/, /boftBlockSize=2 or 5/]],
+      [
+        { boftBlockNum: 5, boftNButterflyFactor: 2 },
+        undefined,
+        [/divisible by 2\^1=2/, /got boftBlockNum=5/, /boftBlockNum=4 or 6/],
+      ],
+      [
+        { boftBlockNum: 4, boftNButterflyFactor: 4 },
+        undefined,
+        [/divisible by 2\^3=8/, /got boftBlockNum=4/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8\b/],
+      ],
+      [
+        { boftBlockNum: 12, boftNButterflyFactor: 4 },
+        undefined,
+        [/divisible by 2\^3=8/, /boftNButterflyFactor ≤ 3/, /boftBlockNum=8 or 16/],
+      ],
+      [
+        { boftBlockSize: 4, inputShape: [10] },
+        undefined,
+        [/boftBlockSize=4 does not divide the input dimension 10/, /boftBlockSize=2 or 5/],
+      ],
       [{ boftBlockNum: 4 }, 10, [/boftBlockNum=4 does not divide the input dimension 10/, /boftBlockNum=2 or 5/]],
       [{ boftBlockNum: 6 }, 6, [/blocks of size 1/, /boftBlockNum=3\b/]],
-      [{ boftBlockSize: 2, boftNButterflyFactor: 4 }, 12, [/boftNButterflyFactor=4 needs/, /N=6/, /2\^3=8/, /boftNButterflyFactor ≤ 2/]],
-      [{ boftBlockSize: 4, boftNButterflyFactor: 2 }, 12, [/needs b and N even/, /b=4, N=3/, /boftBlockSize=2 or 6/]],
-      [{ boftBlockNum: 4, boftNButterflyFactor: 2 }, 36, [/needs b and N even/, /b=9, N=4/, /boftBlockNum=2 or 6/]],
-      [{ boftBlockSize: 8, boftNButterflyFactor: 3 }, 48, [/d divisible by b·2\^2=32/, /boftNButterflyFactor ≤ 2/, /boftBlockSize=6 or 12/]],
+      [
+        { boftBlockSize: 2, boftNButterflyFactor: 4 },
+        12,
+        [/boftNButterflyFactor=4 does not fit/, /N=6/, /2\^3=8/, /boftNButterflyFactor ≤ 2/],
+      ],
+      [
+        { boftBlockSize: 4, boftNButterflyFactor: 2 },
+        12,
+        [/N divisible by 2\^1=2, got N=3/, /b=4, N=3/, /boftBlockSize=2 or 6/],
+      ],
+      [
+        { boftBlockNum: 4, boftNButterflyFactor: 2 },
+        36,
+        [/even block size, got b=9/, /b=9, N=4/, /boftBlockNum=2 or 6/],
+      ],
+      [
+        { boftBlockSize: 8, boftNButterflyFactor: 3 },
+        48,
+        [/N divisible by 2\^2=4, got N=6/, /boftNButterflyFactor ≤ 2/, /boftBlockSize=6 or 12/],
+      ],
       [{ boftBlockSize: 4, boftDropout: 1 }, undefined, [/boftDropout must be in \[0, 1\), got 1/]],
-      [{ boftBlockSize: 4, numCayleyNeumannTerms: 2 }, undefined, [/numCayleyNeumannTerms must be an integer ≥ 3, got 2/]],
+      [
+        { boftBlockSize: 4, numCayleyNeumannTerms: 2 },
+        undefined,
+        [/numCayleyNeumannTerms must be an integer ≥ 3, got 2/],
+      ],
     ];
     for (const [args, d, patterns] of cases) {
       let message = '';
@@ -260,17 +356,32 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
   it('fit trains boft_r and boft_s only (kernel and bias bit-identical) and the loss falls', async () => {
     const d = 16, units = 4;
     const model = tf.sequential();
-    const layer = new ButterflyDense({ units, inputShape: [d], boftBlockSize: 2, boftNButterflyFactor: 3, boftDropout: 0.25 });
+    // Seeded throughout (initializer, teacher, data, dropout draws, no shuffling), like the OFT twin.
+    const layer = new ButterflyDense({
+      units,
+      inputShape: [d],
+      boftBlockSize: 2,
+      boftNButterflyFactor: 3,
+      boftDropout: 0.25,
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }),
+    });
+    layer.random = ref.rng(5);
     model.add(layer);
     expect(layer.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal(['boft_r', 'boft_s']);
-    const teacher = built({ units, boftBlockSize: 2, boftNButterflyFactor: 3, initWeights: false }, d);
+    // Target: the same layer with another rotation and scale, reachable by training boft_r and boft_s alone.
+    const teacher = built({ units, boftBlockSize: 2, boftNButterflyFactor: 3 }, d);
+    const teacherR = tf.tensor3d(ref.normals(ref.rng(6), 3 * 8, 0.3), [3, 8, 1]);
+    const teacherS = tf.tensor1d(ref.normals(ref.rng(7), units, 0.1).map((z) => 1 + z));
+    weight(teacher, 'boft_r').write(teacherR);
+    weight(teacher, 'boft_s').write(teacherS);
+    tf.dispose([teacherR, teacherS]);
     for (const name of ['kernel', 'bias']) weight(teacher, name).write(weight(layer, name).read());
     const x = tf.tensor2d(ref.normals(ref.rng(4), 64 * d), [64, d]);
     const y = teacher.apply(x) as tf.Tensor;
     model.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
     const kernelBefore = bits(weight(layer, 'kernel').read()); const biasBefore = bits(weight(layer, 'bias').read());
     const rBefore = bits(weight(layer, 'boft_r').read()); const sBefore = bits(weight(layer, 'boft_s').read());
-    const hist = await model.fit(x, y, { batchSize: 16, epochs: 15, verbose: 0 });
+    const hist = await model.fit(x, y, { batchSize: 16, epochs: 15, shuffle: false, verbose: 0 });
     const losses = hist.history.loss as number[];
     expect(losses[losses.length - 1]).to.be.below(0.5 * losses[0]);
     expect(bits(weight(layer, 'kernel').read())).to.deep.equal(kernelBefore);
@@ -279,25 +390,57 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     expect(bits(weight(layer, 'boft_s').read())).to.not.deep.equal(sBefore);
     const withBias = new ButterflyDense({ units, inputShape: [d], boftBlockNum: 4, biasTrainable: true });
     tf.sequential({ layers: [withBias] });
-    expect(withBias.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal(['boft_r', 'boft_s', 'bias']);
+    expect(withBias.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal([
+      'boft_r',
+      'boft_s',
+      'bias',
+    ]);
     tf.dispose([x, y]); model.dispose(); teacher.dispose();
   });
 
   it('save → load through file:// is bit-identical (config, weights, outputs)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'boft-save-'));
     const model = tf.sequential();
-    model.add(new ButterflyDense({ units: 8, inputShape: [16], boftBlockSize: 4, boftNButterflyFactor: 3, boftDropout: 0.25,
-      initWeights: false, activation: 'tanh', biasTrainable: true, boftRegularizer: tf.regularizers.l2({ l2: 0.01 }) }));
-    model.add(new ButterflyDense({ units: 3, boftBlockNum: 2, useCayleyNeumann: true, numCayleyNeumannTerms: 6, initWeights: false }));
+    model.add(
+      new ButterflyDense({
+        units: 8,
+        inputShape: [16],
+        boftBlockSize: 4,
+        boftNButterflyFactor: 3,
+        boftDropout: 0.25,
+        initWeights: false,
+        activation: 'tanh',
+        biasTrainable: true,
+        boftRegularizer: tf.regularizers.l2({ l2: 0.01 }),
+      }),
+    );
+    model.add(
+      new ButterflyDense({
+        units: 3,
+        boftBlockNum: 2,
+        useCayleyNeumann: true,
+        numCayleyNeumannTerms: 6,
+        initWeights: false,
+      }),
+    );
     await model.save(`file://${dir}`);
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded.layers.map((l) => l.getClassName())).to.deep.equal(['ButterflyDense', 'ButterflyDense']);
     expect(loaded.weights.map((w) => bits(w.read()))).to.deep.equal(model.weights.map((w) => bits(w.read())));
     expect(loaded.layers.map((l) => l.getConfig())).to.deep.equal(model.layers.map((l) => l.getConfig()));
     const first = loaded.layers[0] as ButterflyDense;
-    expect([first.boftBlockSize, first.boftBlockNum, first.boftNButterflyFactor, first.boftDropout, first.useCayleyNeumann])
-      .to.deep.equal([4, 0, 3, 0.25, false]);
-    expect(first.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal(['boft_r', 'boft_s', 'bias']);
+    expect([
+      first.boftBlockSize,
+      first.boftBlockNum,
+      first.boftNButterflyFactor,
+      first.boftDropout,
+      first.useCayleyNeumann,
+    ]).to.deep.equal([4, 0, 3, 0.25, false]);
+    expect(first.trainableWeights.map((w) => w.originalName.split('/').pop())).to.deep.equal([
+      'boft_r',
+      'boft_s',
+      'bias',
+    ]);
     const x = tf.tensor2d(ref.normals(ref.rng(5), 4 * 16), [4, 16]);
     const a = model.predict(x) as tf.Tensor; const b = loaded.predict(x) as tf.Tensor;
     expect(bits(b)).to.deep.equal(bits(a));
@@ -310,7 +453,10 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
     const x = tf.randomNormal([rows, d]);
     const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
     const info = await tf.profile(() => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, params);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+        params,
+      );
       tf.dispose([value, ...Object.values(grads)]);
     });
     const largest = Math.max(...info.kernels.flatMap((k) => k.outputShapes.map((s) => s.reduce((a, b) => a * b, 1))));
@@ -324,8 +470,25 @@ describe('ButterflyDense (BOFT, SPEC §4)', () => {
 
   it('keeps tf.memory().numTensors flat over 50 fit batches and 50 predicts', async () => {
     const model = tf.sequential();
-    model.add(new ButterflyDense({ units: 8, inputShape: [16], boftBlockSize: 2, boftNButterflyFactor: 4, boftDropout: 0.5, activation: 'relu' }));
-    model.add(new ButterflyDense({ units: 2, boftBlockSize: 2, boftNButterflyFactor: 2, useCayleyNeumann: true, activation: 'softmax' }));
+    model.add(
+      new ButterflyDense({
+        units: 8,
+        inputShape: [16],
+        boftBlockSize: 2,
+        boftNButterflyFactor: 4,
+        boftDropout: 0.5,
+        activation: 'relu',
+      }),
+    );
+    model.add(
+      new ButterflyDense({
+        units: 2,
+        boftBlockSize: 2,
+        boftNButterflyFactor: 2,
+        useCayleyNeumann: true,
+        activation: 'softmax',
+      }),
+    );
     model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
     (await expectFlatOverFitAndPredict(model)).dispose();
     model.dispose();

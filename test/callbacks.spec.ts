@@ -3,13 +3,19 @@
 // ProgressBar (output on a terminal and off one), mixing with tfjs' own callbacks, leaks.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { ButterflyDense, ModuleDropoutSchedule, OrthogonalDense, OrthogonalityMonitor, ProgressBar } from '../src/index';
+import {
+  ButterflyDense,
+  ModuleDropoutSchedule,
+  OrthogonalDense,
+  OrthogonalityMonitor,
+  ProgressBar,
+} from '../src/index';
 import { normals as normalsFrom, rng } from './reference/dense-math';
 
 /** Deterministic float32 normals, independent of tfjs. */
 const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
 
-// ---------- float64 math from SPEC §1–2, independent of the code under test ----------
+// ---------- float64 math from docs/math.md §2–§3, independent of the code under test ----------
 
 type M = Float64Array; // b × b, row-major
 
@@ -21,10 +27,15 @@ function skew64(v: ArrayLike<number>, offset: number, b: number): M {
   }
   return q;
 }
-function eye64(b: number): M { const m = new Float64Array(b * b); for (let i = 0; i < b; i++) m[i * b + i] = 1; return m; }
+function eye64(b: number): M {
+  const m = new Float64Array(b * b);
+  for (let i = 0; i < b; i++) m[i * b + i] = 1;
+  return m;
+}
 function mul64(a: M, c: M, b: number): M {
   const out = new Float64Array(b * b);
-  for (let i = 0; i < b; i++) for (let k = 0; k < b; k++) for (let j = 0; j < b; j++) out[i * b + j] += a[i * b + k] * c[k * b + j];
+  for (let i = 0; i < b; i++)
+    for (let k = 0; k < b; k++) for (let j = 0; j < b; j++) out[i * b + j] += a[i * b + k] * c[k * b + j];
   return out;
 }
 function add64(a: M, c: M, s = 1): M { return a.map((x, i) => x + s * c[i]); }
@@ -34,7 +45,11 @@ function inv64(a: M, b: number): M {
   for (let c = 0; c < b; c++) {
     let p = c;
     for (let i = c + 1; i < b; i++) if (Math.abs(m[i * 2 * b + c]) > Math.abs(m[p * 2 * b + c])) p = i;
-    for (let j = 0; j < 2 * b; j++) { const t = m[c * 2 * b + j]; m[c * 2 * b + j] = m[p * 2 * b + j]; m[p * 2 * b + j] = t; }
+    for (let j = 0; j < 2 * b; j++) {
+      const t = m[c * 2 * b + j];
+      m[c * 2 * b + j] = m[p * 2 * b + j];
+      m[p * 2 * b + j] = t;
+    }
     const piv = m[c * 2 * b + c];
     for (let j = 0; j < 2 * b; j++) m[c * 2 * b + j] /= piv;
     for (let i = 0; i < b; i++) {
@@ -153,7 +168,10 @@ describe('ModuleDropoutSchedule', () => {
     const inner = tf.sequential({ layers: [oft] });
     const model = tf.sequential({ layers: [inner] }); // the adapter sits in a nested model
     const v = setPacked(oft, 61, 0.5);
-    const [kernel, bias] = oft.getWeights().filter((w) => w.rank <= 2 && w.shape[w.rank - 1] === units).map((w) => w.dataSync());
+    const [kernel, bias] = oft
+      .getWeights()
+      .filter((w) => w.rank <= 2 && w.shape[w.rank - 1] === units)
+      .map((w) => w.dataSync());
     let calls = 0;
     oft.random = () => { calls++; return 0; }; // picks blocks 0 … k−1, deterministic
     const counts: number[] = [];
@@ -166,7 +184,13 @@ describe('ModuleDropoutSchedule', () => {
     const x = tf.tensor2d(xv, [n, d]);
     const y = tf.tensor2d(yv, [n, units]);
     expect(oft.moduleDropout).to.equal(0);
-    const h = await model.fit(x, y, { epochs: 2, batchSize: bs, shuffle: false, verbose: 0, callbacks: [schedule, counter, recorder] });
+    const h = await model.fit(x, y, {
+      epochs: 2,
+      batchSize: bs,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [schedule, counter, recorder],
+    });
     tf.dispose([x, y]);
 
     const rates = Array.from({ length: 10 }, (_, t) => (t < 2 ? 0.5 * t / 2 : 0.5 * (1 - (t - 2) / 8)));
@@ -205,8 +229,17 @@ describe('ModuleDropoutSchedule', () => {
     const oft = new OrthogonalDense({ units: 8, inputShape: [8], oftBlockSize: 2 });
     const model = tf.sequential({ layers: [oft, boft] });
     const seen: Array<[number, number]> = [];
-    const spy = new tf.CustomCallback({ onBatchBegin: async () => { seen.push([oft.moduleDropout, boft.boftDropout]); } });
-    const schedule = new ModuleDropoutSchedule({ rate: 0.5, schedule: 'cosine', unit: 'epoch', restoreOnTrainEnd: false });
+    const spy = new tf.CustomCallback({
+      onBatchBegin: async () => {
+        seen.push([oft.moduleDropout, boft.boftDropout]);
+      },
+    });
+    const schedule = new ModuleDropoutSchedule({
+      rate: 0.5,
+      schedule: 'cosine',
+      unit: 'epoch',
+      restoreOnTrainEnd: false,
+    });
     model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
     const x = tf.tensor2d(normals(71, 6 * 8, 1), [6, 8]);
     const y = tf.tensor2d(normals(72, 6 * 2, 1), [6, 2]);
@@ -225,7 +258,13 @@ describe('ModuleDropoutSchedule', () => {
 describe('OrthogonalityMonitor', () => {
   /** Functional model: Neumann OFT inside a nested Sequential, exact OFT and BOFT at top level. */
   function monitoredModel() {
-    const neumann = new OrthogonalDense({ units: 8, inputShape: [8], oftBlockSize: 4, useCayleyNeumann: true, name: 'neu' });
+    const neumann = new OrthogonalDense({
+      units: 8,
+      inputShape: [8],
+      oftBlockSize: 4,
+      useCayleyNeumann: true,
+      name: 'neu',
+    });
     const inner = tf.sequential({ layers: [neumann], name: 'inner' });
     const exact = new OrthogonalDense({ units: 8, oftBlockSize: 4, useCayleyNeumann: false, name: 'exact' });
     const boft = new ButterflyDense({ units: 3, boftBlockSize: 2, boftNButterflyFactor: 3, name: 'boft' });
@@ -234,7 +273,8 @@ describe('OrthogonalityMonitor', () => {
     return { model: tf.model({ inputs: input, outputs: out }), neumann, exact, boft };
   }
 
-  it('figures equal a float64 computation on the same weights; warns once per Neumann layer past the threshold', async () => {
+  it('figures equal a float64 computation on the same weights; warns once per Neumann layer past the ' +
+    'threshold', async () => {
     const { model, neumann, exact, boft } = monitoredModel();
     // Neumann blocks of b = 4 with ‖Q‖_F near 1; exact blocks large (exact Cayley stays orthogonal).
     const vN = setPacked(neumann, 81, 0.35);
@@ -292,7 +332,9 @@ describe('OrthogonalityMonitor', () => {
       tf.dispose([x, y]);
       expect(h.epoch).to.deep.equal([0]);
       expect(batches).to.equal(mode === 'error' ? 1 : 3);
-      expect(monitor.stopReason).to.match(mode === 'error' ? /stopAtError = 1e-9 \(layer 'neu'\)/ : /stopAtQNorm = 0.000001/);
+      expect(monitor.stopReason).to.match(
+        mode === 'error' ? /stopAtError = 1e-9 \(layer 'neu'\)/ : /stopAtQNorm = 0.000001/,
+      );
       expect(warnings.some((w) => /stopping training/.test(w))).to.equal(true);
     }
   });
@@ -328,7 +370,7 @@ describe('ProgressBar', () => {
     tf.dispose([x, y]);
     const lines = stream.text.split('\n').filter((l) => l !== '');
     expect(lines).to.have.length(3);
-    expect(stream.text).to.not.match(/\x1b/); // no terminal control codes
+    expect(stream.text).to.not.include('\x1b'); // no terminal control codes
     lines.forEach((l, e) => expect(l).to.match(new RegExp(`^Epoch ${e + 1}/3 · 4/4 batches · `)));
     for (const key of ['loss', 'mae', 'val_loss', 'val_mae']) {
       const shown = lines.map((l) => num(l, ` ${key}`)[0]);
@@ -347,7 +389,7 @@ describe('ProgressBar', () => {
                                       callbacks: [new ProgressBar({ stream, refreshMs: 0 }), recorder] });
     tf.dispose([x, y]);
     const text = stream.text;
-    expect(text).to.match(/\x1b\[/); // drawn in place with control codes
+    expect(text).to.include('\x1b['); // drawn in place with control codes
     const frames = text.split('\x1b[1G').filter((f) => f.startsWith('Epoch '));
     for (const e of [1, 2]) {
       // One frame per batch (refreshMs: 0), each with the running mean of the epoch's batch losses.
@@ -379,9 +421,19 @@ describe('callbacks together', () => {
     const stream = new FakeStream(false);
     let customEpochs = 0;
     const custom = new tf.CustomCallback({ onEpochEnd: async () => { customEpochs++; } });
-    const h = await model.fit(x, y, { epochs: 6, batchSize: 4, shuffle: false, verbose: 0, callbacks: [
-      custom, new ModuleDropoutSchedule({ rate: 0.2, schedule: 'linear' }), new OrthogonalityMonitor({ everyBatches: 1 }),
-      tf.callbacks.earlyStopping({ monitor: 'loss', patience: 1, minDelta: 1e-4 }), new ProgressBar({ stream })] });
+    const h = await model.fit(x, y, {
+      epochs: 6,
+      batchSize: 4,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [
+        custom,
+        new ModuleDropoutSchedule({ rate: 0.2, schedule: 'linear' }),
+        new OrthogonalityMonitor({ everyBatches: 1 }),
+        tf.callbacks.earlyStopping({ monitor: 'loss', patience: 1, minDelta: 1e-4 }),
+        new ProgressBar({ stream }),
+      ],
+    });
     expect(h.epoch).to.deep.equal([0, 1]); // earlyStopping still works
     expect(customEpochs).to.equal(2);
     expect(Object.keys(h.history)).to.include.members(['loss', 'module_dropout', 'orthogonality_error', 'max_q_norm']);

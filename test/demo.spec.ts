@@ -6,7 +6,9 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accAWhenBReached, DemoResult, METHODS, runDemo } from '../demos/digits/pipeline';
+import { runDemo } from '../demos/digits/pipeline';
+import { ReportFiles, writeReport } from '../demos/digits/report-files';
+import { accAWhenBReached, DemoResult, METHODS } from '../demos/digits/results';
 import { loadAllDigits, makeTasks, disposeTasks, rotate90 } from '../demos/digits/data';
 
 const VIT = { patchSize: 7, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpSize: 32, seed: 3 };
@@ -15,6 +17,7 @@ const SPLIT = { aTrain: 120, aTest: 60, bTrain: 60, bTest: 60 };
 describe('digits demo pipeline (tiny slice)', () => {
   let dir: string;
   let first: DemoResult;
+  let firstFiles: ReportFiles;
   let second: DemoResult;
   let tensorsBefore = 0;
   let tensorsAfter = 0;
@@ -24,6 +27,7 @@ describe('digits demo pipeline (tiny slice)', () => {
     const opts = { backend: tf.getBackend(), epochs: 1, pretrainEpochs: 1, batchSize: 30, split: SPLIT, vit: VIT,
                    cacheDir: join(dir, 'cache'), quiet: true };
     first = await runDemo({ ...opts, outDir: join(dir, 'out1') });
+    firstFiles = writeReport(first, first.options.outDir);
     tensorsBefore = tf.memory().numTensors;
     second = await runDemo({ ...opts, outDir: join(dir, 'out2') });
     tensorsAfter = tf.memory().numTensors;
@@ -65,7 +69,7 @@ describe('digits demo pipeline (tiny slice)', () => {
     }
   });
 
-  it('trains exactly the parameters each method claims (counts from SPEC formulas)', () => {
+  it('trains exactly the parameters each method claims (counts from docs/math.md formulas)', () => {
     const by = Object.fromEntries(first.methods.map((m) => [m.method, m]));
     const d = VIT.hiddenSize, f = VIT.mlpSize, p2 = VIT.patchSize ** 2;
     const head = d * 10 + 10;
@@ -77,7 +81,9 @@ describe('digits demo pipeline (tiny slice)', () => {
     expect(by.head.trainableParams).to.equal(head);
     // OFT, b = 8 on every Dense but the head; the 49-wide patch projection gets b = 7.
     const oftLayer = (din: number, b: number) => (din / b) * (b * (b - 1)) / 2;
-    expect(by.oft.trainableParams).to.equal(oftLayer(p2, 7) + 4 * oftLayer(d, 8) + oftLayer(d, 8) + oftLayer(f, 8) + head);
+    expect(by.oft.trainableParams).to.equal(
+      oftLayer(p2, 7) + 4 * oftLayer(d, 8) + oftLayer(d, 8) + oftLayer(f, 8) + head,
+    );
     // BOFT, b = 4, m = 2 on the six DINOv2 targets: m·(din/b)·b(b−1)/2 + s (n) + bias (n).
     const boftLayer = (din: number, n: number) => 2 * (din / 4) * 6 + n + n;
     expect(by.boft.trainableParams).to.equal(4 * boftLayer(d, d) + boftLayer(d, f) + boftLayer(f, d) + head);
@@ -105,12 +111,12 @@ describe('digits demo pipeline (tiny slice)', () => {
   });
 
   it('writes the table as Markdown and JSON and the chart as SVG', () => {
-    const json = JSON.parse(readFileSync(first.files.json, 'utf8')) as DemoResult;
+    const json = JSON.parse(readFileSync(firstFiles.json, 'utf8')) as DemoResult;
     expect(json.methods.map((m) => m.method)).to.deep.equal([...METHODS]);
     expect(json.methods.map((m) => m.accB)).to.deep.equal(first.methods.map((m) => m.accB));
-    const md = readFileSync(first.files.markdown, 'utf8');
+    const md = readFileSync(firstFiles.markdown, 'utf8');
     for (const m of first.methods) expect(md).to.contain(`| ${m.label} |`);
-    const svg = readFileSync(first.files.svg, 'utf8');
+    const svg = readFileSync(firstFiles.svg, 'utf8');
     expect(svg.startsWith('<svg')).to.equal(true);
     expect(svg.trim().endsWith('</svg>')).to.equal(true);
     expect((svg.match(/<polyline/g) ?? []).length).to.be.at.least(3 * METHODS.length);

@@ -3,7 +3,15 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSystemHandler, OrthogonalDense, registerFileSystemRouter, registerTfjsOftClasses } from '../src/index';
+import {
+  fileSystem, FileSystemHandler, OrthogonalDense, registerFileSystemRouter, registerTfjsOftClasses,
+} from '../src/index';
+
+// tfjs-node (TFJS_BACKEND=tensorflow) registers the 'tensorflow' backend and its own file:// router,
+// which tfjs then asks instead of ours.
+const tfjsNodeLoaded = () => tf.findBackendFactory('tensorflow') != null;
+// Our handler as a user reaches it: the file:// URL, or fileSystem() when tfjs-node is loaded.
+const ours = (path: string) => (tfjsNodeLoaded() ? fileSystem(path) : `file://${path}`);
 
 describe('file:// IOHandler and registry', () => {
   it('writes the tfjs-node layout: model.json (weightsManifest → weights.bin) and weights.bin', async () => {
@@ -23,17 +31,23 @@ describe('file:// IOHandler and registry', () => {
 
   it('steps aside when another router (such as tfjs-node\'s) also answers file:// URLs', () => {
     // A stand-in for tfjs-node's router, limited to one prefix so the rest of the suite is unaffected.
-    const other: tf.io.IOHandler = { save: async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) };
+    const other: tf.io.IOHandler = {
+      save: async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+    };
     const router = (url: string | string[]) => (String(url).startsWith('file:///other-handler/') ? other : null);
     tf.io.registerSaveRouter(router as Parameters<typeof tf.io.registerSaveRouter>[0]);
     tf.io.registerLoadRouter(router as Parameters<typeof tf.io.registerLoadRouter>[0]);
-    const claimed = tf.io.getSaveHandlers('file:///other-handler/model');
-    expect(claimed).to.have.length(1);
-    expect(claimed[0]).to.equal(other);
-    expect(tf.io.getLoadHandlers('file:///other-handler/model.json')).to.deep.equal([other]);
-    const ours = tf.io.getSaveHandlers('file:///tmp/model');
-    expect(ours).to.have.length(1);
-    expect(ours[0]).to.be.instanceOf(FileSystemHandler);
+    // Ours is silent where another router answers; with tfjs-node loaded, its router answers there too.
+    const answering = tfjsNodeLoaded() ? 2 : 1;
+    for (const claimed of [tf.io.getSaveHandlers('file:///other-handler/model'),
+      tf.io.getLoadHandlers('file:///other-handler/model.json')]) {
+      expect(claimed).to.have.length(answering);
+      expect(claimed).to.include(other);
+      expect(claimed.some((h) => h instanceof FileSystemHandler)).to.equal(false);
+    }
+    const elsewhere = tf.io.getSaveHandlers('file:///tmp/model');
+    expect(elsewhere).to.have.length(1);
+    expect(elsewhere[0] instanceof FileSystemHandler).to.equal(!tfjsNodeLoaded());
   });
 
   it('registering twice is harmless: one handler per URL, saved models still load', async () => {
@@ -42,7 +56,9 @@ describe('file:// IOHandler and registry', () => {
     registerTfjsOftClasses();
     expect(tf.io.getSaveHandlers('file:///tmp/x')).to.have.length(1);
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs2-'));
-    const model = tf.sequential({ layers: [new OrthogonalDense({ units: 2, inputShape: [4], oftBlockSize: 2, initWeights: false })] });
+    const model = tf.sequential({
+      layers: [new OrthogonalDense({ units: 2, inputShape: [4], oftBlockSize: 2, initWeights: false })],
+    });
     await model.save(`file://${dir}`);
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded.layers[0]).to.be.instanceOf(OrthogonalDense);
@@ -57,8 +73,13 @@ describe('file:// IOHandler and registry', () => {
     const { rmSync } = await import('node:fs');
     rmSync(join(dir, 'weights.bin'));
     let message = '';
-    await tf.loadLayersModel(`file://${dir}/model.json`).catch((e: Error) => { message = e.message; });
+    await tf.loadLayersModel(fileSystem(`${dir}/model.json`)).catch((e: Error) => { message = e.message; });
     expect(message).to.match(/weight file .*weights\.bin named in .*model\.json is missing/);
+    // Through the URL: ours, or tfjs-node's when it is loaded; either names the missing file.
+    message = '';
+    await tf.loadLayersModel(`file://${dir}/model.json`).catch((e: Error) => { message = e.message; });
+    expect(message).to.match(tfjsNodeLoaded() ? /Weight file .*weights\.bin does not exist/
+      : /weight file .*weights\.bin named in .*model\.json is missing/);
   });
 });
 
@@ -76,9 +97,12 @@ describe('file:// IOHandler: weights paths stay inside the model folder', () => 
       const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
       json.weightsManifest[0].paths = [bad];
       writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-      let message = '';
-      await tf.loadLayersModel(`file://${dir}/model.json`).catch((e: Error) => { message = e.message; });
-      expect(message, bad).to.match(/leaves its folder/);
+      // Ours refuses, through fileSystem() and (without tfjs-node, whose handler then answers) the URL.
+      for (const from of [fileSystem(`${dir}/model.json`), ...(tfjsNodeLoaded() ? [] : [`file://${dir}/model.json`])]) {
+        let message = '';
+        await tf.loadLayersModel(from).catch((e: Error) => { message = e.message; });
+        expect(message, bad).to.match(/leaves its folder/);
+      }
     }
   });
 });
@@ -134,7 +158,7 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     const oldWeights = weightsOf(old);
     const freshWeights = weightsOf(fresh);
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs-atomic-'));
-    const { calls } = await withFsFailure(0, () => fresh.save(`file://${dir}`));
+    const { calls } = await withFsFailure(0, () => fresh.save(ours(dir)));
     expect(calls).to.be.greaterThan(3);
     let sawOld = 0;
     let sawNew = 0;
@@ -142,9 +166,9 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     // One failing call, and two in a row (so that the clean-up after a failure fails too).
     for (const [k, width] of [...Array(calls).keys()].flatMap((i) => [[i + 1, 1], [i + 1, 2]])) {
       rmSync(dir, { recursive: true, force: true });
-      await old.save(`file://${dir}`);
-      const { result } = await withFsFailure(k, () => fresh.save(`file://${dir}`), width);
-      const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
+      await old.save(ours(dir));
+      const { result } = await withFsFailure(k, () => fresh.save(ours(dir)), width);
+      const loaded = await tf.loadLayersModel(ours(`${dir}/model.json`));
       const got = weightsOf(loaded);
       loaded.dispose();
       const isOld = JSON.stringify(got) === JSON.stringify(oldWeights);
@@ -167,7 +191,7 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
     expect(sawNew).to.be.greaterThan(0);
     for (const m of messages) expect(m).to.match(/could not save to .*previous save/);
     // A later save cleans up: the usual two files again.
-    await fresh.save(`file://${dir}`);
+    await fresh.save(ours(dir));
     expect(readdirSync(dir).sort()).to.deep.equal(['model.json', 'weights.bin']);
     old.dispose(); fresh.dispose();
   });
@@ -175,12 +199,12 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
   it('a weights path inside the folder whose name starts with ".." is not taken for one that climbs out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs-dots-'));
     const model = makeModel(2, 3);
-    await model.save(`file://${dir}`);
+    await model.save(ours(dir));
     renameSync(join(dir, 'weights.bin'), join(dir, '..weights.bin'));
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     json.weightsManifest[0].paths = ['..weights.bin'];
     writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-    const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
+    const loaded = await tf.loadLayersModel(ours(`${dir}/model.json`));
     expect(weightsOf(loaded)).to.deep.equal(weightsOf(model));
     loaded.dispose(); model.dispose();
   });
@@ -188,12 +212,12 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
   it('names the problem: model.json holding null, weights.bin a folder, a file in the way of a save', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-fs-errs-'));
     const model = makeModel(2, 4);
-    await model.save(`file://${dir}`);
+    await model.save(ours(dir));
     const json = readFileSync(join(dir, 'model.json'), 'utf8');
     const messageOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
 
     writeFileSync(join(dir, 'model.json'), 'null');
-    const load = () => messageOf(tf.loadLayersModel(`file://${dir}/model.json`));
+    const load = () => messageOf(tf.loadLayersModel(ours(`${dir}/model.json`)));
     expect(await load()).to.match(/is not a tfjs model\.json.*got null/);
 
     writeFileSync(join(dir, 'model.json'), json);
@@ -203,7 +227,7 @@ describe('file:// IOHandler: a save that fails leaves a loadable folder', () => 
 
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    expect(await messageOf(model.save(`file://${file}/sub`)))
+    expect(await messageOf(model.save(ours(`${file}/sub`))))
       .to.match(/could not save to .*sub: .*A file \(not a folder\) stands in the way/);
     model.dispose();
   });

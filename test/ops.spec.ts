@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { cayleyExact, cayleyNeumann, invertUnpivoted, orthogonalityError } from '../src/ops/cayley';
+import {
+  cayleyExact, cayleyFromPacked, cayleyNeumann, inverseOfIMinusSkew, orthogonalityError,
+} from '../src/ops/cayley';
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
 import * as ref from './reference/dense-math';
@@ -9,7 +11,7 @@ function randomPacked(seed: number, k: number, b: number, std: number): Float32A
   return ref.normals(ref.rng(seed), k * packedSize(b), std);
 }
 
-describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
+describe('ops: packed skew-symmetric blocks (docs/math.md §2)', () => {
   it('lays v out row-major over the strict upper triangle, Q = U − Uᵀ', () => {
     const q = skewFromPacked(tf.tensor2d([[1, 2, 3, 4, 5, 6]]), 4);
     expect(q.arraySync()).to.deep.equal([[[0, 1, 2, 3], [-1, 0, 4, 5], [-2, -4, 0, 6], [-3, -5, -6, 0]]]);
@@ -36,7 +38,9 @@ describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
     const b = 5;
     const w = ref.normals(ref.rng(7), b * b);
     const v = tf.tensor2d(randomPacked(3, 1, b, 1), [1, packedSize(b)]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(v);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(skewFromPacked(x as tf.Tensor2D, b), tf.tensor3d(w, [1, b, b]))))(
+      v,
+    );
     const got = g.dataSync();
     let k = 0;
     for (let i = 0; i < b; i++) for (let j = i + 1; j < b; j++) {
@@ -53,13 +57,13 @@ describe('ops: packed skew-symmetric blocks (SPEC §1)', () => {
   });
 });
 
-describe('ops: Cayley transforms (SPEC §2)', () => {
-  it('inverts I − Q without pivoting like a pivoted float64 inverse', () => {
+describe('ops: Cayley transforms (docs/math.md §3)', () => {
+  it('inverts I − Q (Newton–Schulz) like a pivoted float64 inverse', () => {
     const b = 12;
     const v = randomPacked(11, 2, b, 0.8);
     const q = skewFromPacked(tf.tensor2d(v, [2, packedSize(b)]), b);
-    const a = tf.sub(tf.eye(b).expandDims(0), q) as tf.Tensor3D;
-    const inv = invertUnpivoted(a).dataSync();
+    const a = inverseOfIMinusSkew(q);
+    const inv = a.dataSync();
     for (let j = 0; j < 2; j++) {
       const qa = ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b);
       const expected = ref.inverse(ref.add(ref.eye(b), qa, -1));
@@ -83,6 +87,35 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
       tf.dispose([q, r]);
     });
   }
+
+  it('exact Cayley stays finite for large Q and matches float64 to within its condition number', () => {
+    // Unpivoted elimination overflowed to NaN here from entries near 1e5 (and was off by 1e-2 at 1e3).
+    // A float32 solve of A = I − Q is accurate to about eps·κ(A), κ(A) = √(1 + θ²_max) ≤ √(1 + ‖Q‖²_F/2):
+    // the tolerance is 1e-5 plus 4·eps·κ per block (blocks with all angles huge are accurate to ~1e-7).
+    const eps = 2 ** -23;
+    for (const b of [5, 8, 32]) {
+      for (const scale of [1e3, 1e5, 1e7, 0]) {
+        const p = packedSize(b);
+        const random = ref.rng(7 * b + 1);
+        // scale 0: every entry gets its own magnitude 10^u, u ∈ [−3, 6], so blocks mix tiny and huge angles.
+        const magnitude = () => (scale > 0 ? scale : 10 ** (9 * random() - 3));
+        const v = Float32Array.from(ref.normals(random, 3 * p), (z) => z * magnitude());
+        const q = skewFromPacked(tf.tensor2d(v, [3, p]), b);
+        const r = cayleyExact(q);
+        const got = r.dataSync();
+        expect(got.every(Number.isFinite), `finite b=${b} scale=${scale}`).to.equal(true);
+        for (let j = 0; j < 3; j++) {
+          const block = v.slice(j * p, (j + 1) * p);
+          const expected = ref.cayley(ref.skew(block, b));
+          const kappa = Math.sqrt(1 + block.reduce((acc, z) => acc + z * z, 0)); // ‖Q‖²_F/2 = ‖v‖²
+          const diff = ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data);
+          expect(diff, `b=${b} scale=${scale} κ=${kappa.toExponential(1)}`).to.be.below(1e-5 + 4 * eps * kappa);
+          if (b % 2 === 0 && scale >= 1e3) expect(diff, `b=${b} scale=${scale}, all angles large`).to.be.below(1e-5);
+        }
+        tf.dispose([q, r]);
+      }
+    }
+  });
 
   it('Neumann with N = 5 is I + 2Q + 2Q² + 2Q³ + Q⁴ and near-orthogonal for ‖Q‖_F ≤ 0.1', () => {
     const b = 8;
@@ -174,12 +207,53 @@ describe('ops: Cayley transforms (SPEC §2)', () => {
   });
 });
 
+describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', () => {
+  for (const terms of [null, 3, 4, 5, 7]) {
+    const mode = terms == null ? 'exact' : `Neumann N=${terms}`;
+    it(`matches the float64 reference and its finite-difference gradient (${mode})`, () => {
+      const b = 5; const k = 2; const p = packedSize(b);
+      const v = randomPacked(40 + (terms ?? 0), k, b, 0.3);
+      const w = ref.normals(ref.rng(41), k * b * b);
+      const rotation = (vv: ArrayLike<number>, j: number) => {
+        const q = ref.skew(Array.from(vv).slice(j * p, (j + 1) * p), b);
+        return terms == null ? ref.cayley(q) : ref.cayleyNeumann(q, terms);
+      };
+      const loss64 = (vv: Float64Array) => {
+        let sum = 0;
+        for (let j = 0; j < k; j++) {
+          rotation(vv, j).data.forEach((z, t) => { sum += z * w[j * b * b + t] + 0.5 * z * z; });
+        }
+        return sum;
+      };
+      const vT = tf.tensor2d(v, [k, p]); const wT = tf.tensor3d(w, [k, b, b]);
+      const r = cayleyFromPacked(vT, b, terms);
+      for (let j = 0; j < k; j++) {
+        expect(ref.maxAbsDiff(r.dataSync().slice(j * b * b, (j + 1) * b * b), rotation(v, j).data)).to.be.below(1e-5);
+      }
+      const g = tf.grad((x: tf.Tensor) => {
+        const rr = cayleyFromPacked(x as tf.Tensor2D, b, terms);
+        return tf.add(tf.sum(tf.mul(rr, wT)), tf.mul(tf.sum(tf.square(rr)), 0.5));
+      })(vT);
+      const got = g.dataSync();
+      const base = Float64Array.from(v);
+      for (let t = 0; t < k * p; t++) {
+        const plus = base.slice(); const minus = base.slice(); plus[t] += 1e-6; minus[t] -= 1e-6;
+        const fd = (loss64(plus) - loss64(minus)) / 2e-6;
+        expect(Math.abs(fd - got[t]) / Math.max(1, Math.abs(fd)), `entry ${t}`).to.be.below(1e-4);
+      }
+      tf.dispose([vT, wT, r, g]);
+    });
+  }
+});
+
 describe('ops: block-diagonal rotation of inputs and kernels', () => {
   it('rotateInput and rotateKernel equal products with the dense block diagonal', () => {
     const b = 4; const r = 3; const d = b * r; const n = 5;
     const v = randomPacked(31, r, b, 0.5);
     const rot = cayleyExact(skewFromPacked(tf.tensor2d(v, [r, packedSize(b)]), b));
-    const blocks = Array.from({ length: r }, (_, j) => ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)));
+    const blocks = Array.from({ length: r }, (_, j) =>
+      ref.cayley(ref.skew(v.slice(j * packedSize(b), (j + 1) * packedSize(b)), b)),
+    );
     const dense = ref.blockDiag(blocks);
     const xs = ref.normals(ref.rng(32), 2 * 3 * d);
     const ks = ref.normals(ref.rng(33), d * n);

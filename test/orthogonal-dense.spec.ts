@@ -4,11 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OrthogonalDense, OrthogonalDenseArgs } from '../src/index';
+import { ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
 import { packedSize } from '../src/ops/skew';
 import * as ref from './reference/dense-math';
 import { oftForward, oftMergedKernel, oftRotation } from './reference/oft-reference';
 import { expectFlatOverFitAndPredict } from './helpers/leak-check';
+import { bits } from './helpers/model-snapshot';
 
 const relu = (z: number) => Math.max(0, z);
 
@@ -37,11 +38,7 @@ function weightValues(layer: OrthogonalDense, suffix: string): Float32Array {
   return w.read().dataSync() as Float32Array;
 }
 
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
-}
-
-describe('OrthogonalDense against the float64 reference (SPEC §3, §7)', () => {
+describe('OrthogonalDense against the float64 reference (docs/math.md §4, §9)', () => {
   const cases: Array<{ d: number; b: number; n: number; neumann: boolean; share: boolean; rank3: boolean }> = [
     { d: 8, b: 2, n: 5, neumann: false, share: false, rank3: false },
     { d: 12, b: 4, n: 7, neumann: true, share: false, rank3: true },
@@ -53,7 +50,8 @@ describe('OrthogonalDense against the float64 reference (SPEC §3, §7)', () => 
     { d: 30, b: 3, n: 5, neumann: true, share: false, rank3: true },
   ];
   for (const c of cases) {
-    const label = `d=${c.d} b=${c.b} n=${c.n} ${c.neumann ? 'Neumann' : 'exact'}${c.share ? ' blockShare' : ''} ${c.rank3 ? '3-D' : '2-D'}`;
+    const label = `d=${c.d} b=${c.b} n=${c.n} ${c.neumann ? 'Neumann' : 'exact'}${c.share ? ' blockShare' : ''} ` +
+      `${c.rank3 ? '3-D' : '2-D'}`;
     it(`outputs, R and merged kernel match (${label})`, () => {
       const layer = built({ units: c.n, oftBlockSize: c.b, useCayleyNeumann: c.neumann, blockShare: c.share,
                             activation: 'relu', useBias: true }, c.d);
@@ -70,11 +68,11 @@ describe('OrthogonalDense against the float64 reference (SPEC §3, §7)', () => 
       const y = layer.apply(x) as tf.Tensor;
       expect(y.shape).to.deep.equal(c.rank3 ? [2, 3, c.n] : [rows, c.n]);
       const expected = oftForward(ref.mat(rows, c.d, xs), kernel, bias, rot, relu);
-      expect(relErr(y.dataSync(), expected.data)).to.be.below(1e-5);
+      expect(ref.relErr(y.dataSync(), expected.data)).to.be.below(1e-5);
       const r = layer.denseRotation();
-      expect(relErr(r.dataSync(), rot.data)).to.be.below(1e-5);
+      expect(ref.relErr(r.dataSync(), rot.data)).to.be.below(1e-5);
       const merged = layer.mergedKernel();
-      expect(relErr(merged.dataSync(), oftMergedKernel(rot, kernel).data)).to.be.below(1e-5);
+      expect(ref.relErr(merged.dataSync(), oftMergedKernel(rot, kernel).data)).to.be.below(1e-5);
       if (!c.neumann) {
         const rtr = ref.matmul(ref.transpose(ref.mat(c.d, c.d, r.dataSync())), ref.mat(c.d, c.d, r.dataSync()));
         expect(ref.maxAbsDiff(rtr.data, ref.eye(c.d).data)).to.be.below(1e-5);
@@ -156,7 +154,21 @@ describe('OrthogonalDense as a drop-in Dense', () => {
   });
 });
 
-describe('OrthogonalDense block sizes (SPEC §3)', () => {
+describe('OrthogonalDense and tfjs automatic layer names', () => {
+  it('leaves the numbering of the next dense unchanged (its private templates have a fixed name)', () => {
+    const uid = (layer: tf.layers.Layer) => Number(/(\d+)$/.exec(layer.name)![1]);
+    const before = tf.layers.dense({ units: 2 });
+    const adapters = [
+      new OrthogonalDense({ units: 2, oftBlockSize: 2, oftRegularizer: new OrthogonalityRegularizer() }),
+      new ButterflyDense({ units: 2, boftBlockSize: 2, boftRegularizer: new OrthogonalityRegularizer() }),
+    ];
+    const after = tf.layers.dense({ units: 2 });
+    expect(uid(after)).to.equal(uid(before) + 1);
+    expect(adapters.map((l) => l.name)).to.satisfy((names: string[]) => names.every((n) => !n.startsWith('dense')));
+  });
+});
+
+describe('OrthogonalDense block sizes (docs/math.md §4)', () => {
   let warnings: string[] = [];
   const original = console.warn;
   beforeEach(() => { warnings = []; console.warn = (m: string) => { warnings.push(String(m)); }; });
@@ -171,10 +183,14 @@ describe('OrthogonalDense block sizes (SPEC §3)', () => {
   ];
   for (const c of adjust) {
     it(`d=${c.d}, ${JSON.stringify(c.args)} → b=${c.b}, r=${c.r}`, () => {
-      const layer = built({ units: 2, name: `adj_${c.d}_${JSON.stringify(c.args).replace(/\W/g, '')}`, ...c.args }, c.d);
+      const layer = built(
+        { units: 2, name: `adj_${c.d}_${JSON.stringify(c.args).replace(/\W/g, '')}`, ...c.args },
+        c.d,
+      );
       expect(layer.numOftBlocks).to.equal(c.r);
       expect(layer.trainableWeights[0].shape).to.deep.equal([c.r, packedSize(c.b)]);
-      const changed = c.d % ((c.args as { oftBlockSize?: number }).oftBlockSize ?? c.d / ((c.args as { r: number }).r)) !== 0 ||
+      const changed =
+        c.d % ((c.args as { oftBlockSize?: number }).oftBlockSize ?? c.d / (c.args as { r: number }).r) !== 0 ||
         ((c.args as { oftBlockSize?: number }).oftBlockSize ?? 0) > c.d;
       if (changed) {
         expect(warnings).to.have.length(1);
@@ -216,7 +232,7 @@ describe('OrthogonalDense configuration errors', () => {
   });
 });
 
-describe('OrthogonalDense module dropout (SPEC §3)', () => {
+describe('OrthogonalDense module dropout (docs/math.md §4)', () => {
   /** Layer with K = I (d = n, no bias) so that the output is x · R_effective. */
   function identityKernelLayer(d: number, b: number, p: number): OrthogonalDense {
     const layer = built({ units: d, oftBlockSize: b, moduleDropout: p, useBias: false, initWeights: false,
@@ -281,7 +297,7 @@ describe('OrthogonalDense module dropout (SPEC §3)', () => {
   });
 });
 
-describe('OrthogonalDense COFT (SPEC §3)', () => {
+describe('OrthogonalDense COFT (docs/math.md §4)', () => {
   it('keeps every block within ‖Q_j‖_F ≤ eps/√r after model.fit steps', async () => {
     const d = 16; const b = 4; const eps = 0.05;
     const model = tf.sequential();
@@ -362,7 +378,9 @@ describe('OrthogonalDense serialization and memory', () => {
   it('save → load in a fresh process is bit-identical (weights and outputs)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-save-'));
     const model = tf.sequential();
-    model.add(new OrthogonalDense({ units: 5, inputShape: [12], oftBlockSize: 4, initWeights: false, activation: 'tanh' }));
+    model.add(
+      new OrthogonalDense({ units: 5, inputShape: [12], oftBlockSize: 4, initWeights: false, activation: 'tanh' }),
+    );
     model.add(new OrthogonalDense({ units: 3, oftBlockSize: 5, useCayleyNeumann: false, initWeights: false }));
     await model.save(`file://${dir}`);
     const xs = Array.from(ref.normals(ref.rng(5), 4 * 12));
@@ -370,7 +388,6 @@ describe('OrthogonalDense serialization and memory', () => {
     const y = model.predict(tf.tensor2d(xs, [4, 12])) as tf.Tensor;
     const out = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/predict-in-fresh-process.ts',
       join(dir, 'model.json'), join(dir, 'input.json')], { encoding: 'utf8', env: process.env }));
-    const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
     expect(out.classes).to.deep.equal(['OrthogonalDense', 'OrthogonalDense']);
     expect(Object.values(out.weights)).to.deep.equal(model.weights.map((w) => bits(w.read())));
     expect(out.output).to.deep.equal(bits(y));
@@ -381,7 +398,9 @@ describe('OrthogonalDense serialization and memory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-leak-'));
     const build = () => {
       const m = tf.sequential();
-      m.add(new OrthogonalDense({ units: 8, inputShape: [16], oftBlockSize: 4, moduleDropout: 0.5, coft: true, eps: 0.1 }));
+      m.add(
+        new OrthogonalDense({ units: 8, inputShape: [16], oftBlockSize: 4, moduleDropout: 0.5, coft: true, eps: 0.1 }),
+      );
       m.add(new OrthogonalDense({ units: 2, oftBlockSize: 4, useCayleyNeumann: false, activation: 'softmax' }));
       m.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
       return m;

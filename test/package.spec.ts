@@ -13,7 +13,9 @@ describe('package: built entry points with tfjs-core + tfjs-layers only', functi
   for (const format of ['esm', 'cjs']) {
     it(`${format}: OFT and BOFT apply, fit, merge, save and reload`, () => {
       const dir = mkdtempSync(join(tmpdir(), `oft-pkg-${format}-`));
-      const out = JSON.parse(execFileSync('node', ['test/helpers/core-layers-only.mjs', format, dir], { encoding: 'utf8' }));
+      const out = JSON.parse(
+        execFileSync('node', ['test/helpers/core-layers-only.mjs', format, dir], { encoding: 'utf8' }),
+      );
       for (const name of ['oft', 'boft']) {
         const r = out[name];
         expect(r.losses[2]).to.be.below(r.losses[0]);

@@ -1,7 +1,7 @@
 // Parity with Hugging Face PEFT (issue 8). The fixtures in test/fixtures/peft/ were written by the
 // real PEFT 0.21.2 (interop/peft/make_fixtures.py): its adapter files, inputs, outputs and merged
-// weights. Here we (A) check SPEC §2's mapping of PEFT's parameters to ours against them with a
-// float64 reference built from SPEC.md, (B) run our layers on the mapped parameters, (C) import
+// weights. Here we (A) check docs/math.md §7's mapping of PEFT's parameters to ours against them with a
+// float64 reference built from docs/math.md, (B) run our layers on the mapped parameters, (C) import
 // the PEFT files into a plain tfjs model and export them back. No Python needed.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -10,10 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { ButterflyDense, OrthogonalDense } from '../src/index';
 import { mergeAndUnload, trainableParameters } from '../src/index';
 import {
-  exportPeftAdapterFiles, importPeftAdapter, parsePeftAdapter, ParsedPeftAdapter, setLinearWeights, setPeftModuleWeights,
+  exportPeftAdapterFiles,
+  importPeftAdapter,
+  parsePeftAdapter,
+  ParsedPeftAdapter,
+  setLinearWeights,
+  setPeftModuleWeights,
 } from '../src/interop/peft-adapter';
 import {
-  boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsFromPeft, oftOptionsFromPeft, PeftAdapterConfig,
+  boftOptionsFromPeft,
+  boftParamsFromPeft,
+  boftParamsToPeft,
+  neumannTermsFromPeft,
+  oftOptionsFromPeft,
+  PeftAdapterConfig,
 } from '../src/interop/peft-conventions';
 import { readSafetensors, writeSafetensors } from '../src/interop/safetensors';
 import * as ref from './reference/dense-math';
@@ -43,7 +53,12 @@ function decode(e: Encoded): Float32Array | Float64Array {
   return e.dtype === 'float64' ? new Float64Array(copy) : new Float32Array(copy);
 }
 
-function loadCase(name: string): { c: Case; config: PeftAdapterConfig; weights: Uint8Array; parsed: ParsedPeftAdapter } {
+function loadCase(name: string): {
+  c: Case;
+  config: PeftAdapterConfig;
+  weights: Uint8Array;
+  parsed: ParsedPeftAdapter;
+} {
   const dir = `${FIXTURES}${name}/`;
   const c = JSON.parse(readFileSync(`${dir}case.json`, 'utf8')) as Case;
   const configText = readFileSync(`${dir}adapter_config.json`, 'utf8');
@@ -51,11 +66,10 @@ function loadCase(name: string): { c: Case; config: PeftAdapterConfig; weights: 
   return { c, config: JSON.parse(configText), weights, parsed: parsePeftAdapter(configText, weights) };
 }
 
-const index = JSON.parse(readFileSync(`${FIXTURES}index.json`, 'utf8')) as { cases: string[]; versions: Record<string, string> };
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  return ref.maxAbsDiff(got, want) / Math.max(1e-12, ref.maxAbs(want));
-}
+const index = JSON.parse(readFileSync(`${FIXTURES}index.json`, 'utf8')) as {
+  cases: string[];
+  versions: Record<string, string>;
+};
 
 /** Module order of the torch model (activation ReLU between fc1 and fc2). */
 function modulesOf(c: Case): string[] {
@@ -63,9 +77,9 @@ function modulesOf(c: Case): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// (A) SPEC §2 mapping, float64, no code under test except the pure conventions module.
+// (A) docs/math.md §7 mapping, float64, no code under test except the pure conventions module.
 
-/** PEFT OFT parameters → our dense rotation, from SPEC §1–§3 (COFT projection as PEFT does it). */
+/** PEFT OFT parameters → our dense rotation, from docs/math.md §2–§4 (COFT projection as PEFT does it). */
 function oftRotationFromPeft(v: Float32Array, shape: number[], cfg: PeftAdapterConfig, d: number): ref.Mat {
   const [stored, p] = shape;
   const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
@@ -91,7 +105,7 @@ function oftRotationFromPeft(v: Float32Array, shape: number[], cfg: PeftAdapterC
   return ref.blockDiag(blocks);
 }
 
-/** PEFT BOFT parameters (full A) → our dense B: Q = −½(A − Aᵀ), SPEC §4 permutations. */
+/** PEFT BOFT parameters (full A) → our dense B: Q = −½(A − Aᵀ), docs/math.md §5 permutations. */
 function boftRotationFromPeft(a: Float32Array, shape: number[]): ref.Mat {
   const [m, n, b] = shape;
   const d = n * b;
@@ -101,7 +115,8 @@ function boftRotationFromPeft(a: Float32Array, shape: number[]): ref.Mat {
     for (let j = 0; j < n; j++) {
       const q = ref.mat(b, b);
       const base = (i * n + j) * b * b;
-      for (let x = 0; x < b; x++) for (let y = 0; y < b; y++) q.data[x * b + y] = -0.5 * (a[base + x * b + y] - a[base + y * b + x]);
+      for (let x = 0; x < b; x++)
+        for (let y = 0; y < b; y++) q.data[x * b + y] = -0.5 * (a[base + x * b + y] - a[base + y * b + x]);
       blocks.push(ref.cayley(q));
     }
     const bd = ref.blockDiag(blocks);
@@ -173,26 +188,30 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     expect(c.peft_train_mode_equals_eval).to.equal(true);
   });
 
-  describe('(A) SPEC §2 mapping, float64 reference from SPEC.md', () => {
+  describe('(A) docs/math.md §7 mapping, float64 reference from docs/math.md', () => {
     for (const name of index.cases) {
       it(`${name}: outputs and merged weights`, () => {
         const { c, config } = loadCase(name);
         const mods = referenceModules(c, config);
         const y = referenceForward(c, mods);
-        const e64 = relErr(y, decode(c.y64));
-        const e32 = relErr(y, decode(c.y));
+        const e64 = ref.relErr(y, decode(c.y64));
+        const e32 = ref.relErr(y, decode(c.y));
         record(name, 'A_y_vs_peft64', e64);
         record(name, 'A_y_vs_peft32', e32);
         expect(e64, 'vs PEFT float64 outputs').to.be.below(TOL);
         expect(e32, 'vs PEFT float32 outputs').to.be.below(TOL);
         for (const [mod, m] of mods) {
           let merged = ref.matmul(m.rot, m.kernel);
-          if (m.s) for (let i = 0; i < merged.rows; i++) for (let j = 0; j < merged.cols; j++) merged.data[i * merged.cols + j] *= m.s[j];
+          if (m.s)
+            for (let i = 0; i < merged.rows; i++)
+              for (let j = 0; j < merged.cols; j++) merged.data[i * merged.cols + j] *= m.s[j];
           merged = ref.transpose(merged);
-          const em = relErr(merged.data, decode(c.merged[mod].weight));
+          const em = ref.relErr(merged.data, decode(c.merged[mod].weight));
           record(name, `A_merged_${mod}`, em);
           expect(em, `merged ${mod}.weight`).to.be.below(TOL);
-          expect(ref.maxAbsDiff(decode(c.merged[mod].bias), decode(c.base[mod].bias)), 'bias never rotated').to.equal(0);
+          expect(ref.maxAbsDiff(decode(c.merged[mod].bias), decode(c.base[mod].bias)), 'bias never rotated').to.equal(
+            0,
+          );
         }
       });
     }
@@ -201,7 +220,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const { c, config } = loadCase('oft_exact_b4');
       const mods = referenceModules(c, { ...config, use_cayley_neumann: true, num_cayley_neumann_terms: 12 });
       // Without the negation (and with a near-exact series instead) the outputs are far from PEFT's.
-      expect(relErr(referenceForward(c, mods), decode(c.y64))).to.be.above(1e-2);
+      expect(ref.relErr(referenceForward(c, mods), decode(c.y64))).to.be.above(1e-2);
     });
   });
 
@@ -225,8 +244,10 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     const model = tf.model({ inputs: input, outputs: h });
     for (const [name, layer] of layers) {
       const w = c.base[name];
-      setLinearWeights(layer, name, { weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
-        bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array } });
+      setLinearWeights(layer, name, {
+        weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
+        bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array },
+      });
       setPeftModuleWeights(layer, name, parsed.adapted.get(name)!, parsed.config);
     }
     return model;
@@ -240,14 +261,14 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         const model = buildOurs(c, parsed);
         const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
         const y = model.predict(x) as tf.Tensor;
-        const ey = relErr(y.dataSync(), decode(c.y));
+        const ey = ref.relErr(y.dataSync(), decode(c.y));
         record(name, 'B_y', ey);
         expect(ey, 'outputs').to.be.below(TOL);
         for (const mod of modulesOf(c)) {
           const layer = model.getLayer(mod) as OrthogonalDense | ButterflyDense;
           const k = layer.mergedKernel();
           const kt = tf.transpose(k);
-          const em = relErr(kt.dataSync(), decode(c.merged[mod].weight));
+          const em = ref.relErr(kt.dataSync(), decode(c.merged[mod].weight));
           record(name, `B_merged_${mod}`, em);
           expect(em, `merged ${mod}`).to.be.below(TOL);
           tf.dispose([k, kt]);
@@ -269,7 +290,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     const names = modulesOf(c);
     names.forEach((name, idx) => {
       const [units] = c.base[name].weight.shape;
-      h = tf.layers.dense({ name: `tf_${name}`, units, activation: idx < names.length - 1 ? 'relu' : 'linear' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers
+        .dense({ name: `tf_${name}`, units, activation: idx < names.length - 1 ? 'relu' : 'linear' })
+        .apply(h) as tf.SymbolicTensor;
     });
     const model = tf.model({ inputs: input, outputs: h });
     for (const name of names) {
@@ -287,7 +310,8 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     for (const [i, name] of index.cases.entries()) {
       // Alternate the forms: directory path (Node) with a table, in-memory files with a function.
       const fromDir = i % 2 === 0;
-      it(`${name}: ${fromDir ? 'directory + nameMap table' : 'in-memory files + nameMap function'}; outputs and merged model match PEFT`, async () => {
+      it(`${name}: ${fromDir ? 'directory + nameMap table' : 'in-memory files + nameMap function'}; outputs and ` +
+        `merged model match PEFT`, async () => {
         const { c, config, weights } = loadCase(name);
         const base = plainBase(c);
         const before = tf.memory().numTensors;
@@ -297,18 +321,23 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
           : await importPeftAdapter(base, { config: JSON.stringify(config), weights }, { nameMap: (t) => `tf_${t}` });
         const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
         const y = model.predict(x) as tf.Tensor;
-        const ey = relErr(y.dataSync(), decode(c.y));
+        const ey = ref.relErr(y.dataSync(), decode(c.y));
         record(name, 'C_import_y', ey);
         expect(ey).to.be.below(TOL);
         const merged = mergeAndUnload(model);
         const ym = merged.predict(x) as tf.Tensor;
-        const em = relErr(ym.dataSync(), decode(c.y_merged));
+        const em = ref.relErr(ym.dataSync(), decode(c.y_merged));
         record(name, 'C_merged_y', em);
         expect(em).to.be.below(TOL);
         // Only the adapter parameters train (bias 'none' in every fixture), as in PEFT.
-        const perLayer = modulesOf(c).map((m) => c.method === 'oft'
-          ? (c.adapter_stored[m]['oft_R.weight'].shape as number[]).reduce((a, b) => a * b, 1)
-          : (() => { const [mm, nn, bb] = c.adapter_stored[m].boft_R.shape; return mm * nn * (bb * (bb - 1)) / 2 + c.adapter_stored[m].boft_s.shape[0]; })());
+        const perLayer = modulesOf(c).map((m) =>
+          c.method === 'oft'
+            ? (c.adapter_stored[m]['oft_R.weight'].shape as number[]).reduce((a, b) => a * b, 1)
+            : (() => {
+                const [mm, nn, bb] = c.adapter_stored[m].boft_R.shape;
+                return (mm * nn * (bb * (bb - 1))) / 2 + c.adapter_stored[m].boft_s.shape[0];
+              })(),
+        );
         expect(trainableParameters(model).trainable).to.equal(perLayer.reduce((a, b) => a + b, 0));
         tf.dispose([x, y, ym]);
         merged.dispose();
@@ -318,22 +347,29 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       });
     }
 
-    it('a BOFT adapter PEFT trained without its CUDA extension (config m=2, tensors m=1) loads as PEFT computed it', async () => {
+    it('a BOFT adapter PEFT trained without its CUDA extension (config m=2, tensors m=1) loads as PEFT computed ' +
+      'it', async () => {
       const { c, config, weights } = loadCase('boft_m1_b4');
       const base = plainBase(c);
       const warn = console.warn;
       const warnings: string[] = [];
-      console.warn = (m: string) => { warnings.push(m); };
+      console.warn = (m: string) => {
+        warnings.push(m);
+      };
       let model: tf.LayersModel;
       try {
-        model = await importPeftAdapter(base, { config: { ...config, boft_n_butterfly_factor: 2 }, weights }, { nameMap: (t) => `tf_${t}` });
+        model = await importPeftAdapter(
+          base,
+          { config: { ...config, boft_n_butterfly_factor: 2 }, weights },
+          { nameMap: (t) => `tf_${t}` },
+        );
       } finally {
         console.warn = warn;
       }
       expect(warnings.join('\n')).to.match(/boft_n_butterfly_factor=2 but boft_R holds 1 factor.*CUDA extension/);
       const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
       const y = model.predict(x) as tf.Tensor;
-      expect(relErr(y.dataSync(), decode(c.y))).to.be.below(TOL);
+      expect(ref.relErr(y.dataSync(), decode(c.y))).to.be.below(TOL);
       tf.dispose([x, y]);
       model.dispose();
       base.dispose();
@@ -348,8 +384,19 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       await importPeftAdapter(base, files, { nameMap: {} }).then(() => { throw new Error('no error'); },
         (e: Error) => expect(e.message).to.match(/nameMap has no tfjs layer for torch module 'proj'/));
       const d24 = loadCase('oft_adjust_b7_d24');
-      await importPeftAdapter(base, { config: d24.config, weights: d24.weights }, { nameMap: { proj: 'tf_proj' } })
-        .then(() => { throw new Error('no error'); }, (e: Error) => expect(e.message).to.match(/oft_R.weight' has shape \[4,15\] but layer 'tf_proj' expects oft_r of shape \[2,28\]/));
+      await importPeftAdapter(
+        base,
+        { config: d24.config, weights: d24.weights },
+        { nameMap: { proj: 'tf_proj' } },
+      ).then(
+        () => {
+          throw new Error('no error');
+        },
+        (e: Error) =>
+          expect(e.message).to.match(
+            /oft_R.weight' has shape \[4,15\] but layer 'tf_proj' expects oft_r of shape \[2,28\]/,
+          ),
+      );
       await importPeftAdapter(base, `${FIXTURES}does-not-exist`).then(() => { throw new Error('no error'); },
         (e: Error) => expect(e.message).to.match(/cannot read .*does-not-exist\/adapter_config.json/));
       const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
@@ -371,8 +418,15 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         const out = exportPeftAdapterFiles(model);
         const back = parsePeftAdapter(out.configJson, out.weights);
         expect(out.config.peft_type).to.equal(config.peft_type);
-        for (const key of ['use_cayley_neumann', 'block_share', 'coft', 'eps', 'module_dropout', 'boft_n_butterfly_factor',
-          'boft_dropout'] as const) {
+        for (const key of [
+          'use_cayley_neumann',
+          'block_share',
+          'coft',
+          'eps',
+          'module_dropout',
+          'boft_n_butterfly_factor',
+          'boft_dropout',
+        ] as const) {
           if (config[key] !== undefined) expect(out.config[key], key).to.equal(config[key]);
         }
         expect(out.config.target_modules).to.deep.equal([...(config.target_modules as string[])].sort());
@@ -386,7 +440,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
             if (config.coft) {
               const after = decode((JSON.parse(readFileSync(`${FIXTURES}${name}/case.json`, 'utf8')) as
                 { adapter_after_forward: Case['adapter_stored'] }).adapter_after_forward[mod]['oft_R.weight']);
-              expect(relErr(got, after)).to.be.below(1e-6);
+              expect(ref.relErr(got, after)).to.be.below(1e-6);
             } else {
               expect(Array.from(got)).to.deep.equal(Array.from(decode(want)));
             }
@@ -397,7 +451,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
             const a = boftParamsFromPeft(mine.boftR!.data as Float32Array, m, n, b);
             const want = boftParamsFromPeft(theirs.boftR!.data as Float32Array, m, n, b);
             expect(ref.maxAbsDiff(a, want)).to.be.below(1e-7);
-            expect(Array.from(mine.boftS!.data as Float32Array)).to.deep.equal(Array.from(theirs.boftS!.data as Float32Array));
+            expect(Array.from(mine.boftS!.data as Float32Array)).to.deep.equal(
+              Array.from(theirs.boftS!.data as Float32Array),
+            );
             expect(mine.boftS!.shape).to.deep.equal(theirs.boftS!.shape);
           }
         }
@@ -420,13 +476,18 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const u = new OrthogonalDense({ name: 'u', units: 12, oftBlockSize: 4 });
       const w = new OrthogonalDense({ name: 'w', units: 4, oftBlockSize: 0, r: 4 });
       const m4 = tf.model({ inputs: input, outputs: w.apply(u.apply(input)) as tf.SymbolicTensor });
-      expect(() => exportPeftAdapterFiles(m4)).to.throw(/neither one block size nor one number of blocks.*u: b=4, r=2; w: b=3, r=4/);
+      expect(() => exportPeftAdapterFiles(m4)).to.throw(
+        /neither one block size nor one number of blocks.*u: b=4, r=2; w: b=3, r=4/,
+      );
       // One number of blocks with different block sizes is expressible: PEFT's r.
       const w2 = new OrthogonalDense({ name: 'w2', units: 4, oftBlockSize: 0, r: 2 });
       const m5 = tf.model({ inputs: input, outputs: w2.apply(u.apply(input)) as tf.SymbolicTensor });
       const cfg = exportPeftAdapterFiles(m5).config;
       expect([cfg.r, cfg.oft_block_size]).to.deep.equal([2, 0]);
-      const mixed = tf.model({ inputs: input, outputs: [a.apply(input) as tf.SymbolicTensor, bfly.apply(input) as tf.SymbolicTensor] });
+      const mixed = tf.model({
+        inputs: input,
+        outputs: [a.apply(input) as tf.SymbolicTensor, bfly.apply(input) as tf.SymbolicTensor],
+      });
       expect(() => exportPeftAdapterFiles(mixed)).to.throw(/mixes OrthogonalDense and ButterflyDense/);
       for (const m of [m1, m2, m3, m4, m5]) m.dispose();
     });
@@ -436,7 +497,9 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     it('rejects other PEFT methods, truncated Neumann series and Conv1D-style weights', () => {
       const { weights } = loadCase('oft_neumann_b4');
       expect(() => parsePeftAdapter({ peft_type: 'LORA' }, weights)).to.throw(/peft_type 'LORA' is not supported/);
-      expect(() => oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 2 })).to.throw(/num_cayley_neumann_terms=2/);
+      expect(() => oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 2 })).to.throw(
+        /num_cayley_neumann_terms=2/,
+      );
       expect(oftOptionsFromPeft({ peft_type: 'OFT', num_cayley_neumann_terms: 3 }).numCayleyNeumannTerms).to.equal(4);
       expect(() => oftOptionsFromPeft({ peft_type: 'OFT', fan_in_fan_out: true })).to.throw(/fan_in_fan_out/);
       expect(() => parsePeftAdapter('{not json', weights)).to.throw(/not valid JSON/);
@@ -489,8 +552,12 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     });
 
     it('decodes F16 and BF16 (half-precision PEFT adapters) to float32', () => {
-      const header = new TextEncoder().encode(JSON.stringify({
-        h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] } }));
+      const header = new TextEncoder().encode(
+        JSON.stringify({
+          h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+          b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+        }),
+      );
       const bytes = new Uint8Array(8 + header.length + 10);
       const view = new DataView(bytes.buffer);
       view.setBigUint64(0, BigInt(header.length), true);
@@ -511,7 +578,14 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
       const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
       expect(n % 8).to.equal(0);
       const back = readSafetensors(bytes);
-      expect(Array.from(back.tensors.get('a.b')!.data as Float32Array)).to.deep.equal([1, -2, 3.5, Math.fround(1e-8), 0, 7]);
+      expect(Array.from(back.tensors.get('a.b')!.data as Float32Array)).to.deep.equal([
+        1,
+        -2,
+        3.5,
+        Math.fround(1e-8),
+        0,
+        7,
+      ]);
       expect(back.tensors.get('c')!.dtype).to.equal('F64');
       expect((back.tensors.get('c')!.data as Float64Array)[0]).to.equal(Math.PI);
       expect(() => readSafetensors(bytes.subarray(0, bytes.length - 4))).to.throw(/truncated or corrupt/);
@@ -526,7 +600,12 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
   after(() => {
     if (process.env.PEFT_PARITY_REPORT) {
       // PEFT_PARITY_REPORT=1 npx mocha test/peft-parity.spec.ts prints the measured relative differences.
-      const rows = Object.entries(measured).map(([k, v]) => `${k.padEnd(24)} ${Object.entries(v).map(([a, b]) => `${a}=${b.toExponential(2)}`).join('  ')}`);
+      const rows = Object.entries(measured).map(
+        ([k, v]) =>
+          `${k.padEnd(24)} ${Object.entries(v)
+            .map(([a, b]) => `${a}=${b.toExponential(2)}`)
+            .join('  ')}`,
+      );
       console.log(`\nmax relative differences vs PEFT (${tf.getBackend()}):\n${rows.join('\n')}`);
     }
   });

@@ -1,19 +1,26 @@
 // OrthogonalityRegularizer: its value against float64 sums of squares (‖Q_j‖_F² = 2‖v_j‖²,
-// SPEC §1), its exact contribution to the loss fit reports, its gradient (closed form), its
+// docs/math.md §2), its exact contribution to the loss fit reports, its gradient (closed form), its
 // serialization through model.json, and tensor bookkeeping.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyBoft, applyOft, ButterflyDense, OrthogonalDense, OrthogonalDenseArgs, OrthogonalityRegularizer } from '../src/index';
+import {
+  applyBoft,
+  applyOft,
+  ButterflyDense,
+  OrthogonalDense,
+  OrthogonalDenseArgs,
+  OrthogonalityRegularizer,
+} from '../src/index';
 import { normals as normalsFrom, rng } from './reference/dense-math';
 
 /** Deterministic float32 normals, independent of tfjs. */
 const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
 
 
-/** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (SPEC §1). */
+/** Float64 `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)` with Q_j built explicitly from the packed v_j (docs/math.md §2). */
 function penalty64(values: ArrayLike<number>, p: number, lambda: number, radius = 0): number {
   const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
   let total = 0;
@@ -67,7 +74,10 @@ describe('OrthogonalityRegularizer', () => {
         const reg = new OrthogonalityRegularizer({ lambda, radius });
         const got = reg.apply(x);
         const want = penalty64(v, p, lambda, radius);
-        expect(Math.abs(got.dataSync()[0] - want)).to.be.at.most(1e-6 * Math.max(1, want), `${shape} λ=${lambda} ρ=${radius}`);
+        expect(Math.abs(got.dataSync()[0] - want)).to.be.at.most(
+          1e-6 * Math.max(1, want),
+          `${shape} λ=${lambda} ρ=${radius}`,
+        );
         got.dispose();
       }
       x.dispose();
@@ -88,18 +98,31 @@ describe('OrthogonalityRegularizer', () => {
     expect(() => new OrthogonalityRegularizer({ radius: -0.1 })).to.throw(/radius must be .* got -0.1/);
   });
 
-  it('adds exactly λ·Σ‖Q‖² to the loss fit reports (OrthogonalDense and ButterflyDense, compared with λ = 0)', async () => {
+  it('adds exactly λ·Σ‖Q‖² to the loss fit reports (OrthogonalDense and ButterflyDense, compared with λ = ' +
+    '0)', async () => {
     const x = tf.tensor2d(normals(11, 6 * 8, 1), [6, 8]);
     const y = tf.tensor2d(normals(12, 6 * 5, 1), [6, 5]);
     const lambda = 0.05;
     const make = (reg: number, kind: 'oft' | 'boft') => {
       const m = tf.sequential();
       const regularizer = new OrthogonalityRegularizer({ lambda: reg });
-      m.add(kind === 'oft'
-        ? new OrthogonalDense({ units: 5, inputShape: [8], oftBlockSize: 4, useCayleyNeumann: false,
-                                oftRegularizer: regularizer })
-        : new ButterflyDense({ units: 5, inputShape: [8], boftBlockSize: 2, boftNButterflyFactor: 2,
-                               boftRegularizer: regularizer }));
+      m.add(
+        kind === 'oft'
+          ? new OrthogonalDense({
+              units: 5,
+              inputShape: [8],
+              oftBlockSize: 4,
+              useCayleyNeumann: false,
+              oftRegularizer: regularizer,
+            })
+          : new ButterflyDense({
+              units: 5,
+              inputShape: [8],
+              boftBlockSize: 2,
+              boftNButterflyFactor: 2,
+              boftRegularizer: regularizer,
+            }),
+      );
       return m;
     };
     for (const kind of ['oft', 'boft'] as const) {
@@ -163,7 +186,12 @@ describe('OrthogonalityRegularizer', () => {
 
     const fromFile = await tf.loadLayersModel(`file://${dir}/model.json`);
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    await m.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const fromMemory = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
     for (const loaded of [fromFile, fromMemory]) {
       const c0 = loaded.layers[0].getConfig().oftRegularizer as { className: string; config: Record<string, number> };
@@ -190,10 +218,19 @@ describe('OrthogonalityRegularizer', () => {
     const y = tf.tensor2d(normals(62, 6 * 4, 1), [6, 4]);
     const lambda = 0.03;
     const adapted = [
-      (reg: number, m: tf.LayersModel) => applyOft(m, { targetModules: ['fc1', 'fc2'], oftBlockSize: 4,
-        oftRegularizer: new OrthogonalityRegularizer({ lambda: reg }) }),
-      (reg: number, m: tf.LayersModel) => applyBoft(m, { targetModules: ['fc1', 'fc2'], boftBlockSize: 2, boftNButterflyFactor: 2,
-        boftRegularizer: new OrthogonalityRegularizer({ lambda: reg }) }),
+      (reg: number, m: tf.LayersModel) =>
+        applyOft(m, {
+          targetModules: ['fc1', 'fc2'],
+          oftBlockSize: 4,
+          oftRegularizer: new OrthogonalityRegularizer({ lambda: reg }),
+        }),
+      (reg: number, m: tf.LayersModel) =>
+        applyBoft(m, {
+          targetModules: ['fc1', 'fc2'],
+          boftBlockSize: 2,
+          boftNButterflyFactor: 2,
+          boftRegularizer: new OrthogonalityRegularizer({ lambda: reg }),
+        }),
     ];
     for (const adapt of adapted) {
       const b = base();

@@ -6,6 +6,16 @@ export const VIT_TOKENS = 4;
 export const VIT_DIM = 64;
 export const VIT_HIDDEN = 128;
 export const VIT_CLASSES = 3;
+/** Input size d and units n of every Dense of `tinyVit`, for closed-form parameter counts. */
+export const VIT_DENSE: Record<string, { d: number; n: number }> = {
+  query: { d: VIT_DIM, n: VIT_DIM },
+  key: { d: VIT_DIM, n: VIT_DIM },
+  value: { d: VIT_DIM, n: VIT_DIM },
+  'output.dense': { d: VIT_DIM, n: VIT_DIM },
+  'mlp.fc1': { d: VIT_DIM, n: VIT_HIDDEN },
+  'mlp.fc2': { d: VIT_HIDDEN, n: VIT_DIM },
+  classifier: { d: VIT_DIM, n: VIT_CLASSES },
+};
 
 function dense(name: string, units: number, seed: number, activation?: 'relu' | 'softmax') {
   return tf.layers.dense({
@@ -46,8 +56,14 @@ export function sharedNestedModel(): tf.LayersModel {
   const encoder = tf.sequential({
     name: 'encoder',
     layers: [
-      tf.layers.dense({ name: 'fc1', units: 8, inputShape: [16], activation: 'relu',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 12 }) }),
+      tf.layers.dense({
+        name: 'fc1',
+        units: 8,
+        inputShape: [16],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 12 }),
+      }),
       dense('fc2', 16, 13),
     ],
   });
@@ -65,8 +81,14 @@ export function sequentialMlp(): tf.Sequential {
   return tf.sequential({
     name: 'mlp',
     layers: [
-      tf.layers.dense({ name: 'up', units: 24, inputShape: [12], activation: 'relu',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: 21 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 22 }) }),
+      tf.layers.dense({
+        name: 'up',
+        units: 24,
+        inputShape: [12],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 21 }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 22 }),
+      }),
       dense('down', 12, 23),
       dense('out', 4, 24),
     ],

@@ -10,9 +10,10 @@ import {
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
+import { referenceRotation } from './reference/boft-reference';
 import { bits, bytesOf, snapshot } from './helpers/model-snapshot';
 import {
-  seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DIM, VIT_HIDDEN, VIT_TOKENS,
+  seededTensor, sequentialMlp, sharedNestedModel, tinyVit, VIT_CLASSES, VIT_DENSE, VIT_DIM, VIT_HIDDEN, VIT_TOKENS,
 } from './surgery-models';
 
 const TARGETS = ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'];
@@ -32,7 +33,7 @@ function relDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /**
- * Identity-init / adapters-off outputs against the base model: bit-identical on cpu; SPEC §7
+ * Identity-init / adapters-off outputs against the base model: bit-identical on cpu; docs/math.md §9
  * (max abs diff ≤ 1e-6) elsewhere, because tfjs' Dense uses a fused matMul+bias kernel that
  * rounds differently on wasm from the adapter's separate matMul and add.
  */
@@ -74,19 +75,24 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
   it('applyBoft: exact trainable set, parameter counts, identity init equals the base exactly', () => {
     const before = snapshot(base);
     const model = applyBoft(base, BOFT_CONFIG);
-    const expected = [...TARGETS.flatMap((t) => [`${t}/boft_r`, `${t}/boft_s`, `${t}/bias`]), 'classifier/kernel', 'classifier/bias'];
+    const expected = [
+      ...TARGETS.flatMap((t) => [`${t}/boft_r`, `${t}/boft_s`, `${t}/bias`]),
+      'classifier/kernel',
+      'classifier/bias',
+    ];
     expect(names(model.trainableWeights)).to.deep.equal([...expected].sort());
     for (const t of TARGETS) expect(model.getLayer(t).getClassName()).to.equal('ButterflyDense');
     expect(model.getLayer('classifier').getClassName()).to.equal('Dense');
-    // Closed form (SPEC §4): m·N·b(b−1)/2 + n adapter parameters per layer, plus the bias.
-    const d = { query: VIT_DIM, key: VIT_DIM, value: VIT_DIM, 'output.dense': VIT_DIM, 'mlp.fc1': VIT_DIM, 'mlp.fc2': VIT_HIDDEN } as Record<string, number>;
-    const n = { query: VIT_DIM, key: VIT_DIM, value: VIT_DIM, 'output.dense': VIT_DIM, 'mlp.fc1': VIT_HIDDEN, 'mlp.fc2': VIT_DIM } as Record<string, number>;
-    const adapterParams = TARGETS.reduce((s, t) => s + 2 * (d[t] / 4) * 6 + n[t], 0);
-    const biasParams = TARGETS.reduce((s, t) => s + n[t], 0);
+    // Closed form (docs/math.md §5): m·N·b(b−1)/2 + n adapter parameters per layer, plus the bias.
+    const adapterParams = TARGETS.reduce((s, t) => s + 2 * (VIT_DENSE[t].d / 4) * 6 + VIT_DENSE[t].n, 0);
+    const biasParams = TARGETS.reduce((s, t) => s + VIT_DENSE[t].n, 0);
     const classifierParams = VIT_DIM * VIT_CLASSES + VIT_CLASSES;
     const baseTotal = base.countParams();
     const counts = trainableParameters(model);
-    expect(counts).to.deep.equal({ trainable: adapterParams + biasParams + classifierParams, total: baseTotal + adapterParams });
+    expect(counts).to.deep.equal({
+      trainable: adapterParams + biasParams + classifierParams,
+      total: baseTotal + adapterParams,
+    });
     const line = printTrainableParameters(model);
     const pct = (100 * counts.trainable) / counts.total;
     expect(line).to.equal(`trainable params: ${counts.trainable.toLocaleString('en-US')} || all params: ` +
@@ -112,7 +118,7 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     const layers = findAdapterLayers(model);
     expect(layers.map((l) => l.name)).to.deep.equal(['query', 'key', 'value', 'output.dense', 'mlp.fc1', 'mlp.fc2']);
     expect(layers.every((l) => l instanceof OrthogonalDense && l.useCayleyNeumann)).to.equal(true);
-    // SPEC §3: r · b(b−1)/2 per layer, b = 32.
+    // docs/math.md §4: r · b(b−1)/2 per layer, b = 32.
     const expected = 5 * (VIT_DIM / 32) * 496 + (VIT_HIDDEN / 32) * 496;
     expect(trainableParameters(model).trainable).to.equal(expected);
     const out = model.predict(x) as tf.Tensor;
@@ -122,19 +128,22 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
   });
 
   for (const method of ['oft', 'boft'] as const) {
-    it(`${method}: fit reduces the loss, frozen weights stay, merge matches within 1e-5 and loads without tfjs-oft`, async () => {
+    it(`${method}: fit reduces the loss, frozen weights stay, merge matches within 1e-5 and loads without ` +
+      `tfjs-oft`, async () => {
       const before = snapshot(base);
       const model = method === 'oft' ? applyOft(base, OFT_CONFIG) : applyBoft(base, BOFT_CONFIG);
       const frozen = model.weights.filter((w) => !w.trainable).map((w) => [w.originalName, bytesOf(w.read())]);
       const optimizer = tf.train.adam(0.01);
       model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-      const loss0 = (model.evaluate(x, y) as tf.Scalar);
+      const loss0 = model.evaluate(x, y) as tf.Scalar;
       const l0 = loss0.dataSync()[0];
       await model.fit(x, y, { epochs: 15, batchSize: 16, verbose: 0, shuffle: false });
-      const loss1 = (model.evaluate(x, y) as tf.Scalar);
+      const loss1 = model.evaluate(x, y) as tf.Scalar;
       const l1 = loss1.dataSync()[0];
       expect(l1).to.be.lessThan(0.9 * l0);
-      expect(model.weights.filter((w) => !w.trainable).map((w) => [w.originalName, bytesOf(w.read())])).to.deep.equal(frozen);
+      expect(model.weights.filter((w) => !w.trainable).map((w) => [w.originalName, bytesOf(w.read())])).to.deep.equal(
+        frozen,
+      );
       expect(snapshot(base)).to.equal(before);
 
       const yModel = model.predict(x) as tf.Tensor;
@@ -148,24 +157,38 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
       expect(merged.layers.map((l) => l.trainable)).to.deep.equal(base.layers.map((l) => l.trainable));
       expect(findAdapterLayers(merged)).to.have.length(0);
 
-      // Merged kernel against an independent float64 product R·K·diag(s) for one layer (OFT: s = 1).
+      // Merged kernel against an independent float64 product R·K·diag(s) for one layer (OFT: s = 1),
+      // R built by test/reference/ from the layer's trained parameters.
       const q = model.getLayer('query') as OrthogonalDense | ButterflyDense;
-      const rot = q.denseRotation();
+      const v = q.packedParameters.read().dataSync();
+      const rot = method === 'oft'
+        ? oftRotation({ b: 32, r: VIT_DIM / 32, v, blockShare: false, neumannTerms: 5 })
+        : referenceRotation({ d: VIT_DIM, b: 4, m: 2, v, neumannTerms: null });
       const k = ref.mat(VIT_DIM, VIT_DIM, q.baseKernel.read().dataSync());
-      const rk = ref.matmul(ref.mat(VIT_DIM, VIT_DIM, rot.dataSync()), k);
-      const s = method === 'boft' ? (q.weights.find((w) => w.originalName === 'query/boft_s')!.read().dataSync()) : null;
+      const rk = ref.matmul(rot, k);
+      const s = q instanceof ButterflyDense ? q.boftScale.read().dataSync() : null;
       if (s) for (let i = 0; i < VIT_DIM; i++) for (let j = 0; j < VIT_DIM; j++) rk.data[i * VIT_DIM + j] *= s[j];
       const mergedKernel = merged.getLayer('query').getWeights()[0];
-      expect(ref.maxAbsDiff(mergedKernel.dataSync(), rk.data) / ref.maxAbs(rk.data)).to.be.at.most(1e-5);
-      rot.dispose();
+      expect(ref.relErr(mergedKernel.dataSync(), rk.data)).to.be.at.most(1e-5);
 
       const dir = mkdtempSync(join(tmpdir(), `surgery-merged-${method}-`));
       await merged.save(`file://${dir}`);
       const json = readFileSync(join(dir, 'model.json'), 'utf8');
       expect(json).not.to.match(/OrthogonalDense|ButterflyDense|oft_r|boft_/);
       writeFileSync(join(dir, 'input.json'), JSON.stringify({ shape: x.shape, data: Array.from(x.dataSync()) }));
-      const fresh = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/predict-in-fresh-process.ts', join(dir, 'model.json'),
-        join(dir, 'input.json'), '--no-tfjs-oft'], { encoding: 'utf8', env: process.env }));
+      const fresh = JSON.parse(
+        execFileSync(
+          'npx',
+          [
+            'tsx',
+            'test/helpers/predict-in-fresh-process.ts',
+            join(dir, 'model.json'),
+            join(dir, 'input.json'),
+            '--no-tfjs-oft',
+          ],
+          { encoding: 'utf8', env: process.env },
+        ),
+      );
       expect(fresh.output).to.deep.equal(bits(yMerged));
 
       tf.dispose([loss0, loss1, yModel, yMerged]);
@@ -182,7 +205,9 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
     expect(loaded.layers.map((l) => l.getClassName())).to.deep.equal(model.layers.map((l) => l.getClassName()));
     expect(names(loaded.trainableWeights)).to.deep.equal(names(model.trainableWeights));
-    expect(loaded.weights.map((w) => [w.originalName, bits(w.read())])).to.deep.equal(model.weights.map((w) => [w.originalName, bits(w.read())]));
+    expect(loaded.weights.map((w) => [w.originalName, bits(w.read())])).to.deep.equal(
+      model.weights.map((w) => [w.originalName, bits(w.read())]),
+    );
     const a = model.predict(x) as tf.Tensor;
     const b = loaded.predict(x) as tf.Tensor;
     expect(bits(b)).to.deep.equal(bits(a));
@@ -192,7 +217,8 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     loaded.dispose();
   });
 
-  it('setAdaptersEnabled / withAdaptersDisabled switch the adapters off (base outputs) and on without a rebuild', async () => {
+  it('setAdaptersEnabled / withAdaptersDisabled switch the adapters off (base outputs) and on without a ' +
+    'rebuild', async () => {
     const model = applyOft(base, { ...OFT_CONFIG, initWeights: false });
     const on = model.predict(x) as tf.Tensor;
     expect(maxAbsDiff(on, yBase)).to.be.greaterThan(1e-3);
@@ -212,14 +238,18 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
     model.dispose();
   });
 
-  it('bias modes: none freezes every bias, all trains every bias (and only the bias), oft_only the adapted ones', () => {
+  it('bias modes: none freezes every bias, all trains every bias (and only the bias), oft_only the adapted ' +
+    'ones', () => {
     const biases = (m: tf.LayersModel) => names(m.trainableWeights).filter((n) => n.endsWith('/bias'));
     const none = applyOft(base, { targetModules: ['query', 'value'], oftBlockSize: 16 });
     expect(biases(none)).to.deep.equal([]);
     const all = applyOft(base, { targetModules: ['query', 'value'], oftBlockSize: 16, bias: 'all' });
     const denseNames = base.layers.filter((l) => l.getClassName() === 'Dense').map((l) => `${l.name}/bias`);
     expect(biases(all)).to.deep.equal(denseNames.sort());
-    expect(names(all.trainableWeights).filter((n) => !n.endsWith('/bias'))).to.deep.equal(['query/oft_r', 'value/oft_r']);
+    expect(names(all.trainableWeights).filter((n) => !n.endsWith('/bias'))).to.deep.equal([
+      'query/oft_r',
+      'value/oft_r',
+    ]);
     const only = applyOft(base, { targetModules: ['query', 'value'], oftBlockSize: 16, bias: 'oft_only' });
     expect(biases(only)).to.deep.equal(['query/bias', 'value/bias']);
     for (const m of [none, all, only]) m.dispose();
@@ -238,7 +268,12 @@ describe('surgery: applyOft / applyBoft on a ViT-shaped functional model', funct
 });
 
 /** Float64 forward of sharedNestedModel with optional OFT rotations per layer name. */
-function sharedNestedReference(model: tf.LayersModel, xs: Float32Array, rows: number, rot: Record<string, ref.Mat | null>): Float64Array {
+function sharedNestedReference(
+  model: tf.LayersModel,
+  xs: Float32Array,
+  rows: number,
+  rot: Record<string, ref.Mat | null>,
+): Float64Array {
   const w = (layer: tf.layers.Layer) => {
     const k = layer.weights.find((v) => v.originalName.endsWith('/kernel'))!;
     const b = layer.weights.find((v) => v.originalName.endsWith('/bias'))!;
@@ -250,10 +285,11 @@ function sharedNestedReference(model: tf.LayersModel, xs: Float32Array, rows: nu
     const { k, b } = w(layer(name));
     const r = rot[name];
     const out = ref.matmul(r == null ? h : ref.matmul(h, r), k);
-    for (let i = 0; i < out.rows; i++) for (let j = 0; j < out.cols; j++) {
-      const z = out.data[i * out.cols + j] + b[j];
-      out.data[i * out.cols + j] = relu ? Math.max(0, z) : z;
-    }
+    for (let i = 0; i < out.rows; i++)
+      for (let j = 0; j < out.cols; j++) {
+        const z = out.data[i * out.cols + j] + b[j];
+        out.data[i * out.cols + j] = relu ? Math.max(0, z) : z;
+      }
     return out;
   };
   let h = ref.mat(rows, 16, xs);
@@ -271,21 +307,35 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
     const base = sharedNestedModel();
     const x = seededTensor([6, 16], 3);
     const yBase = base.predict(x) as tf.Tensor;
-    const model = applyOft(base, { targetModules: ['shared', 'fc1', 'encoder/fc2'], oftBlockSize: 4, useCayleyNeumann: false,
-      initWeights: false, modulesToSave: ['head'] });
+    const model = applyOft(base, {
+      targetModules: ['shared', 'fc1', 'encoder/fc2'],
+      oftBlockSize: 4,
+      useCayleyNeumann: false,
+      initWeights: false,
+      modulesToSave: ['head'],
+    });
     expect(model.layers.map((l) => `${l.name}:${l.getClassName()}`)).to.deep.equal(
       ['features:InputLayer', 'shared:OrthogonalDense', 'encoder:Sequential', 'head:Dense']);
     expect(model.getLayer('shared').inboundNodes).to.have.length(2);
     const encoder = model.getLayer('encoder') as tf.Sequential;
     expect(encoder).to.be.instanceOf(tf.Sequential);
     expect(encoder.layers.map((l) => l.getClassName())).to.deep.equal(['OrthogonalDense', 'OrthogonalDense']);
-    expect(names(model.trainableWeights)).to.deep.equal(['fc1/oft_r', 'fc2/oft_r', 'head/bias', 'head/kernel', 'shared/oft_r']);
+    expect(names(model.trainableWeights)).to.deep.equal([
+      'fc1/oft_r',
+      'fc2/oft_r',
+      'head/bias',
+      'head/kernel',
+      'shared/oft_r',
+    ]);
     expect(findAdapterLayers(model).map((l) => l.name)).to.deep.equal(['shared', 'fc1', 'fc2']);
 
-    const rotOf = (l: OrthogonalDense, d: number) => oftRotation({ b: 4, r: d / 4, v: l.packedParameters.read().dataSync(),
-      blockShare: false, neumannTerms: null });
-    const rot = { shared: rotOf(model.getLayer('shared') as OrthogonalDense, 16), fc1: rotOf(encoder.getLayer('fc1') as OrthogonalDense, 16),
-      fc2: rotOf(encoder.getLayer('fc2') as OrthogonalDense, 8) };
+    const rotOf = (l: OrthogonalDense, d: number) =>
+      oftRotation({ b: 4, r: d / 4, v: l.packedParameters.read().dataSync(), blockShare: false, neumannTerms: null });
+    const rot = {
+      shared: rotOf(model.getLayer('shared') as OrthogonalDense, 16),
+      fc1: rotOf(encoder.getLayer('fc1') as OrthogonalDense, 16),
+      fc2: rotOf(encoder.getLayer('fc2') as OrthogonalDense, 8),
+    };
     const want = sharedNestedReference(model, x.dataSync() as Float32Array, 6, rot);
     const got = model.predict(x) as tf.Tensor;
     expect(ref.maxAbsDiff(got.dataSync(), want) / ref.maxAbs(want)).to.be.at.most(1e-5);
@@ -295,7 +345,10 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
 
     const merged = mergeAndUnload(model);
     expect(merged.layers.map((l) => l.getClassName())).to.deep.equal(['InputLayer', 'Dense', 'Sequential', 'Dense']);
-    expect((merged.getLayer('encoder') as tf.Sequential).layers.map((l) => l.getClassName())).to.deep.equal(['Dense', 'Dense']);
+    expect((merged.getLayer('encoder') as tf.Sequential).layers.map((l) => l.getClassName())).to.deep.equal([
+      'Dense',
+      'Dense',
+    ]);
     expect(merged.getLayer('shared').inboundNodes).to.have.length(2);
     const ym = merged.predict(x) as tf.Tensor;
     expect(relDiff(ym, got)).to.be.at.most(1e-5);
@@ -350,16 +403,56 @@ describe('surgery: shared Dense, nested Sequential, Sequential models', function
 describe('surgery: errors leave the input model byte-identical', function () {
   this.timeout(60000);
   const cases: Array<[string, (m: tf.LayersModel) => unknown, RegExp]> = [
-    ['matches nothing', (m) => applyOft(m, { targetModules: ['attention.nope'] }), /targetModules \["attention.nope"\] matches no layer of model 'tiny_vit'.*query/],
-    ['unknown modulesToSave', (m) => applyOft(m, { targetModules: ['query'], modulesToSave: ['head'] }), /modulesToSave names 'head'.*no such layer/],
-    ['non-Dense target', (m) => applyOft(m, { targetModules: ['query', 'norm1'] }), /layer 'norm1' of class LayerNormalization, not Dense/],
-    ['target also in modulesToSave', (m) => applyOft(m, { targetModules: ['classifier', 'query'], modulesToSave: ['classifier'] }), /'classifier' is both a target and in modulesToSave/],
-    ['both r and oftBlockSize', (m) => applyOft(m, { targetModules: ['query'], r: 4, oftBlockSize: 8 }), /OrthogonalDense 'query'.*exactly one of r and oftBlockSize.*r=4.*oftBlockSize=8/],
-    ['odd butterfly block', (m) => applyBoft(m, { targetModules: ['value'], boftBlockSize: 5, boftNButterflyFactor: 2 }), /ButterflyDense 'value'.*even boftBlockSize, got 5/],
-    ['block size not dividing d', (m) => applyBoft(m, { targetModules: ['mlp.fc2'], boftBlockSize: 6 }), /ButterflyDense 'mlp.fc2'.*6/],
-    ['unknown option key', (m) => applyOft(m, { targetModules: ['query'], oft_block_size: 8 } as never), /unknown config key\(s\) oft_block_size/],
-    ['wrong bias mode', (m) => applyOft(m, { targetModules: ['query'], bias: 'boft_only' } as never), /bias must be 'none', 'all' or 'oft_only', got "boft_only"/],
-    ['targets an adapter', (m) => applyBoft(applyOft(m, { targetModules: ['query'] }), { targetModules: ['query'], boftBlockSize: 4 }), /'query' of class OrthogonalDense, not Dense.*merge it first/],
+    [
+      'matches nothing',
+      (m) => applyOft(m, { targetModules: ['attention.nope'] }),
+      /targetModules \["attention.nope"\] matches no layer of model 'tiny_vit'.*query/,
+    ],
+    [
+      'unknown modulesToSave',
+      (m) => applyOft(m, { targetModules: ['query'], modulesToSave: ['head'] }),
+      /modulesToSave names 'head'.*no such layer/,
+    ],
+    [
+      'non-Dense target',
+      (m) => applyOft(m, { targetModules: ['query', 'norm1'] }),
+      /layer 'norm1' of class LayerNormalization, not Dense/,
+    ],
+    [
+      'target also in modulesToSave',
+      (m) => applyOft(m, { targetModules: ['classifier', 'query'], modulesToSave: ['classifier'] }),
+      /'classifier' is both a target and in modulesToSave/,
+    ],
+    [
+      'both r and oftBlockSize',
+      (m) => applyOft(m, { targetModules: ['query'], r: 4, oftBlockSize: 8 }),
+      /OrthogonalDense 'query'.*exactly one of r and oftBlockSize.*r=4.*oftBlockSize=8/,
+    ],
+    [
+      'odd butterfly block',
+      (m) => applyBoft(m, { targetModules: ['value'], boftBlockSize: 5, boftNButterflyFactor: 2 }),
+      /ButterflyDense 'value'.*even boftBlockSize, got 5/,
+    ],
+    [
+      'block size not dividing d',
+      (m) => applyBoft(m, { targetModules: ['mlp.fc2'], boftBlockSize: 6 }),
+      /ButterflyDense 'mlp.fc2'.*6/,
+    ],
+    [
+      'unknown option key',
+      (m) => applyOft(m, { targetModules: ['query'], oft_block_size: 8 } as never),
+      /unknown config key\(s\) oft_block_size/,
+    ],
+    [
+      'wrong bias mode',
+      (m) => applyOft(m, { targetModules: ['query'], bias: 'boft_only' } as never),
+      /bias must be 'none', 'all' or 'oft_only', got "boft_only"/,
+    ],
+    [
+      'targets an adapter',
+      (m) => applyBoft(applyOft(m, { targetModules: ['query'] }), { targetModules: ['query'], boftBlockSize: 4 }),
+      /'query' of class OrthogonalDense, not Dense.*merge it first/,
+    ],
   ];
   for (const [what, run, message] of cases) {
     it(what, () => {
@@ -382,7 +475,9 @@ describe('surgery: errors leave the input model byte-identical', function () {
   it('a nested model is not a Dense target', () => {
     const base = sharedNestedModel();
     const before = snapshot(base);
-    expect(() => applyOft(base, { targetModules: ['encoder'], oftBlockSize: 4 })).to.throw(/'encoder', a nested model \(Sequential\).*'encoder\/fc1'/);
+    expect(() => applyOft(base, { targetModules: ['encoder'], oftBlockSize: 4 })).to.throw(
+      /'encoder', a nested model \(Sequential\).*'encoder\/fc1'/,
+    );
     expect(snapshot(base)).to.equal(before);
     base.dispose();
   });

@@ -25,7 +25,9 @@ export class SelfAttentionCore extends tf.layers.Layer {
   constructor(args: SelfAttentionCoreArgs) {
     super({ name: args.name, trainable: args.trainable });
     if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
-      throw new Error(`SelfAttentionCore '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`);
+      throw new Error(
+        `SelfAttentionCore '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`,
+      );
     }
     this.numHeads = args.numHeads;
   }
@@ -39,12 +41,18 @@ export class SelfAttentionCore extends tf.layers.Layer {
     return tf.tidy(() => {
       const [q, k, v] = inputs as tf.Tensor[];
       if (!Array.isArray(inputs) || inputs.length !== 3) {
-        throw new Error(`SelfAttentionCore '${this.name}': expects [query, key, value], got ${Array.isArray(inputs) ? inputs.length : 1} input(s)`);
+        throw new Error(
+          `SelfAttentionCore '${this.name}': expects [query, key, value], got ` +
+            `${Array.isArray(inputs) ? inputs.length : 1} input(s)`,
+        );
       }
       const [, tokens, hidden] = q.shape as number[];
       const h = this.numHeads;
       if (hidden % h !== 0) {
-        throw new Error(`SelfAttentionCore '${this.name}': hidden size ${hidden} is not divisible by numHeads ${h}; pick numHeads dividing ${hidden}`);
+        throw new Error(
+          `SelfAttentionCore '${this.name}': hidden size ${hidden} is not divisible by numHeads ${h}; pick numHeads ` +
+            `dividing ${hidden}`,
+        );
       }
       const dh = hidden / h;
       // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).

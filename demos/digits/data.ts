@@ -101,7 +101,9 @@ export function makeTasks(sizes: SplitSizes = DEFAULT_SPLIT, seed = 1234): Tasks
   const all = loadAllDigits();
   const total = sizes.aTrain + sizes.aTest + sizes.bTrain + sizes.bTest;
   if (total > all.length) {
-    throw new Error(`makeTasks: the splits ask for ${total} images but the mnist package holds ${all.length}; shrink them`);
+    throw new Error(
+      `makeTasks: the splits ask for ${total} images but the mnist package holds ${all.length}; shrink them`,
+    );
   }
   const rand = mulberry32(seed);
   // Interleave the classes after shuffling each, so any prefix is close to class-balanced.

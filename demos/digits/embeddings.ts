@@ -32,7 +32,9 @@ export class ViTEmbeddings extends tf.layers.Layer {
     const shape = inputShape as tf.Shape;
     const patches = shape[1], hidden = shape[2];
     if (patches == null || hidden == null) {
-      throw new Error(`ViTEmbeddings '${this.name}': needs a known number of patches and hidden size, got input shape [${shape}]`);
+      throw new Error(
+        `ViTEmbeddings '${this.name}': needs a known number of patches and hidden size, got input shape [${shape}]`,
+      );
     }
     const init = (offset: number) =>
       tf.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed == null ? undefined : this.seed + offset });
@@ -51,7 +53,10 @@ export class ViTEmbeddings extends tf.layers.Layer {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
       const hidden = x.shape[2];
       // Broadcast the token over the batch with an add (tile's gradient is one slice per copy).
-      const cls = tf.add(tf.zerosLike(tf.slice(x, [0, 0, 0], [-1, 1, -1])), tf.reshape(this.cls.read(), [1, 1, hidden]));
+      const cls = tf.add(
+        tf.zerosLike(tf.slice(x, [0, 0, 0], [-1, 1, -1])),
+        tf.reshape(this.cls.read(), [1, 1, hidden]),
+      );
       return tf.add(tf.concat([cls, x], 1), this.pos.read());
     });
   }

@@ -27,13 +27,15 @@ export class TokenLayerNorm extends tf.layers.Layer {
   constructor(args: TokenLayerNormArgs = {}) {
     super({ name: args.name, trainable: args.trainable });
     this.epsilon = args.epsilon ?? 1e-6;
-    if (!(this.epsilon > 0)) throw new Error(`TokenLayerNorm '${args.name ?? ''}': epsilon must be > 0, got ${this.epsilon}`);
+    if (!(this.epsilon > 0))
+      throw new Error(`TokenLayerNorm '${args.name ?? ''}': epsilon must be > 0, got ${this.epsilon}`);
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = inputShape as tf.Shape;
     const dim = shape[shape.length - 1];
-    if (dim == null) throw new Error(`TokenLayerNorm '${this.name}': the last input dimension must be known, got [${shape}]`);
+    if (dim == null)
+      throw new Error(`TokenLayerNorm '${this.name}': the last input dimension must be known, got [${shape}]`);
     this.gamma = this.addWeight('gamma', [dim], 'float32', tf.initializers.ones());
     this.beta = this.addWeight('beta', [dim], 'float32', tf.initializers.zeros());
     this.built = true;

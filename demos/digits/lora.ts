@@ -42,8 +42,10 @@ export class LoraDense extends tf.layers.Layer {
   constructor(args: LoraDenseArgs) {
     super({ name: args.name, trainable: args.trainable });
     const who = `LoraDense '${args.name ?? ''}'`;
-    if (!Number.isInteger(args.units) || args.units < 1) throw new Error(`${who}: units must be a positive integer, got ${args.units}`);
-    if (!Number.isInteger(args.rank) || args.rank < 1) throw new Error(`${who}: rank must be a positive integer, got ${args.rank}`);
+    if (!Number.isInteger(args.units) || args.units < 1)
+      throw new Error(`${who}: units must be a positive integer, got ${args.units}`);
+    if (!Number.isInteger(args.rank) || args.rank < 1)
+      throw new Error(`${who}: rank must be a positive integer, got ${args.rank}`);
     if (!(args.alpha > 0)) throw new Error(`${who}: alpha must be > 0, got ${args.alpha}`);
     this.units = args.units;
     this.rank = args.rank;
@@ -59,7 +61,8 @@ export class LoraDense extends tf.layers.Layer {
     const d = shape[shape.length - 1];
     if (d == null) throw new Error(`LoraDense '${this.name}': the last input dimension must be known, got [${shape}]`);
     this.kernel = this.addWeight('kernel', [d, this.units], 'float32', tf.initializers.zeros(), undefined, false);
-    if (this.useBias) this.bias = this.addWeight('bias', [this.units], 'float32', tf.initializers.zeros(), undefined, false);
+    if (this.useBias)
+      this.bias = this.addWeight('bias', [this.units], 'float32', tf.initializers.zeros(), undefined, false);
     const lim = 1 / Math.sqrt(d);
     this.loraA = this.addWeight('lora_A', [d, this.rank], 'float32',
       tf.initializers.randomUniform({ minval: -lim, maxval: lim, seed: this.seed }), undefined, true);
@@ -121,7 +124,8 @@ function matches(name: string, entries: string[]): boolean {
  * model is not changed. Rebuilds through the model's JSON so the graph is kept as it is.
  */
 export async function applyLora(model: tf.LayersModel, opts: LoraOptions): Promise<tf.LayersModel> {
-  const isTarget = typeof opts.targets === 'function' ? opts.targets : (n: string) => matches(n, opts.targets as string[]);
+  const isTarget =
+    typeof opts.targets === 'function' ? opts.targets : (n: string) => matches(n, opts.targets as string[]);
   const save = opts.modulesToSave ?? [];
   const json = JSON.parse(JSON.stringify(model.toJSON(null, false))) as {
     config: { layers: Array<{ class_name: string; config: Record<string, unknown>; name?: string }> };
@@ -139,7 +143,8 @@ export async function applyLora(model: tf.LayersModel, opts: LoraOptions): Promi
       layer.config.trainable = matches(name, save);
     }
   }
-  if (adapted === 0) throw new Error('applyLora: no Dense layer matched the targets; check the layer names with model.summary()');
+  if (adapted === 0)
+    throw new Error('applyLora: no Dense layer matched the targets; check the layer names with model.summary()');
   const out = await tf.models.modelFromJSON({ modelTopology: json } as unknown as tf.io.ModelJSON);
   // Set the flags on the layers too (a custom layer may not read `trainable` from its config).
   for (const layer of out.layers) layer.trainable = layer instanceof LoraDense || matches(layer.name, save);

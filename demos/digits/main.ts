@@ -3,8 +3,11 @@
 // reports what each learned and what it forgot. See README, "The demo".
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { METHODS, Method, runDemo } from './pipeline';
+import { BACKENDS } from '../../scripts/tfjs-backend';
+import { runDemo } from './pipeline';
 import { markdownTable } from './report';
+import { writeReport } from './report-files';
+import { METHODS, Method } from './results';
 
 const HELP = `npm run demo -- [options]
 
@@ -17,8 +20,8 @@ results.md, results.json and chart.svg; merges the best orthogonal adapter and c
 merged and unmerged predictions agree. Offline; seeded (same table every run, timings aside).
 
 Options:
-  --backend cpu|wasm   tfjs backend (default: wasm if it initialises, else cpu; wasm is
-                       ~6x faster here)
+  --backend B          tfjs backend: cpu, wasm or tensorflow (tfjs-node; \`npm run setup:tfjs-node\`
+                       builds it). Default: tensorflow if tfjs-node loads, else wasm, else cpu
   --epochs N           fine-tuning epochs for every method (default 5)
   --pretrain-epochs N  pretraining epochs on task A (default 15; cached in .cache/)
   --out DIR            output folder (default demo-output)
@@ -50,30 +53,44 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got '${v}'`);
     return n;
   };
-  if (values.backend != null && !['cpu', 'wasm'].includes(values.backend)) {
-    throw new Error(`--backend must be cpu or wasm, got '${values.backend}'`);
+  if (values.backend != null && !BACKENDS.includes(values.backend)) {
+    throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got '${values.backend}'`);
   }
-  if (values.seed != null && !Number.isInteger(Number(values.seed))) throw new Error(`--seed must be an integer, got '${values.seed}'`);
+  if (values.seed != null && !Number.isInteger(Number(values.seed)))
+    throw new Error(`--seed must be an integer, got '${values.seed}'`);
   const methods = values.methods?.split(',').map((m) => m.trim()) as Method[] | undefined;
   const r = await runDemo({
-    backend: values.backend, epochs: int('epochs', values.epochs), pretrainEpochs: int('pretrain-epochs', values['pretrain-epochs']),
-    outDir: values.out, methods, seed: values.seed == null ? undefined : Number(values.seed),
+    backend: values.backend,
+    epochs: int('epochs', values.epochs),
+    pretrainEpochs: int('pretrain-epochs', values['pretrain-epochs']),
+    outDir: values.out,
+    methods,
+    seed: values.seed == null ? undefined : Number(values.seed),
   });
+  const files = writeReport(r, r.options.outDir);
   console.log('');
   console.log(markdownTable(r));
   console.log('');
   if (r.merge) {
-    console.log(`mergeAndUnload(${r.merge.method}): max |merged − unmerged| = ${r.merge.maxAbsDiff.toExponential(2)} ` +
-      `(${r.merge.relDiff.toExponential(2)} of max |y|), same predicted classes: ${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
-      `merged layers: ${r.merge.layerClassesAfter.join(', ')}`);
-    console.log(`merged model saved to ${relative(process.cwd(), r.merge.savedTo)} (reloaded: max diff ${r.merge.reloadMaxAbsDiff.toExponential(2)})`);
+    console.log(
+      `mergeAndUnload(${r.merge.method}): max |merged − unmerged| = ${r.merge.maxAbsDiff.toExponential(2)} ` +
+        `(${r.merge.relDiff.toExponential(2)} of max |y|), same predicted classes: ` +
+          `${r.merge.sameArgmax ? 'yes' : 'NO'}; ` +
+        `merged layers: ${r.merge.layerClassesAfter.join(', ')}`,
+    );
+    console.log(
+      `merged model saved to ${relative(process.cwd(), r.merge.savedTo)} (reloaded: max diff ` +
+        `${r.merge.reloadMaxAbsDiff.toExponential(2)})`,
+    );
   }
   const oft = r.methods.find((m) => m.method === 'oft');
   const others = r.methods.filter((m) => m.method !== 'oft' && m.method !== 'head');
   if (oft && others.length > 0) {
     const pts = (x: number) => `${(x * 100).toFixed(1)}`;
     const less = others.filter((m) => oft.forgetting < m.forgetting).map((m) => m.method);
-    const notLess = others.filter((m) => oft.forgetting >= m.forgetting).map((m) => `${m.method} (${pts(m.forgetting)})`);
+    const notLess = others
+      .filter((m) => oft.forgetting >= m.forgetting)
+      .map((m) => `${m.method} (${pts(m.forgetting)})`);
     console.log(`At the end of the budget OFT forgot ${pts(oft.forgetting)} points of task A: ` +
       (notLess.length === 0 ? `less than ${less.join(', ')}.` : `NOT less than ${notLess.join(', ')}` +
         (less.length > 0 ? `; less than ${less.join(', ')}.` : '.')));
@@ -86,8 +103,10 @@ async function main(): Promise<void> {
     }
   }
   const rel = (f: string) => relative(process.cwd(), f);
-  console.log(`report: ${rel(r.files.markdown)}, ${rel(r.files.json)}; chart: ${rel(r.files.svg)}`);
-  console.log(`total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`);
+  console.log(`report: ${rel(files.markdown)}, ${rel(files.json)}; chart: ${rel(files.svg)}`);
+  console.log(
+    `total ${r.totalSeconds.toFixed(1)} s wall clock (${r.cpuSeconds.toFixed(1)} s CPU time) on ${r.backend}`,
+  );
 }
 
 main().catch((e) => {

@@ -5,148 +5,38 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useBackend } from '../../scripts/tfjs-backend';
 import * as tfjsOft from '../../src/index';
-import { DEFAULT_SPLIT, disposeTasks, makeTasks, SplitSizes, TensorSplit } from './data';
+import { DEFAULT_SPLIT, disposeTasks, makeTasks, TensorSplit } from './data';
 import { accuracy } from './evaluate';
 import { applyLora } from './lora';
 import { FINE_TUNE_DEFAULTS, oftConfig } from './oft-setup';
-import { markdownReport, svgChart } from './report';
+import {
+  accAWhenBReached, DemoOptions, DemoResult, DINOV2_TARGETS, Method, METHOD_LABELS, MethodResult, METHODS,
+} from './results';
 import { withSeededMathRandom } from './rng';
-import { buildVit, DEFAULT_VIT, VitConfig } from './vit';
-
-/** The fine-tuning methods compared, in table order. */
-export const METHODS = ['full', 'head', 'lora', 'oft', 'boft'] as const;
-export type Method = (typeof METHODS)[number];
-
-/** Human-readable name of each method. */
-export const METHOD_LABELS: Record<Method, string> = {
-  full: 'Full fine-tuning',
-  head: 'Head only',
-  lora: 'LoRA',
-  oft: 'OFT (Cayley–Neumann)',
-  boft: 'BOFT',
-};
-
-/** The six DINOv2 linear layers PEFT's BOFT example targets. */
-export const DINOV2_TARGETS = ['query', 'value', 'key', 'output.dense', 'mlp.fc1', 'mlp.fc2'];
-
-/** Options of {@link runDemo}; every field has a default. */
-export interface DemoOptions {
-  /** tfjs backend ('cpu' or 'wasm'); default: the fastest that initialises (wasm, then cpu). */
-  backend?: string;
-  /** Fine-tuning epochs per method (the shared budget). Default 5. */
-  epochs?: number;
-  /** Pretraining epochs on task A. Default 15. */
-  pretrainEpochs?: number;
-  /** Output folder for the table and chart. Default `demo-output` under the current folder. */
-  outDir?: string;
-  /** Folder of the pretrained-model cache. Default `.cache/digits-demo` under the repo root. */
-  cacheDir?: string;
-  /** Sizes of the four splits. */
-  split?: SplitSizes;
-  /** Size of the ViT. */
-  vit?: VitConfig;
-  batchSize?: number;
-  /** Adam learning rate of pretraining. Default 2e-3. */
-  pretrainLearningRate?: number;
-  /** Adam learning rate of every fine-tuning method (one value for all). Default 1e-3. */
-  learningRate?: number;
-  /** OFT block size. Default 8 (the model is 32 wide). */
-  oftBlockSize?: number;
-  /** Seed of the data split, the shuffles and every initializer. */
-  seed?: number;
-  /** Methods to run (default all, in table order). */
-  methods?: Method[];
-  /** No progress bars and no log lines. */
-  quiet?: boolean;
-  /** Where log lines go (default console.log). */
-  log?: (line: string) => void;
-}
-
-/** What one fine-tuning method achieved. */
-export interface MethodResult {
-  method: Method;
-  label: string;
-  /** What it trains and how (for the table's footnotes). */
-  setup: string;
-  trainableParams: number;
-  totalParams: number;
-  /** Task-B test accuracy after fine-tuning (what it learned). */
-  accB: number;
-  /** Task-A test accuracy after fine-tuning (what it kept). */
-  accA: number;
-  /** accA(pretrained) − accA(after): what it forgot. */
-  forgetting: number;
-  /**
-   * Task-A accuracy at the moment task-B accuracy first reached {@link DemoResult.matchedAccB}
-   * (linear interpolation between epochs); null when it never did. Compares forgetting at equal
-   * learning, which the end-of-budget figure does not (a method that learns less forgets less).
-   */
-  accAAtMatchedB: number | null;
-  /** Mean wall-clock seconds per fine-tuning epoch. */
-  secondsPerEpoch: number;
-  /** Peak tensor memory of a training step above the data already in memory, in bytes. */
-  peakBytes: number;
-  /** Training loss of every batch. */
-  batchLoss: number[];
-  /** Test accuracies after each epoch (index 0 = before fine-tuning). */
-  accAByEpoch: number[];
-  accBByEpoch: number[];
-}
-
-/** Everything the demo measured. */
-export interface DemoResult {
-  backend: string;
-  options: Required<Omit<DemoOptions, 'log' | 'quiet' | 'methods' | 'backend'>> & { methods: Method[] };
-  pretrain: { accA: number; accB: number; seconds: number; cached: boolean; cachePath: string };
-  methods: MethodResult[];
-  /** The task-B accuracy at which accAAtMatchedB is read: the lowest final task-B accuracy of the methods other than head-only. */
-  matchedAccB: number;
-  merge: null | {
-    method: Method;
-    /** max |merged − unmerged| over the task-B test predictions. */
-    maxAbsDiff: number;
-    /** maxAbsDiff / max |unmerged|. */
-    relDiff: number;
-    /** Whether predicted classes agree everywhere. */
-    sameArgmax: boolean;
-    /** max |reloaded merged − merged| after a file:// save and load. */
-    reloadMaxAbsDiff: number;
-    layerClassesAfter: string[];
-    savedTo: string;
-  };
-  files: { markdown: string; json: string; svg: string };
-  /** Wall-clock seconds of the whole run. */
-  totalSeconds: number;
-  /** CPU seconds (user + system) this process used during the run: the wall time on an idle machine, roughly. */
-  cpuSeconds: number;
-}
+import { buildVit, DEFAULT_VIT } from './vit';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Initialises the requested backend, or the fastest one available (wasm, then cpu). */
+/**
+ * Initialises the requested backend, or the fastest one available: tensorflow (tfjs-node, when it
+ * loads), then wasm, then cpu.
+ */
 export async function selectBackend(requested?: string): Promise<string> {
-  if (requested != null) {
-    if (requested === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend(requested))) throw new Error(`could not initialise the tfjs '${requested}' backend; try --backend cpu`);
-    await tf.ready();
-    return tf.getBackend();
-  }
-  // Measured on 2 CPU cores: a training step of this ViT takes ~60 ms on wasm, ~420 ms on cpu.
-  try {
-    await import('@tensorflow/tfjs-backend-wasm');
-    if (await tf.setBackend('wasm')) {
-      await tf.ready();
-      return 'wasm';
+  if (requested != null) return useBackend(requested);
+  // One pretraining epoch of this ViT, measured on 2 busy CPU cores: ~5 s on tensorflow, ~16 s on wasm,
+  // ~160 s on cpu.
+  for (const fastest of ['tensorflow', 'wasm']) {
+    try {
+      return await useBackend(fastest);
+    } catch {
+      // not available here: try the next
     }
-  } catch {
-    // fall through to cpu
   }
-  await tf.setBackend('cpu');
-  await tf.ready();
-  return 'cpu';
+  return useBackend('cpu');
 }
 
 function countParams(weights: tf.LayerVariable[]): number {
@@ -174,7 +64,10 @@ export async function pretrained(o: DemoResult['options'], backend: string, aTra
     log(`pretrained ViT loaded from the cache ${dir} (pretraining took ${meta.seconds.toFixed(1)} s when it ran)`);
     return { accA, accB, seconds: meta.seconds, cached: true, cachePath: dir };
   }
-  log(`pretraining the ViT on task A (${aTrain.labels.length} digits, ${o.pretrainEpochs} epochs); cached in ${dir} for later runs`);
+  log(
+    `pretraining the ViT on task A (${aTrain.labels.length} digits, ${o.pretrainEpochs} epochs); ` +
+      `cached in ${dir} for later runs`,
+  );
   const t0 = performance.now();
   const model = await withSeededMathRandom(o.seed, async () => {
     const m = buildVit(o.vit);
@@ -207,7 +100,12 @@ interface Prepared {
 }
 
 /** Builds the model a method trains from a fresh copy of the pretrained model. */
-async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['options'], loraRank: number): Promise<Prepared> {
+async function prepare(
+  method: Method,
+  base: tf.LayersModel,
+  o: DemoResult['options'],
+  loraRank: number,
+): Promise<Prepared> {
   switch (method) {
     case 'full':
       return { model: base, setup: 'every weight trains' };
@@ -215,37 +113,44 @@ async function prepare(method: Method, base: tf.LayersModel, o: DemoResult['opti
       for (const l of base.layers) l.trainable = l.name === 'classifier';
       return { model: base, setup: 'only `classifier` trains' };
     case 'lora': {
-      const model = await applyLora(base, { rank: loraRank, targets: (n) => allLinearNames(base).includes(n),
-        modulesToSave: ['classifier'], seed: o.seed });
+      const model = await applyLora(base, {
+        rank: loraRank,
+        targets: (n) => allLinearNames(base).includes(n),
+        modulesToSave: ['classifier'],
+        seed: o.seed,
+      });
       base.dispose();
-      return { model, setup: `rank ${loraRank}, α = ${2 * loraRank}, all linear layers but the head; \`classifier\` trains` };
+      return {
+        model,
+        setup: `rank ${loraRank}, α = ${2 * loraRank}, all linear layers but the head; \`classifier\` trains`,
+      };
     }
     case 'oft': {
       const model = tfjsOft.applyOft(base, oftConfig(o.oftBlockSize));
       base.dispose();
-      return { model, setup: `applyOft: oftBlockSize ${o.oftBlockSize}, Cayley–Neumann, 'all-linear'; \`classifier\` trains` };
+      return {
+        model,
+        setup: `applyOft: oftBlockSize ${o.oftBlockSize}, Cayley–Neumann, 'all-linear'; \`classifier\` trains`,
+      };
     }
     case 'boft': {
-      const model = tfjsOft.applyBoft(base, { boftBlockSize: 4, boftNButterflyFactor: 2, targetModules: DINOV2_TARGETS,
-        boftDropout: 0.1, bias: 'boft_only', modulesToSave: ['classifier'] });
+      const model = tfjsOft.applyBoft(base, {
+        boftBlockSize: 4,
+        boftNButterflyFactor: 2,
+        targetModules: DINOV2_TARGETS,
+        boftDropout: 0.1,
+        bias: 'boft_only',
+        modulesToSave: ['classifier'],
+      });
       base.dispose();
-      return { model, setup: 'applyBoft: block 4, 2 butterfly factors, the six DINOv2 targets, dropout 0.1, bias boft_only; `classifier` trains' };
+      return {
+        model,
+        setup:
+          'applyBoft: block 4, 2 butterfly factors, the six DINOv2 targets, dropout 0.1, bias boft_only; ' +
+            '`classifier` trains',
+      };
     }
   }
-}
-
-/** Task-A accuracy when task-B accuracy first reached `level`, interpolated linearly between epochs. */
-export function accAWhenBReached(r: Pick<MethodResult, 'accAByEpoch' | 'accBByEpoch'>, level: number): number | null {
-  const a = r.accAByEpoch, b = r.accBByEpoch;
-  if (!Number.isFinite(level)) return null;
-  if (b[0] >= level) return a[0];
-  for (let i = 1; i < b.length; i++) {
-    if (b[i] >= level) {
-      const t = (level - b[i - 1]) / (b[i] - b[i - 1]);
-      return a[i - 1] + t * (a[i] - a[i - 1]);
-    }
-  }
-  return null;
 }
 
 function disposeModel(model: tf.LayersModel): void {
@@ -271,22 +176,27 @@ export function resolveDemoOptions(opts: DemoOptions = {}): DemoResult['options'
   };
 }
 
-/** Runs the whole demo and writes its report; see {@link DemoOptions} for the knobs. */
+/** Runs the whole demo (main.ts writes the report: report-files.ts); see {@link DemoOptions} for the knobs. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const tStart = performance.now();
   const cpuStart = process.cpuUsage();
   const quiet = opts.quiet ?? false;
   const log: Log = quiet ? () => {} : (opts.log ?? ((l: string) => console.log(l)));
   const o = resolveDemoOptions(opts);
-  for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`runDemo: epochs must be a positive integer, got ${o.epochs}`);
+  for (const m of o.methods)
+    if (!METHODS.includes(m)) throw new Error(`runDemo: unknown method '${m}'; known: ${METHODS.join(', ')}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1)
+    throw new Error(`runDemo: epochs must be a positive integer, got ${o.epochs}`);
   const backend = await selectBackend(opts.backend);
   log(`tfjs backend: ${backend}`);
 
   const tasks = makeTasks(o.split, o.seed);
   try {
     const pre = await pretrained(o, backend, tasks.aTrain, tasks.aTest, tasks.bTest, quiet, log);
-    log(`pretrained model: task A accuracy ${(pre.accA * 100).toFixed(1)}%, task B (rotated) ${(pre.accB * 100).toFixed(1)}%`);
+    log(
+      `pretrained model: task A accuracy ${(pre.accA * 100).toFixed(1)}%, task B (rotated) ` +
+        `${(pre.accB * 100).toFixed(1)}%`,
+    );
     const modelUrl = `file://${join(pre.cachePath, 'model.json')}`;
     const fresh = () => tf.loadLayersModel(modelUrl);
 
@@ -294,7 +204,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     let loraRank = 1;
     {
       const base = await fresh();
-      const oftModel = tfjsOft.applyOft(base, { oftBlockSize: o.oftBlockSize, useCayleyNeumann: true, targetModules: 'all-linear' });
+      const oftModel = tfjsOft.applyOft(base, {
+        oftBlockSize: o.oftBlockSize,
+        useCayleyNeumann: true,
+        targetModules: 'all-linear',
+      });
       const oftAdapter = tfjsOft.trainableParameters(oftModel).trainable;
       const dims = allLinearNames(base).map((n) => {
         const [d, units] = base.getLayer(n).getWeights()[0].shape as [number, number];
@@ -347,10 +261,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         });
         const callbacks: tf.CustomCallback[] | tfjsOft.ProgressBar[] = [record];
         if (!quiet) {
-          log(`fine-tuning on task B: ${METHOD_LABELS[method]} (${trainable.toLocaleString('en-US')} trainable parameters)`);
+          log(
+            `fine-tuning on task B: ${METHOD_LABELS[method]} (${trainable.toLocaleString('en-US')} trainable ` +
+              `parameters)`,
+          );
           (callbacks as unknown[]).push(new tfjsOft.ProgressBar({ stream: process.stderr }));
         }
-        await model.fit(tasks.bTrain.xs, tasks.bTrain.ys, { epochs: o.epochs, batchSize: o.batchSize, shuffle: true, verbose: 0, callbacks });
+        await model.fit(tasks.bTrain.xs, tasks.bTrain.ys, {
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          shuffle: true,
+          verbose: 0,
+          callbacks,
+        });
         trained.set(method, model);
         const accA = accAByEpoch[accAByEpoch.length - 1];
         return {
@@ -361,8 +284,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         } satisfies MethodResult;
       });
       results.push(r);
-      log(`${r.label}: B ${(r.accB * 100).toFixed(1)}%, A ${(r.accA * 100).toFixed(1)}% (forgot ${(r.forgetting * 100).toFixed(1)} points), ` +
-        `${r.trainableParams} trainable, ${r.secondsPerEpoch.toFixed(2)} s/epoch`);
+      log(
+        `${r.label}: B ${(r.accB * 100).toFixed(1)}%, A ${(r.accA * 100).toFixed(1)}% (forgot ` +
+          `${(r.forgetting * 100).toFixed(1)} points), ` +
+          `${r.trainableParams} trainable, ${r.secondsPerEpoch.toFixed(2)} s/epoch`,
+      );
     }
 
     const movers = results.filter((r) => r.method !== 'head');
@@ -392,29 +318,24 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       tf.dispose([yU, yM, yR]);
       reloaded.dispose();
       merged.dispose();
-      merge = { method: best.method, maxAbsDiff, relDiff: maxAbsDiff / maxAbs, sameArgmax, reloadMaxAbsDiff, layerClassesAfter, savedTo };
+      merge = {
+        method: best.method,
+        maxAbsDiff,
+        relDiff: maxAbsDiff / maxAbs,
+        sameArgmax,
+        reloadMaxAbsDiff,
+        layerClassesAfter,
+        savedTo,
+      };
     }
     for (const m of trained.values()) disposeModel(m);
 
     const totalSeconds = (performance.now() - tStart) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const partial: Omit<DemoResult, 'files'> = { backend, options: o, pretrain: pre, methods: results, matchedAccB, merge,
+    return { backend, options: o, pretrain: pre, methods: results, matchedAccB, merge,
       totalSeconds, cpuSeconds };
-    const files = writeReport(partial, o.outDir);
-    return { ...partial, files };
   } finally {
     disposeTasks(tasks);
   }
-}
-
-/** Writes results.md, results.json and chart.svg into `outDir`; returns their paths. */
-function writeReport(r: Omit<DemoResult, 'files'>, outDir: string): DemoResult['files'] {
-  mkdirSync(outDir, { recursive: true });
-  const files = { markdown: join(outDir, 'results.md'), json: join(outDir, 'results.json'),
-    svg: join(outDir, 'chart.svg') };
-  writeFileSync(files.markdown, markdownReport(r, (p) => relative(process.cwd(), p)));
-  writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(files.svg, svgChart(r));
-  return files;
 }

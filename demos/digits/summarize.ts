@@ -2,7 +2,7 @@
 // mean ± standard deviation per method of what was learned, kept and forgotten.
 //   npx tsx demos/digits/summarize.ts demo-output/results.json out-1/results.json out-2/results.json
 import { readFileSync } from 'node:fs';
-import { accAWhenBReached, DemoResult, METHOD_LABELS, Method } from './pipeline';
+import { accAWhenBReached, DemoResult, METHOD_LABELS, Method } from './results';
 
 /** One summary row: per-run values of each figure, in percent. */
 export interface SummaryRow {
@@ -46,7 +46,10 @@ export function summaryTable(rows: SummaryRow[], runs: number): string {
     '|---|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    lines.push(`| ${METHOD_LABELS[r.method]} | ${meanSd(r.accB)} | ${meanSd(r.accA)} | ${meanSd(r.forgetting)} | ${meanSd(r.accAAtMatchedB)} |`);
+    lines.push(
+      `| ${METHOD_LABELS[r.method]} | ${meanSd(r.accB)} | ${meanSd(r.accA)} | ${meanSd(r.forgetting)} | ` +
+        `${meanSd(r.accAAtMatchedB)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -45,9 +45,15 @@ export function buildVit(cfg: VitConfig = DEFAULT_VIT): tf.LayersModel {
 
   const input = tf.input({ shape: [IMAGE_SIZE, IMAGE_SIZE], name: 'pixel_values' });
   // [28, 28] -> [g, p, g, p] -> [g, g, p, p] -> [g·g, p·p]: one row per patch.
-  let x = tf.layers.reshape({ targetShape: [g, p, g, p], name: 'embeddings.patch_embeddings.split' }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.permute({ dims: [1, 3, 2, 4], name: 'embeddings.patch_embeddings.permute' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reshape({ targetShape: [g * g, p * p], name: 'embeddings.patch_embeddings.flatten' }).apply(x) as tf.SymbolicTensor;
+  let x = tf.layers
+    .reshape({ targetShape: [g, p, g, p], name: 'embeddings.patch_embeddings.split' })
+    .apply(input) as tf.SymbolicTensor;
+  x = tf.layers
+    .permute({ dims: [1, 3, 2, 4], name: 'embeddings.patch_embeddings.permute' })
+    .apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .reshape({ targetShape: [g * g, p * p], name: 'embeddings.patch_embeddings.flatten' })
+    .apply(x) as tf.SymbolicTensor;
   x = dense('embeddings.patch_embeddings.projection', d).apply(x) as tf.SymbolicTensor;
   x = new ViTEmbeddings({ name: 'embeddings', seed: s++ }).apply(x) as tf.SymbolicTensor;
 
@@ -57,7 +63,11 @@ export function buildVit(cfg: VitConfig = DEFAULT_VIT): tf.LayersModel {
     const q = dense(`${pre}.attention.attention.query`, d).apply(h) as tf.SymbolicTensor;
     const k = dense(`${pre}.attention.attention.key`, d).apply(h) as tf.SymbolicTensor;
     const v = dense(`${pre}.attention.attention.value`, d).apply(h) as tf.SymbolicTensor;
-    const a = new SelfAttentionCore({ numHeads, name: `${pre}.attention.attention.core` }).apply([q, k, v]) as tf.SymbolicTensor;
+    const a = new SelfAttentionCore({ numHeads, name: `${pre}.attention.attention.core` }).apply([
+      q,
+      k,
+      v,
+    ]) as tf.SymbolicTensor;
     const o = dense(`${pre}.attention.output.dense`, d).apply(a) as tf.SymbolicTensor;
     x = tf.layers.add({ name: `${pre}.residual1` }).apply([x, o]) as tf.SymbolicTensor;
     const h2 = norm(`${pre}.norm2`).apply(x) as tf.SymbolicTensor;

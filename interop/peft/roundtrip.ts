@@ -17,7 +17,11 @@ function decode(e: Encoded): tf.Tensor {
 
 function encode(t: tf.Tensor): Encoded {
   const data = t.dataSync() as Float32Array;
-  return { dtype: 'float32', shape: t.shape, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
+  return {
+    dtype: 'float32',
+    shape: t.shape,
+    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+  };
 }
 
 function rel(a: tf.Tensor, b: tf.Tensor): number {
@@ -52,7 +56,9 @@ async function main(): Promise<void> {
     // OFT cases map names with a table, BOFT cases with functions (one per direction).
     const names = { fc1: 'enc_fc1', fc2: 'enc_fc2', head: 'cls_head' };
     const importMap: PeftNameMap = name.startsWith('oft') ? names : (t) => (t === 'head' ? 'cls_head' : `enc_${t}`);
-    const exportMap: PeftNameMap = name.startsWith('oft') ? names : (t) => (t === 'cls_head' ? 'head' : t.replace(/^enc_/, ''));
+    const exportMap: PeftNameMap = name.startsWith('oft')
+      ? names
+      : (t) => (t === 'cls_head' ? 'head' : t.replace(/^enc_/, ''));
     const base = baseModel(c.base, names);
     const model = await importPeftAdapter(base, `${dir}/peft_adapter`, { nameMap: importMap });
     const x = decode(c.x);
@@ -67,9 +73,12 @@ async function main(): Promise<void> {
       tfjs_losses: hist.history.loss, exported_config: exported.config }));
     const ok = eImport < TOL;
     failures += ok ? 0 : 1;
-    console.log(`tfjs ${name}: imported PEFT adapter vs PEFT outputs rel ${eImport.toExponential(2)} ${ok ? 'OK' : 'FAIL'}; ` +
-      `trained in tfjs (loss ${(hist.history.loss[0] as number).toFixed(4)} → ${(hist.history.loss.at(-1) as number).toFixed(4)}), ` +
-      `exported (bias=${exported.config.bias}, modules_to_save=${JSON.stringify(exported.config.modules_to_save)})`);
+    console.log(
+      `tfjs ${name}: imported PEFT adapter vs PEFT outputs rel ${eImport.toExponential(2)} ${ok ? 'OK' : 'FAIL'}; ` +
+        `trained in tfjs (loss ${(hist.history.loss[0] as number).toFixed(4)} → ` +
+          `${(hist.history.loss.at(-1) as number).toFixed(4)}), ` +
+        `exported (bias=${exported.config.bias}, modules_to_save=${JSON.stringify(exported.config.modules_to_save)})`,
+    );
     tf.dispose([x, yImport, yAfter]);
     model.dispose();
     base.dispose();

@@ -3,7 +3,9 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { AdapterDense } from '../layers/adapter-dense';
+import { checkInteger, checkRate } from '../helpers';
 import { findAdapterLayers } from '../surgery/find-adapters';
+import { batchesPerEpoch } from './fit-params';
 
 /** Shape of the schedule after the warm-up. */
 export type DropoutScheduleKind = 'constant' | 'linear' | 'cosine';
@@ -79,21 +81,21 @@ export class ModuleDropoutSchedule extends Callback {
   constructor(args: ModuleDropoutScheduleArgs) {
     super();
     const who = 'ModuleDropoutSchedule';
-    checkRate(who, 'rate', args?.rate);
+    checkRate(who, 'rate', args?.rate, 'Use e.g. 0.1.');
     this.rate = args.rate;
     this.schedule = args.schedule ?? 'constant';
     if (!['constant', 'linear', 'cosine'].includes(this.schedule)) {
       throw new Error(`${who}: schedule must be 'constant', 'linear' or 'cosine', got '${String(args.schedule)}'.`);
     }
     this.finalRate = args.finalRate ?? 0;
-    checkRate(who, 'finalRate', this.finalRate);
+    checkRate(who, 'finalRate', this.finalRate, 'Use e.g. 0.1.');
     this.warmupSteps = args.warmupSteps ?? 0;
-    checkCount(who, 'warmupSteps', this.warmupSteps, 0);
+    checkInteger(who, 'warmupSteps', this.warmupSteps, 0);
     this.unit = args.unit ?? 'batch';
     if (this.unit !== 'batch' && this.unit !== 'epoch') {
       throw new Error(`${who}: unit must be 'batch' or 'epoch', got '${String(args.unit)}'.`);
     }
-    if (args.totalSteps != null) checkCount(who, 'totalSteps', args.totalSteps, 1);
+    if (args.totalSteps != null) checkInteger(who, 'totalSteps', args.totalSteps, 1);
     this.totalStepsArg = args.totalSteps;
     this.logKey = args.logKey ?? 'module_dropout';
     this.restoreOnTrainEnd = args.restoreOnTrainEnd ?? true;
@@ -119,7 +121,7 @@ export class ModuleDropoutSchedule extends Callback {
     }
     const epochs = Number(this.params?.epochs);
     const initialEpoch = Number(this.params?.initialEpoch ?? 0) || 0;
-    const perEpoch = batchesPerEpoch(this.params as Record<string, unknown> | undefined);
+    const perEpoch = batchesPerEpoch(this.params);
     if (this.unit === 'epoch') {
       this.total = this.totalStepsArg ?? epochs;
       this.step = initialEpoch;
@@ -161,26 +163,5 @@ export class ModuleDropoutSchedule extends Callback {
     const r = Math.min(Math.max(rate, 0), 1 - 1e-9);
     this.currentRate = r;
     for (const layer of this.adapters) layer.dropoutRate = r;
-  }
-}
-
-/** Batches per epoch from fit's callback params (NaN when unknown). */
-function batchesPerEpoch(params: Record<string, unknown> | undefined): number {
-  if (params == null) return NaN;
-  if (typeof params.steps === 'number' && params.steps > 0) return params.steps;
-  const samples = Number(params.samples);
-  const batchSize = Number(params.batchSize);
-  return samples > 0 && batchSize > 0 ? Math.ceil(samples / batchSize) : NaN;
-}
-
-function checkRate(who: string, key: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new Error(`${who}: ${key} must be in [0, 1), got ${String(value)}. Use e.g. 0.1.`);
-  }
-}
-
-function checkCount(who: string, key: string, value: unknown, min: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${who}: ${key} must be an integer ≥ ${min}, got ${String(value)}.`);
   }
 }

@@ -4,6 +4,7 @@
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { AdapterDense } from '../layers/adapter-dense';
+import { checkInteger, checkPositive } from '../helpers';
 import { findAdapterLayers } from '../surgery/find-adapters';
 import { orthogonalityReport, OrthogonalityReport } from './orthogonality-report';
 
@@ -72,13 +73,12 @@ export class OrthogonalityMonitor extends Callback {
     super();
     const who = 'OrthogonalityMonitor';
     this.everyBatches = args.everyBatches ?? 0;
-    if (!Number.isInteger(this.everyBatches) || this.everyBatches < 0) {
-      throw new Error(`${who}: everyBatches must be an integer ≥ 0, got ${String(args.everyBatches)}. ` +
-        'Use 0 to measure at epoch ends only, or e.g. 100.');
-    }
-    this.neumannWarnAt = positive(who, 'neumannWarnAt', args.neumannWarnAt, 0.8);
-    this.stopAtError = positive(who, 'stopAtError', args.stopAtError, Infinity);
-    this.stopAtQNorm = positive(who, 'stopAtQNorm', args.stopAtQNorm, Infinity);
+    checkInteger(who, 'everyBatches', this.everyBatches, 0, 'Use 0 to measure at epoch ends only, or e.g. 100.');
+    this.neumannWarnAt = args.neumannWarnAt ?? 0.8;
+    this.stopAtError = args.stopAtError ?? Infinity;
+    this.stopAtQNorm = args.stopAtQNorm ?? Infinity;
+    for (const key of ['neumannWarnAt', 'stopAtError', 'stopAtQNorm'] as const)
+      checkPositive(who, key, this[key], '', true);
     this.log = args.log ?? ((m) => console.warn(m));
     this.explicitLayers = args.layers;
   }
@@ -118,10 +118,14 @@ export class OrthogonalityMonitor extends Callback {
     }
     for (const f of report.layers) {
       if (f.cayleyNeumann && !(f.maxQNorm < this.neumannWarnAt)) {
-        this.once(`neumann:${f.layer}`, `OrthogonalityMonitor: layer '${f.layer}' (Cayley–Neumann) has a block with ` +
-          `‖Q‖_F = ${f.maxQNorm.toPrecision(4)} ≥ ${this.neumannWarnAt} at ${when}; its rotations stop being ` +
-          `orthogonal as ‖Q‖ nears 1 (‖RᵀR − I‖ = ${f.orthogonalityError.toExponential(2)}). Lower the learning rate, ` +
-          'add an OrthogonalityRegularizer, use coft: true, or use exact Cayley (useCayleyNeumann: false).');
+        this.once(
+          `neumann:${f.layer}`,
+          `OrthogonalityMonitor: layer '${f.layer}' (Cayley–Neumann) has a block with ` +
+            `‖Q‖_F = ${f.maxQNorm.toPrecision(4)} ≥ ${this.neumannWarnAt} at ${when}; its rotations stop being ` +
+            `orthogonal as ‖Q‖ nears 1 (‖RᵀR − I‖ = ${f.orthogonalityError.toExponential(2)}). Lower the learning ` +
+              `rate, ` +
+            'add an OrthogonalityRegularizer, use coft: true, or use exact Cayley (useCayleyNeumann: false).',
+        );
       }
     }
     const worst = (key: 'orthogonalityError' | 'maxQNorm') =>
@@ -147,12 +151,4 @@ export class OrthogonalityMonitor extends Callback {
     this.warned.add(key);
     this.log(message);
   }
-}
-
-function positive(who: string, key: string, value: number | undefined, fallback: number): number {
-  if (value == null) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
-    throw new Error(`${who}: ${key} must be a number > 0, got ${String(value)}.`);
-  }
-  return value;
 }

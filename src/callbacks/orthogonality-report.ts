@@ -3,6 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { AdapterDense } from '../layers/adapter-dense';
+import { orthogonalityErrorTensor } from '../ops/cayley';
+import { packedBlockSquaredNorms } from '../ops/skew';
 import { findAdapterLayers } from '../surgery/find-adapters';
 
 /** Figures of one adapter layer. */
@@ -31,13 +33,8 @@ export interface OrthogonalityReport {
 export async function adapterOrthogonality(layer: AdapterDense): Promise<AdapterOrthogonality | null> {
   if (!layer.built) return null;
   const figures = tf.tidy(() => {
-    const v = layer.packedParameters.read();
-    const p = v.shape[v.rank - 1] as number;
-    const rot = layer.blockRotations();
-    const b = rot.shape[1];
-    const err = tf.max(tf.abs(tf.sub(tf.matMul(rot, rot, true, false), tf.expandDims(tf.eye(b), 0))));
-    // ‖Q_j‖_F² = 2‖v_j‖²: every packed entry appears twice in Q = U − Uᵀ.
-    const qNorm = tf.sqrt(tf.mul(tf.max(tf.sum(tf.square(tf.reshape(v, [-1, p])), 1)), 2));
+    const err = orthogonalityErrorTensor(layer.blockRotations());
+    const qNorm = tf.sqrt(tf.max(packedBlockSquaredNorms(layer.packedParameters.read())));
     return tf.stack([err, qNorm]);
   });
   const [orthogonalityError, maxQNorm] = await figures.data();

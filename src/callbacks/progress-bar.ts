@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Callback } from '@tensorflow/tfjs-layers';
 import type { UnresolvedLogs } from '@tensorflow/tfjs-layers/dist/logs';
 import type { SingleBar } from 'cli-progress';
+import { batchesPerEpoch } from './fit-params';
 
 const CLI_PROGRESS: string = 'cli-progress';
 
@@ -87,7 +88,9 @@ export class ProgressBar extends Callback {
     if (!this.interactive) return;
     // A computed specifier: browser bundlers must not follow it into cli-progress, whose
     // Node built-ins (readline, events) break a browser build; only Node reaches this line.
-    const mod = (await import(/* webpackIgnore: true */ /* @vite-ignore */ CLI_PROGRESS)) as typeof import('cli-progress');
+    const mod = (await import(
+      /* webpackIgnore: true */ /* @vite-ignore */ CLI_PROGRESS
+    )) as typeof import('cli-progress');
     const cli = ((mod as unknown as { default?: typeof mod }).default ?? mod) as typeof mod;
     this.bar?.stop();
     this.bar = new cli.SingleBar({
@@ -152,11 +155,8 @@ export class ProgressBar extends Callback {
   }
 
   private expectedBatches(): number | undefined {
-    const p = (this.params ?? {}) as Record<string, unknown>;
-    if (typeof p.steps === 'number' && p.steps > 0) return p.steps;
-    const samples = Number(p.samples);
-    const batchSize = Number(p.batchSize);
-    return samples > 0 && batchSize > 0 ? Math.ceil(samples / batchSize) : undefined;
+    const n = batchesPerEpoch(this.params);
+    return Number.isNaN(n) ? undefined : n;
   }
 
   /** Adds `value × size` of every batch metric to the running sums (tensors stay tensors). */

@@ -98,7 +98,8 @@ interface NodeApi {
   cp: typeof ChildProcess;
 }
 
-const BROWSER_HINT = 'exportSavedModel runs in Node.js only (it also needs a Python converter); in the browser, save the ' +
+const BROWSER_HINT =
+  'exportSavedModel runs in Node.js only (it also needs a Python converter); in the browser, save the ' +
   'merged model with mergeAndUnload(model).save(...) and convert it on a machine with Python';
 
 async function nodeApi(): Promise<NodeApi> {
@@ -111,7 +112,11 @@ async function nodeApi(): Promise<NodeApi> {
 }
 
 /** Default location of the virtual environment that `interop/setup-python.sh` creates. */
-function defaultInteropVenv(env: Record<string, string | undefined>, home: string, join: (...p: string[]) => string): string {
+function defaultInteropVenv(
+  env: Record<string, string | undefined>,
+  home: string,
+  join: (...p: string[]) => string,
+): string {
   return env.TFJS_OFT_VENV ?? join(home, '.cache', 'tfjs-oft', 'venv-tfjs');
 }
 
@@ -132,12 +137,18 @@ function isExecutable(node: NodeApi, file: string): boolean {
 export async function findConverter(explicit?: string): Promise<string | null> {
   const node = await nodeApi();
   const env = process.env;
-  for (const [what, file] of [['the converter option', explicit], ['TFJS_OFT_CONVERTER', env.TFJS_OFT_CONVERTER]] as const) {
+  for (const [what, file] of [
+    ['the converter option', explicit],
+    ['TFJS_OFT_CONVERTER', env.TFJS_OFT_CONVERTER],
+  ] as const) {
     if (file == null || file === '') continue;
     const abs = node.path.resolve(file);
     if (!isExecutable(node, abs)) {
-      throw new Error(`exportSavedModel: ${what} names '${file}', which is not an executable file. ` +
-                      'Point it at tensorflowjs_converter (e.g. ~/.cache/tfjs-oft/venv-tfjs/bin/tensorflowjs_converter), or leave it unset to search the interop venv and PATH.');
+      throw new Error(
+        `exportSavedModel: ${what} names '${file}', which is not an executable file. ` +
+          'Point it at tensorflowjs_converter (e.g. ~/.cache/tfjs-oft/venv-tfjs/bin/tensorflowjs_converter), ' +
+          'or leave it unset to search the interop venv and PATH.',
+      );
     }
     return abs;
   }
@@ -217,7 +228,9 @@ export async function exportSavedModel(model: LayersModel, outDir: string,
   const tfjsDir = node.path.resolve(options.tfjsDir ?? `${savedModelDir.replace(/[\\/]+$/, '')}-tfjs-layers`);
   // Everything that can be refused is refused before anything is written or removed.
   if (tfjsDir === savedModelDir) {
-    throw new Error(`exportSavedModel: tfjsDir and outDir are the same directory (${tfjsDir}); give tfjsDir another path.`);
+    throw new Error(
+      `exportSavedModel: tfjsDir and outDir are the same directory (${tfjsDir}); give tfjsDir another path.`,
+    );
   }
   for (const [what, dir] of [['outDir', savedModelDir], ['tfjsDir', tfjsDir]] as const) {
     if (node.fs.existsSync(dir) && !options.overwrite) {

@@ -3,8 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayersModel, layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import {
-  blockSizeOfPacked, boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsToPeft,
-  oftOptionsFromPeft, oftParamsFromPeft, oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, transpose2d,
+  boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsToPeft, oftOptionsFromPeft, oftParamsFromPeft,
+  oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, transpose2d,
 } from './peft-conventions';
 import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors } from './safetensors';
 import { readFileIn, writeFiles } from './node-files';
@@ -12,7 +12,19 @@ import { applyBoft, applyOft } from '../surgery/apply-adapters';
 import { getSurgeryRecord } from '../surgery/surgery-record';
 import { walkLayers, weightsByName } from '../surgery/layer-paths';
 import { findAdapterLayers } from '../surgery/find-adapters';
-import { warnOnce } from '../layers/validate';
+import { warnOnce } from '../helpers';
+import type { AdapterDense } from '../layers/adapter-dense';
+import { ButterflyDense } from '../layers/butterfly-dense';
+import { OrthogonalDense } from '../layers/orthogonal-dense';
+import {
+  adaptableClassNames,
+  ADAPTER_METHODS,
+  AdapterMethod,
+  BOFT,
+  methodOfLayer,
+  OFT,
+} from '../methods/adapter-methods';
+import { blockSizeFromPacked, packedSize } from '../ops/skew';
 
 /**
  * Correspondence between PyTorch module names (as in PEFT's files, e.g. `encoder.layer.0.attention.query`)
@@ -101,13 +113,20 @@ function decodeConfig(config: PeftAdapterFiles['config']): PeftAdapterConfig {
 }
 
 /** Splits PEFT's state-dict keys into adapted modules and plain module weights. */
-export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weights: ArrayBuffer | ArrayBufferView): ParsedPeftAdapter {
+export function parsePeftAdapter(
+  configSource: PeftAdapterFiles['config'],
+  weights: ArrayBuffer | ArrayBufferView,
+): ParsedPeftAdapter {
   const config = decodeConfig(configSource);
   const type = config.peft_type.toUpperCase();
-  if (type !== 'OFT' && type !== 'BOFT') {
-    throw new Error(`PEFT adapter: peft_type '${config.peft_type}' is not supported; tfjs-oft reads OFT and BOFT adapters.`);
+  const known = ADAPTER_METHODS.find((m) => m.peft.type === type);
+  if (known == null) {
+    throw new Error(
+      `PEFT adapter: peft_type '${config.peft_type}' is not supported; tfjs-oft reads ` +
+        `${ADAPTER_METHODS.map((m) => m.peft.type).join(' and ')} adapters.`,
+    );
   }
-  const method = type === 'OFT' ? 'oft' : 'boft';
+  const method = known.id;
   const file = readSafetensors(weights);
   const adapted = new Map<string, PeftModuleTensors>();
   const plain = new Map<string, { weight?: SafetensorsTensor; bias?: SafetensorsTensor }>();
@@ -116,17 +135,23 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
     return m.get(k)!;
   };
   const suffixes: Array<[string, keyof PeftModuleTensors]> = [
-    ['.oft_R.weight', 'oftR'], ['.boft_R', 'boftR'], ['.boft_s', 'boftS'], ['.base_layer.bias', 'bias'],
+    ['.oft_R.weight', 'oftR'],
+    ['.boft_R', 'boftR'],
+    ['.boft_s', 'boftS'],
+    ['.base_layer.bias', 'bias'],
   ];
   for (const [key, tensor] of file.tensors) {
     if (!FLOAT_DTYPES.includes(tensor.dtype)) {
       throw new Error(`PEFT adapter: tensor '${key}' is ${tensor.dtype}; adapter tensors are floating point ` +
         `(${FLOAT_DTYPES.join(', ')}). The file is not an OFT/BOFT adapter or is corrupt.`);
     }
-    if (!key.startsWith(PREFIX)) throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
+    if (!key.startsWith(PREFIX)) {
+      throw new Error(`PEFT adapter: unexpected tensor '${key}' (keys start with '${PREFIX}').`);
+    }
     const rest = key.slice(PREFIX.length);
     if (rest.includes('.original_module.') || rest.includes('.modules_to_save.')) continue; // copies PEFT also writes
-    if (rest.includes('oft_embedding_R')) throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
+    if (rest.includes('oft_embedding_R'))
+      throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
     const hit = suffixes.find(([s]) => rest.endsWith(s));
     if (hit) {
       entry(adapted, rest.slice(0, -hit[0].length))[hit[1]] = tensor;
@@ -134,14 +159,18 @@ export function parsePeftAdapter(configSource: PeftAdapterFiles['config'], weigh
       const field = rest.endsWith('.weight') ? 'weight' : 'bias';
       entry(plain, rest.slice(0, rest.lastIndexOf('.')))[field] = tensor;
     } else {
-      throw new Error(`PEFT adapter: tensor '${key}' is neither an ${method.toUpperCase()} parameter nor a module weight/bias.`);
+      throw new Error(
+        `PEFT adapter: tensor '${key}' is neither an ${method.toUpperCase()} parameter nor a module weight/bias.`,
+      );
     }
   }
   for (const [name, t] of adapted) {
     const ok = method === 'oft' ? t.oftR != null : t.boftR != null && t.boftS != null;
     if (!ok) {
-      throw new Error(`PEFT adapter: module '${name}' lacks its ${method === 'oft' ? 'oft_R.weight' : 'boft_R/boft_s'} ` +
-        `tensor(s) (peft_type ${config.peft_type}).`);
+      throw new Error(
+        `PEFT adapter: module '${name}' lacks its ${method === 'oft' ? 'oft_R.weight' : 'boft_R/boft_s'} ` +
+          `tensor(s) (peft_type ${config.peft_type}).`,
+      );
     }
   }
   if (adapted.size === 0) throw new Error('PEFT adapter: adapter_model.safetensors holds no adapted module.');
@@ -176,13 +205,17 @@ export function tfjsToTorch(nameMap: PeftNameMap | undefined, tfjsName: string):
   if (nameMap == null) return tfjsName;
   if (typeof nameMap === 'function') {
     const out = nameMap(tfjsName);
-    if (out == null) throw new Error(`PEFT export: nameMap returned no torch module name for tfjs layer '${tfjsName}'.`);
+    if (out == null)
+      throw new Error(`PEFT export: nameMap returned no torch module name for tfjs layer '${tfjsName}'.`);
     return out;
   }
   const hits = Object.entries(nameMap).filter(([, v]) => v === tfjsName).map(([k]) => k);
   if (hits.length !== 1) {
-    throw new Error(`PEFT export: nameMap ${hits.length === 0 ? 'has no' : 'has several'} torch module(s) for tfjs layer ` +
-      `'${tfjsName}'${hits.length ? ` (${hits.join(', ')})` : ''}; give exactly one {torchModule: '${tfjsName}'} entry.`);
+    throw new Error(
+      `PEFT export: nameMap ${hits.length === 0 ? 'has no' : 'has several'} torch module(s) for tfjs layer ` +
+        `'${tfjsName}'${hits.length ? ` (${hits.join(', ')})` : ''}; give exactly one {torchModule: '${tfjsName}'} ` +
+          `entry.`,
+    );
   }
   return hits[0];
 }
@@ -210,55 +243,80 @@ function weightOf(layer: layers.Layer, short: string): LayerVariable | undefined
 
 function writeWeight(layer: layers.Layer, short: string, values: Float32Array, shape: number[], source: string): void {
   const w = weightOf(layer, short);
-  if (w == null) throw new Error(`PEFT adapter: layer '${layer.name}' (${layer.getClassName()}) has no '${short}' weight for ${source}.`);
+  if (w == null)
+    throw new Error(
+      `PEFT adapter: layer '${layer.name}' (${layer.getClassName()}) has no '${short}' weight for ${source}.`,
+    );
   const want = w.shape as number[];
   if (want.length !== shape.length || want.some((s, i) => s !== shape[i])) {
-    throw new Error(`PEFT adapter: ${source} has shape [${shape}] but layer '${layer.name}' expects ${short} of shape ` +
-      `[${want}]. The PEFT adapter was trained for a different layer size or block configuration.`);
+    throw new Error(
+      `PEFT adapter: ${source} has shape [${shape}] but layer '${layer.name}' expects ${short} of shape ` +
+        `[${want}]. The PEFT adapter was trained for a different layer size or block configuration.`,
+    );
   }
   const t = tf.tensor(values, shape, 'float32');
   w.write(t);
   t.dispose();
 }
 
+/** Writes a PEFT tensor into a 1-D weight (`[n, 1]` and `[n]` both flatten to `[n]`). */
+function writeVector(layer: layers.Layer, short: string, t: SafetensorsTensor, source: string): void {
+  writeWeight(layer, short, Float32Array.from(t.data as Float32Array), [t.data.length], source);
+}
+
 /**
  * Writes one PEFT module's adapter tensors into an adapter layer (`OrthogonalDense` for OFT,
- * `ButterflyDense` for BOFT) whose options match the PEFT config, applying SPEC §2's conventions.
+ * `ButterflyDense` for BOFT) whose options match the PEFT config, applying docs/math.md §7's conventions.
  */
 export function setPeftModuleWeights(layer: layers.Layer, torchName: string, tensors: PeftModuleTensors,
                                      config: PeftAdapterConfig): void {
   const src = (k: string) => `PEFT tensor '${PREFIX}${torchName}.${k}'`;
-  if (config.peft_type.toUpperCase() === 'OFT') {
-    if (layer.getClassName() !== 'OrthogonalDense') {
-      throw new Error(`PEFT adapter: layer '${layer.name}' for OFT module '${torchName}' is a ${layer.getClassName()}, not an OrthogonalDense.`);
+  if (config.peft_type.toUpperCase() === OFT.peft.type) {
+    if (!(layer instanceof OrthogonalDense)) {
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' for OFT module '${torchName}' is a ${layer.getClassName()}, ` +
+          'not an OrthogonalDense.',
+      );
     }
     const opts = oftOptionsFromPeft(config);
     const t = tensors.oftR!;
-    const layerNeumann = (layer as unknown as { useCayleyNeumann: boolean }).useCayleyNeumann;
+    const layerNeumann = layer.useCayleyNeumann;
     if (layerNeumann !== opts.useCayleyNeumann) {
       throw new Error(`PEFT adapter: layer '${layer.name}' has useCayleyNeumann=${layerNeumann} but the adapter was ` +
         `trained with use_cayley_neumann=${opts.useCayleyNeumann}.`);
     }
-    const layerTerms = (layer as unknown as { numCayleyNeumannTerms: number }).numCayleyNeumannTerms;
+    const layerTerms = layer.numCayleyNeumannTerms;
     if (opts.useCayleyNeumann && layerTerms !== opts.numCayleyNeumannTerms) {
-      throw new Error(`PEFT adapter: layer '${layer.name}' has numCayleyNeumannTerms=${layerTerms} but the adapter needs ` +
-        `${opts.numCayleyNeumannTerms} (PEFT num_cayley_neumann_terms=${config.num_cayley_neumann_terms ?? 5}).`);
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' has numCayleyNeumannTerms=${layerTerms} but the adapter needs ` +
+          `${opts.numCayleyNeumannTerms} (PEFT num_cayley_neumann_terms=${config.num_cayley_neumann_terms ?? 5}).`,
+      );
     }
-    writeWeight(layer, 'oft_r', oftParamsFromPeft(t.data as Float32Array, opts.useCayleyNeumann), t.shape, src('oft_R.weight'));
+    const values = oftParamsFromPeft(t.data as Float32Array, opts.useCayleyNeumann);
+    writeWeight(layer, 'oft_r', values, t.shape, src('oft_R.weight'));
   } else {
-    if (layer.getClassName() !== 'ButterflyDense') {
-      throw new Error(`PEFT adapter: layer '${layer.name}' for BOFT module '${torchName}' is a ${layer.getClassName()}, not a ButterflyDense.`);
+    if (!(layer instanceof ButterflyDense)) {
+      throw new Error(
+        `PEFT adapter: layer '${layer.name}' for BOFT module '${torchName}' is a ${layer.getClassName()}, ` +
+          'not a ButterflyDense.',
+      );
     }
     const r = tensors.boftR!;
     if (r.shape.length !== 4 || r.shape[2] !== r.shape[3]) {
       throw new Error(`PEFT adapter: ${src('boft_R')} has shape [${r.shape}], expected [m, N, b, b].`);
     }
     const [m, n, b] = r.shape;
-    writeWeight(layer, 'boft_r', boftParamsFromPeft(r.data as Float32Array, m, n, b), [m, n, (b * (b - 1)) / 2], src('boft_R'));
+    writeWeight(
+      layer,
+      'boft_r',
+      boftParamsFromPeft(r.data as Float32Array, m, n, b),
+      [m, n, packedSize(b)],
+      src('boft_R'),
+    );
     const s = tensors.boftS!;
-    writeWeight(layer, 'boft_s', Float32Array.from(s.data as Float32Array), [s.data.length], src('boft_s'));
+    writeVector(layer, 'boft_s', s, src('boft_s'));
   }
-  if (tensors.bias != null) writeWeight(layer, 'bias', Float32Array.from(tensors.bias.data as Float32Array), [tensors.bias.data.length], src('base_layer.bias'));
+  if (tensors.bias != null) writeVector(layer, 'bias', tensors.bias, src('base_layer.bias'));
 }
 
 /** Writes a torch Linear's weight (`[n, d]`) and/or bias into a tfjs Dense-like layer (kernel = weightᵀ). */
@@ -266,12 +324,21 @@ export function setLinearWeights(layer: layers.Layer, torchName: string,
                                  w: { weight?: SafetensorsTensor; bias?: SafetensorsTensor }): void {
   if (w.weight != null) {
     if (w.weight.shape.length !== 2) {
-      throw new Error(`PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module weights map to tfjs Dense kernels.`);
+      throw new Error(
+        `PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module ` +
+          'weights map to tfjs Dense kernels.',
+      );
     }
     const [n, d] = w.weight.shape;
-    writeWeight(layer, 'kernel', transpose2d(w.weight.data as Float32Array, n, d), [d, n], `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`);
+    writeWeight(
+      layer,
+      'kernel',
+      transpose2d(w.weight.data as Float32Array, n, d),
+      [d, n],
+      `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`,
+    );
   }
-  if (w.bias != null) writeWeight(layer, 'bias', Float32Array.from(w.bias.data as Float32Array), [w.bias.data.length], `PEFT tensor '${PREFIX}${torchName}.bias'`);
+  if (w.bias != null) writeVector(layer, 'bias', w.bias, `PEFT tensor '${PREFIX}${torchName}.bias'`);
 }
 
 /**
@@ -283,13 +350,17 @@ function boftOptionsForTensors(parsed: ParsedPeftAdapter): ReturnType<typeof bof
   const opts = boftOptionsFromPeft(parsed.config);
   const ms = [...new Set([...parsed.adapted.values()].map((t) => t.boftR!.shape[0]))];
   if (ms.length > 1) {
-    throw new Error(`PEFT adapter: the boft_R tensors have different numbers of butterfly factors (${ms.join(', ')}); ` +
-      'a PEFT BOFT adapter has one.');
+    throw new Error(
+      `PEFT adapter: the boft_R tensors have different numbers of butterfly factors (${ms.join(', ')}); ` +
+        'a PEFT BOFT adapter has one.',
+    );
   }
   if (ms[0] !== opts.boftNButterflyFactor) {
-    warnOnce(`PEFT adapter: adapter_config.json says boft_n_butterfly_factor=${opts.boftNButterflyFactor} but boft_R holds ` +
-      `${ms[0]} factor(s): PEFT trained it without its CUDA extension, which silently falls back to 1. Using ` +
-      `boftNButterflyFactor=${ms[0]}, as PEFT computed.`);
+    warnOnce(
+      `PEFT adapter: adapter_config.json says boft_n_butterfly_factor=${opts.boftNButterflyFactor} but boft_R holds ` +
+        `${ms[0]} factor(s): PEFT trained it without its CUDA extension, which silently falls back to 1. Using ` +
+        `boftNButterflyFactor=${ms[0]}, as PEFT computed.`,
+    );
     return { ...opts, boftNButterflyFactor: ms[0] };
   }
   return opts;
@@ -305,7 +376,7 @@ function escapeRegExp(s: string): string {
  * and `adapter_model.safetensors` (a directory path in Node, or the files in memory anywhere),
  * swaps the adapted layers for `OrthogonalDense` / `ButterflyDense` with `applyOft` /
  * `applyBoft` (PEFT's options, its bias mode and its `modules_to_save` carried over), and sets
- * the adapter parameters with SPEC §2's conventions, plus any biases and `modules_to_save`
+ * the adapter parameters with docs/math.md §7's conventions, plus any biases and `modules_to_save`
  * weights the file holds. Returns the new model; `model` is not changed. The result computes
  * what PEFT computes (verified to 1e-5 relative against PEFT 0.21.2).
  *
@@ -376,18 +447,29 @@ function checkTargetModules(parsed: ParsedPeftAdapter): void {
 }
 
 /** `importPeftAdapter` on an already parsed adapter (synchronous). */
-export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, options: ImportPeftAdapterOptions = {}): LayersModel {
+export function applyPeftAdapter(
+  model: LayersModel,
+  parsed: ParsedPeftAdapter,
+  options: ImportPeftAdapterOptions = {},
+): LayersModel {
   const { config, method } = parsed;
   checkTargetModules(parsed);
+  const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT);
   const targets = new Map<string, string>(); // tfjs name → torch name
   for (const torchName of parsed.adapted.keys()) {
     const tfjsName = torchToTfjs(options.nameMap, torchName);
     const layer = findLayer(model, tfjsName);
-    if (layer.getClassName() !== 'Dense') {
-      throw new Error(`PEFT adapter: torch module '${torchName}' maps to tfjs layer '${tfjsName}', a ${layer.getClassName()}; ` +
-        'OFT/BOFT adapters apply to Dense layers (torch nn.Linear).');
+    if (!adaptable.includes(layer.getClassName())) {
+      throw new Error(
+        `PEFT adapter: torch module '${torchName}' maps to tfjs layer '${tfjsName}', a ` +
+          `${layer.getClassName()}; OFT/BOFT adapters apply to ${adaptable.join(' or ')} layers (torch nn.Linear).`,
+      );
     }
-    if (targets.has(tfjsName)) throw new Error(`PEFT adapter: torch modules '${targets.get(tfjsName)}' and '${torchName}' both map to tfjs layer '${tfjsName}'.`);
+    if (targets.has(tfjsName))
+      throw new Error(
+        `PEFT adapter: torch modules '${targets.get(tfjsName)}' and '${torchName}' both map to tfjs layer ` +
+          `'${tfjsName}'.`,
+      );
     targets.set(tfjsName, torchName);
   }
   const plain = new Map<string, string>();
@@ -400,9 +482,10 @@ export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, 
   const targetModules = new RegExp(`^(?:${[...targets.keys()].map(escapeRegExp).join('|')})$`);
   const bias = (config.bias ?? 'none') as 'none' | 'all' | 'oft_only' | 'boft_only';
   const surgery = { targetModules, modulesToSave: saved.length ? saved : undefined };
-  const adapted = method === 'oft'
-    ? applyOft(model, { ...surgery, ...oftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'oft_only' })
-    : applyBoft(model, { ...surgery, ...boftOptionsForTensors(parsed), bias: bias as 'none' | 'all' | 'boft_only' });
+  const adapted =
+    method === 'oft'
+      ? applyOft(model, { ...surgery, ...oftOptionsFromPeft(config), bias: bias as 'none' | 'all' | 'oft_only' })
+      : applyBoft(model, { ...surgery, ...boftOptionsForTensors(parsed), bias: bias as 'none' | 'all' | 'boft_only' });
   try {
     for (const [tfjsName, torchName] of targets) {
       setPeftModuleWeights(findLayer(adapted, tfjsName), torchName, parsed.adapted.get(torchName)!, config);
@@ -420,25 +503,143 @@ export function applyPeftAdapter(model: LayersModel, parsed: ParsedPeftAdapter, 
 // ---------------------------------------------------------------------------------------------
 // Export
 
-interface AdapterLayerView {
-  layer: layers.Layer;
+/** One adapter layer of the model being exported, with its torch module name. */
+interface ExportedLayer<L extends AdapterDense = AdapterDense> {
+  layer: L;
   torchName: string;
-  config: Record<string, unknown>;
+}
+
+/** The method-specific part of an export: config entries and tensors. */
+interface MethodExport {
+  config: PeftAdapterConfig;
+  tensors: Record<string, SafetensorsInput>;
 }
 
 function readValues(v: LayerVariable): Float32Array {
   return (v.read() as tf.Tensor).dataSync() as Float32Array;
 }
 
-function uniform<T>(views: AdapterLayerView[], what: string, get: (v: AdapterLayerView) => T): T {
+function uniform<T>(views: ExportedLayer[], what: string, get: (v: ExportedLayer) => T): T {
   const vals = views.map(get);
   const first = JSON.stringify(vals[0]);
   const odd = views.filter((_, i) => JSON.stringify(vals[i]) !== first);
   if (odd.length > 0) {
-    throw new Error(`PEFT export: ${what} differs between adapter layers (${views.map((v, i) => `${v.layer.name}: ${JSON.stringify(vals[i])}`).join(', ')}); ` +
-      'a PEFT config holds one value for all target modules. Export the layers separately or use one value.');
+    const listed = views.map((v, i) => `${v.layer.name}: ${JSON.stringify(vals[i])}`).join(', ');
+    throw new Error(`PEFT export: ${what} differs between adapter layers (${listed}); a PEFT config holds one value ` +
+      'for all target modules. Export the layers separately or use one value.');
   }
   return vals[0];
+}
+
+/** The options of `method` that PEFT holds as one value, read from the layers' fields (each must agree). */
+function uniformPeftOptions(method: AdapterMethod, views: ExportedLayer[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { peft_type: method.peft.type };
+  for (const o of method.peft.options) {
+    if (!o.fromShapes)
+      out[o.peftKey] = uniform(views, o.key, (v) => (v.layer as unknown as Record<string, unknown>)[o.key]);
+  }
+  return out;
+}
+
+/**
+ * One block size for all layers if they share it, else one block count; PEFT configs hold
+ * one of the two. Returns `[size, count]` with the other 0.
+ */
+function sharedGeometry(views: ExportedLayer[], geometry: Array<{ b: number; n: number }>, method: string,
+  countName: string): [number, number] {
+  if (geometry.every((g) => g.b === geometry[0].b)) return [geometry[0].b, 0];
+  if (geometry.every((g) => g.n === geometry[0].n)) return [0, geometry[0].n];
+  const listed = views.map((v, i) => `${v.layer.name}: b=${geometry[i].b}, ${countName}=${geometry[i].n}`).join('; ');
+  throw new Error(`PEFT export: the ${method} layers have neither one block size nor one number of blocks ` +
+    `(${listed}); a PEFT ${method}Config holds one block size or one number of blocks.`);
+}
+
+function exportOft(views: ExportedLayer<OrthogonalDense>[]): MethodExport {
+  const config = uniformPeftOptions(OFT, views) as PeftAdapterConfig;
+  const geometry = views.map(({ layer }) => {
+    const b = blockSizeFromPacked(layer.packedParameters.shape[1] as number, `OrthogonalDense '${layer.name}'`);
+    return { b, n: layer.inputDim / b };
+  });
+  [config.oft_block_size, config.r] = sharedGeometry(views, geometry, 'OFT', 'r');
+  const neumann = config.use_cayley_neumann as boolean;
+  if (neumann) {
+    config.num_cayley_neumann_terms = neumannTermsToPeft(config.num_cayley_neumann_terms as number,
+      `OrthogonalDense '${views[0].layer.name}'`);
+  }
+  const tensors: Record<string, SafetensorsInput> = {};
+  for (const { layer, torchName } of views) {
+    const w = layer.packedParameters;
+    tensors[`${PREFIX}${torchName}.oft_R.weight`] = {
+      shape: w.shape as number[],
+      data: oftParamsToPeft(readValues(w), neumann),
+    };
+  }
+  return { config, tensors };
+}
+
+function exportBoft(views: ExportedLayer<ButterflyDense>[]): MethodExport {
+  for (const { layer } of views) {
+    if (layer.useCayleyNeumann) {
+      throw new Error(`PEFT export: ButterflyDense '${layer.name}' uses the Cayley–Neumann series; PEFT's BOFT only ` +
+        'has the exact Cayley transform. Train with useCayleyNeumann: false for an adapter that PEFT loads.');
+    }
+  }
+  const config = uniformPeftOptions(BOFT, views) as PeftAdapterConfig;
+  const geometry = views.map(({ layer }) => ({ b: layer.blockSizeResolved, n: layer.blockNumResolved }));
+  [config.boft_block_size, config.boft_block_num] = sharedGeometry(views, geometry, 'BOFT', 'N');
+  const tensors: Record<string, SafetensorsInput> = {};
+  for (const { layer, torchName } of views) {
+    const m = layer.boftNButterflyFactor;
+    const { b, n } = { b: layer.blockSizeResolved, n: layer.blockNumResolved };
+    const data = boftParamsToPeft(readValues(layer.packedParameters), m, n, b);
+    tensors[`${PREFIX}${torchName}.boft_R`] = { shape: [m, n, b, b], data };
+    tensors[`${PREFIX}${torchName}.boft_s`] = { shape: [layer.units, 1], data: readValues(layer.boftScale) };
+  }
+  return { config, tensors };
+}
+
+/** Config entries every export writes with the same value (what PEFT itself writes for these adapters). */
+const PEFT_CONFIG_CONSTANTS = {
+  auto_mapping: null,
+  exclude_modules: null,
+  fan_in_fan_out: false,
+  inference_mode: true,
+  init_weights: true,
+  layers_pattern: null,
+  layers_to_transform: null,
+  peft_version: PEFT_VERSION_VERIFIED,
+  revision: null,
+  task_type: null,
+};
+
+/** With `bias: 'all'`: the biases of the plain Dense layers that are neither adapted nor saved whole. */
+function otherDenseBiases(model: LayersModel, saved: Set<string>, nameMap: PeftNameMap | undefined):
+  Record<string, SafetensorsInput> {
+  const out: Record<string, SafetensorsInput> = {};
+  for (const l of allLayers(model)) {
+    const b = weightOf(l, 'bias');
+    // Adapter layers are not of class Dense: their biases are written with the adapters.
+    if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
+    out[`${PREFIX}${tfjsToTorch(nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+  }
+  return out;
+}
+
+/** Adds weight (torch layout) and bias of the `modules_to_save` layer `name` to `tensors`; returns its torch name. */
+function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap | undefined,
+  tensors: Record<string, SafetensorsInput>): string {
+  const l = findLayer(model, name, 'PEFT export');
+  if (l.getClassName() !== 'Dense') {
+    throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers ` +
+      '(torch Linear) can be written.');
+  }
+  const torchName = tfjsToTorch(nameMap, name);
+  const k = weightOf(l, 'kernel')!;
+  const [d, n] = k.shape as number[];
+  tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
+  const b = weightOf(l, 'bias');
+  if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
+  return torchName;
 }
 
 /**
@@ -449,146 +650,69 @@ function uniform<T>(views: AdapterLayerView[], what: string, get: (v: AdapterLay
  */
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
   const adapterLayers = findAdapterLayers(model);
-  if (adapterLayers.length === 0) throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
-  const classes = new Set(adapterLayers.map((l) => l.getClassName()));
-  if (classes.size > 1) {
-    throw new Error(`PEFT export: the model mixes OrthogonalDense and ButterflyDense layers (${adapterLayers.map((l) => `${l.name}: ${l.getClassName()}`).join(', ')}); ` +
+  if (adapterLayers.length === 0) {
+    throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
+  }
+  const methods = new Set(adapterLayers.map((l) => methodOfLayer(l)));
+  const method = methodOfLayer(adapterLayers[0])!;
+  if (methods.size > 1) {
+    const listed = adapterLayers.map((l) => `${l.name}: ${l.getClassName()}`).join(', ');
+    throw new Error(`PEFT export: the model mixes OrthogonalDense and ButterflyDense layers (${listed}); ` +
       'a PEFT adapter holds one method. Export them as two adapters.');
   }
-  const isOft = classes.has('OrthogonalDense');
-  const views: AdapterLayerView[] = adapterLayers.map((layer) => ({
-    layer, torchName: tfjsToTorch(options.nameMap, layer.name), config: layer.getConfig() as Record<string, unknown>,
+  const views: ExportedLayer[] = adapterLayers.map((layer) => ({
+    layer,
+    torchName: tfjsToTorch(options.nameMap, layer.name),
   }));
-  const tensors: Record<string, SafetensorsInput> = {};
-  let config: PeftAdapterConfig;
   const record = getSurgeryRecord(model);
-  const biasTrainable = views.some((v) => weightOf(v.layer, 'bias')?.trainable);
-  const bias = options.bias ?? record?.bias ?? (biasTrainable ? (isOft ? 'oft_only' : 'boft_only') : 'none');
-  const validBias = isOft ? ['none', 'all', 'oft_only'] : ['none', 'all', 'boft_only'];
-  if (!validBias.includes(bias)) throw new Error(`PEFT export: bias '${bias}' is not valid for ${isOft ? 'OFT' : 'BOFT'}; use one of ${validBias.join(', ')}.`);
-
-  if (isOft) {
-    const shapes = views.map((v) => weightOf(v.layer, 'oft_r')!.shape as number[]);
-    const geometry = views.map((v, i) => {
-      const b = blockSizeOfPacked(shapes[i][1], `OrthogonalDense '${v.layer.name}'`);
-      const d = weightOf(v.layer, 'kernel')!.shape[0] as number;
-      return { b, r: d / b };
-    });
-    const neumann = uniform(views, 'useCayleyNeumann', (v) => v.config.useCayleyNeumann as boolean);
-    const terms = uniform(views, 'numCayleyNeumannTerms', (v) => v.config.numCayleyNeumannTerms as number);
-    const blockShare = uniform(views, 'blockShare', (v) => v.config.blockShare as boolean);
-    const coft = uniform(views, 'coft', (v) => v.config.coft as boolean);
-    const eps = uniform(views, 'eps', (v) => v.config.eps as number);
-    const moduleDropout = uniform(views, 'moduleDropout', (v) => v.config.moduleDropout as number);
-    let oftBlockSize = 0;
-    let r = 0;
-    if (geometry.every((g) => g.b === geometry[0].b)) oftBlockSize = geometry[0].b;
-    else if (geometry.every((g) => g.r === geometry[0].r)) r = geometry[0].r;
-    else {
-      throw new Error(`PEFT export: the OFT layers have neither one block size nor one number of blocks ` +
-        `(${views.map((v, i) => `${v.layer.name}: b=${geometry[i].b}, r=${geometry[i].r}`).join('; ')}); a PEFT OFTConfig holds one oft_block_size or one r.`);
-    }
-    config = {
-      peft_type: 'OFT', r, oft_block_size: oftBlockSize, module_dropout: moduleDropout, coft, eps, block_share: blockShare,
-      use_cayley_neumann: neumann,
-      num_cayley_neumann_terms: neumann ? neumannTermsToPeft(terms, `OrthogonalDense '${views[0].layer.name}'`) : terms,
-    };
-    for (const v of views) {
-      const w = weightOf(v.layer, 'oft_r')!;
-      tensors[`${PREFIX}${v.torchName}.oft_R.weight`] = { shape: w.shape as number[], data: oftParamsToPeft(readValues(w), neumann) };
-    }
-  } else {
-    const geometry = views.map((v) => {
-      const s = weightOf(v.layer, 'boft_r')!.shape as number[];
-      return { m: s[0], n: s[1], b: blockSizeOfPacked(s[2], `ButterflyDense '${v.layer.name}'`) };
-    });
-    for (const v of views) {
-      if (v.config.useCayleyNeumann) {
-        throw new Error(`PEFT export: ButterflyDense '${v.layer.name}' uses the Cayley–Neumann series; PEFT's BOFT only ` +
-          'has the exact Cayley transform. Train with useCayleyNeumann: false for an adapter that PEFT loads.');
-      }
-    }
-    const m = uniform(views, 'boftNButterflyFactor', (v) => (weightOf(v.layer, 'boft_r')!.shape[0] as number));
-    const boftDropout = uniform(views, 'boftDropout', (v) => v.config.boftDropout as number);
-    let boftBlockSize = 0;
-    let boftBlockNum = 0;
-    if (geometry.every((g) => g.b === geometry[0].b)) boftBlockSize = geometry[0].b;
-    else if (geometry.every((g) => g.n === geometry[0].n)) boftBlockNum = geometry[0].n;
-    else {
-      throw new Error(`PEFT export: the BOFT layers have neither one block size nor one number of blocks ` +
-        `(${views.map((v, i) => `${v.layer.name}: b=${geometry[i].b}, N=${geometry[i].n}`).join('; ')}); a PEFT BOFTConfig holds one of them.`);
-    }
-    config = {
-      peft_type: 'BOFT', boft_block_size: boftBlockSize, boft_block_num: boftBlockNum, boft_n_butterfly_factor: m,
-      boft_dropout: boftDropout,
-    };
-    views.forEach((v, i) => {
-      const { m: mm, n, b } = geometry[i];
-      tensors[`${PREFIX}${v.torchName}.boft_R`] = { shape: [mm, n, b, b], data: boftParamsToPeft(readValues(weightOf(v.layer, 'boft_r')!), mm, n, b) };
-      const s = weightOf(v.layer, 'boft_s')!;
-      tensors[`${PREFIX}${v.torchName}.boft_s`] = { shape: [s.shape[0] as number, 1], data: readValues(s) };
-    });
+  const biasTrainable = views.some((v) => v.layer.baseBias?.trainable);
+  const bias = options.bias ?? record?.bias ?? (biasTrainable ? method.layerBias : 'none');
+  const validBias = ['none', 'all', method.layerBias];
+  if (!validBias.includes(bias)) {
+    throw new Error(
+      `PEFT export: bias '${bias}' is not valid for ${method.peft.type}; use one of ${validBias.join(', ')}.`,
+    );
   }
+  const { config, tensors } = method === OFT
+    ? exportOft(views as ExportedLayer<OrthogonalDense>[])
+    : exportBoft(views as ExportedLayer<ButterflyDense>[]);
 
   if (bias !== 'none') {
-    for (const v of views) {
-      const b = weightOf(v.layer, 'bias');
-      if (b != null) tensors[`${PREFIX}${v.torchName}.base_layer.bias`] = { shape: b.shape as number[], data: readValues(b) };
+    for (const { layer, torchName } of views) {
+      const b = layer.baseBias;
+      const key = `${PREFIX}${torchName}.base_layer.bias`;
+      if (b != null) tensors[key] = { shape: b.shape as number[], data: readValues(b) };
     }
   }
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
-  if (bias === 'all') {
-    for (const l of allLayers(model)) {
-      const b = weightOf(l, 'bias');
-      // Adapter layers are not of class Dense: their biases were written above.
-      if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
-      tensors[`${PREFIX}${tfjsToTorch(options.nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
-    }
-  }
-  const modulesToSave: string[] = [];
-  for (const name of saved) {
-    const l = findLayer(model, name, 'PEFT export');
-    if (l.getClassName() !== 'Dense') {
-      throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers (torch Linear) can be written.`);
-    }
-    const torchName = tfjsToTorch(options.nameMap, name);
-    modulesToSave.push(torchName);
-    const k = weightOf(l, 'kernel')!;
-    const [d, n] = k.shape as number[];
-    tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
-    const b = weightOf(l, 'bias');
-    if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
-  }
-
+  if (bias === 'all') Object.assign(tensors, otherDenseBiases(model, saved, options.nameMap));
+  const modulesToSave = [...saved].map((name) => writeSavedModule(model, name, options.nameMap, tensors));
   const full: PeftAdapterConfig = {
     ...config,
-    auto_mapping: null,
+    ...PEFT_CONFIG_CONSTANTS,
     base_model_name_or_path: options.baseModelNameOrPath ?? null,
     bias,
-    exclude_modules: null,
-    fan_in_fan_out: false,
-    inference_mode: true,
-    init_weights: true,
-    layers_pattern: null,
-    layers_to_transform: null,
     modules_to_save: modulesToSave.length ? modulesToSave : null,
-    peft_version: PEFT_VERSION_VERIFIED,
-    revision: null,
     target_modules: views.map((v) => v.torchName).sort(),
-    task_type: null,
   };
   const sorted = Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]])) as PeftAdapterConfig;
-  return { config: sorted, configJson: `${JSON.stringify(sorted, null, 2)}\n`, weights: writeSafetensors(tensors, { format: 'pt' }) };
+  return {
+    config: sorted,
+    configJson: `${JSON.stringify(sorted, null, 2)}\n`,
+    weights: writeSafetensors(tensors, { format: 'pt' }),
+  };
 }
 
 /**
  * Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (Node), loadable with
  * `PeftModel.from_pretrained(torch_model, dir)`. See `exportPeftAdapterFiles` for the rules.
  */
-export async function exportPeftAdapter(model: LayersModel, dir: string, options: ExportPeftAdapterOptions = {}): Promise<PeftAdapterExport> {
+export async function exportPeftAdapter(
+  model: LayersModel,
+  dir: string,
+  options: ExportPeftAdapterOptions = {},
+): Promise<PeftAdapterExport> {
   const out = exportPeftAdapterFiles(model, options);
   await writeFiles(dir, { 'adapter_config.json': out.configJson, 'adapter_model.safetensors': out.weights });
   return out;
 }
-
-export { boftOptionsFromPeft, oftOptionsFromPeft };

@@ -1,6 +1,7 @@
-// How Hugging Face PEFT's OFT and BOFT parameters and configs map to tfjs-oft's (SPEC §1–§4),
-// verified against peft 0.21.2 (the fixtures in test/fixtures/peft/ are written by it).
-// Pure functions on plain arrays: no tfjs, no file access.
+// How Hugging Face PEFT's OFT and BOFT parameters and configs map to tfjs-oft's
+// (docs/math.md §7), verified against peft 0.21.2 (the fixtures in test/fixtures/peft/ are
+// written by it). Pure functions on plain arrays: no tensors, no file access. Which options
+// cross under which names is part of each method's description (methods/adapter-methods.ts).
 //
 // OFT:  PEFT stores `oft_R.weight` [r, b(b−1)/2], the strict upper triangle of Q row by row, as
 //       we do (Q = U − Uᵀ). Its Cayley–Neumann mode (the default) computes what ours computes
@@ -8,6 +9,9 @@
 //       inverse of ours: the parameters are negated on the way in and out.
 // BOFT: PEFT stores full b×b matrices `boft_R` [m, N, b, b] and uses Q_peft = ½(A − Aᵀ) with the
 //       same inverse exact Cayley: ours is Q = −½(A − Aᵀ), packed. `boft_s` is [n, 1] there, [n] here.
+
+import { AdapterMethod, BOFT, OFT } from '../methods/adapter-methods';
+import { packedSize } from '../ops/skew';
 
 /** PEFT version the conventions were verified against (written into exported configs). */
 export const PEFT_VERSION_VERIFIED = '0.21.2';
@@ -82,7 +86,8 @@ export function neumannTermsToPeft(n: number, layer: string): number {
 function num(c: PeftAdapterConfig, key: string, dflt: number): number {
   const v = c[key];
   if (v == null) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${WHO}: ${key} must be a number, got ${JSON.stringify(v)}.`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`${WHO}: ${key} must be a number, got ${JSON.stringify(v)}.`);
   return v;
 }
 
@@ -102,42 +107,31 @@ function checkCommon(c: PeftAdapterConfig): void {
   }
 }
 
+/** The options of `method` that a PEFT config holds, by our keys (PEFT's defaults for missing keys). */
+function optionsFromPeft(method: AdapterMethod, c: PeftAdapterConfig): Record<string, unknown> {
+  if (c.peft_type !== method.peft.type) {
+    throw new Error(`${WHO}: expected peft_type '${method.peft.type}', got '${c.peft_type}'.`);
+  }
+  checkCommon(c);
+  const out: Record<string, unknown> = {};
+  for (const o of method.peft.options) {
+    const d = o.peftDefault;
+    out[o.key] = typeof d === 'number' ? num(c, o.peftKey, d) : bool(c, o.peftKey, d);
+  }
+  return out;
+}
+
 /** `OrthogonalDense` options for a PEFT OFT config (PEFT's defaults for missing keys). */
 export function oftOptionsFromPeft(c: PeftAdapterConfig): OftOptionsFromPeft {
-  if (c.peft_type !== 'OFT') throw new Error(`${WHO}: expected peft_type 'OFT', got '${c.peft_type}'.`);
-  checkCommon(c);
-  const useCayleyNeumann = bool(c, 'use_cayley_neumann', true);
-  const terms = num(c, 'num_cayley_neumann_terms', 5);
-  return {
-    oftBlockSize: num(c, 'oft_block_size', 32),
-    r: num(c, 'r', 0),
-    useCayleyNeumann,
-    numCayleyNeumannTerms: useCayleyNeumann ? neumannTermsFromPeft(terms) : Math.max(terms, 3),
-    coft: bool(c, 'coft', false),
-    eps: num(c, 'eps', 6e-5),
-    blockShare: bool(c, 'block_share', false),
-    moduleDropout: num(c, 'module_dropout', 0),
-  };
+  const options = optionsFromPeft(OFT, c) as unknown as OftOptionsFromPeft;
+  const terms = options.numCayleyNeumannTerms;
+  options.numCayleyNeumannTerms = options.useCayleyNeumann ? neumannTermsFromPeft(terms) : Math.max(terms, 3);
+  return options;
 }
 
-/** `ButterflyDense` options for a PEFT BOFT config (PEFT's defaults for missing keys). */
+/** `ButterflyDense` options for a PEFT BOFT config (PEFT's defaults for missing keys; PEFT's BOFT is exact Cayley). */
 export function boftOptionsFromPeft(c: PeftAdapterConfig): BoftOptionsFromPeft {
-  if (c.peft_type !== 'BOFT') throw new Error(`${WHO}: expected peft_type 'BOFT', got '${c.peft_type}'.`);
-  checkCommon(c);
-  return {
-    boftBlockSize: num(c, 'boft_block_size', 4),
-    boftBlockNum: num(c, 'boft_block_num', 0),
-    boftNButterflyFactor: num(c, 'boft_n_butterfly_factor', 1),
-    boftDropout: num(c, 'boft_dropout', 0),
-    useCayleyNeumann: false,
-  };
-}
-
-/** `b` from a packed length `b(b−1)/2`; throws if it is not one. */
-export function blockSizeOfPacked(p: number, what: string): number {
-  const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
-  if ((b * (b - 1)) / 2 !== p) throw new Error(`${what}: ${p} is not a packed skew size b(b−1)/2.`);
-  return b;
+  return { ...(optionsFromPeft(BOFT, c) as unknown as BoftOptionsFromPeft), useCayleyNeumann: false };
 }
 
 /**
@@ -158,8 +152,9 @@ export const oftParamsToPeft = oftParamsFromPeft;
  * `v = upper triangle of Q`, `Q = −½(A − Aᵀ)`.
  */
 export function boftParamsFromPeft(a: ArrayLike<number>, m: number, n: number, b: number): Float32Array {
-  const p = (b * (b - 1)) / 2;
-  if (a.length !== m * n * b * b) throw new Error(`${WHO}: boft_R has ${a.length} values, expected ${m}·${n}·${b}·${b}.`);
+  const p = packedSize(b);
+  if (a.length !== m * n * b * b)
+    throw new Error(`${WHO}: boft_R has ${a.length} values, expected ${m}·${n}·${b}·${b}.`);
   const out = new Float32Array(m * n * p);
   for (let blk = 0; blk < m * n; blk++) {
     const base = blk * b * b;
@@ -173,7 +168,7 @@ export function boftParamsFromPeft(a: ArrayLike<number>, m: number, n: number, b
 
 /** Our packed `boft_r` → PEFT's `boft_R` as the skew matrix `A = −Q` (so that ½(A − Aᵀ) = −Q). */
 export function boftParamsToPeft(v: ArrayLike<number>, m: number, n: number, b: number): Float32Array {
-  const p = (b * (b - 1)) / 2;
+  const p = packedSize(b);
   if (v.length !== m * n * p) throw new Error(`${WHO}: boft_r has ${v.length} values, expected ${m}·${n}·${p}.`);
   const out = new Float32Array(m * n * b * b);
   for (let blk = 0; blk < m * n; blk++) {

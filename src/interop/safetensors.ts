@@ -36,7 +36,9 @@ const MAX_HEADER = 100 * 1024 * 1024;
 function toBytes(source: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  throw new Error(`safetensors: expected an ArrayBuffer or a typed array / Buffer, got ${Object.prototype.toString.call(source)}.`);
+  throw new Error(
+    `safetensors: expected an ArrayBuffer or a typed array / Buffer, got ${Object.prototype.toString.call(source)}.`,
+  );
 }
 
 function product(shape: number[]): number {
@@ -224,7 +226,8 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>,
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`safetensors: metadata value of '${k}' must be a string, got ${typeof v}.`);
+      if (typeof v !== 'string')
+        throw new Error(`safetensors: metadata value of '${k}' must be a string, got ${typeof v}.`);
     }
     header.__metadata__ = metadata;
   }
@@ -235,7 +238,9 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>,
     const dtype = t.dtype ?? (t.data instanceof Float64Array ? 'F64' : 'F32');
     const count = product(t.shape);
     if (t.data.length !== count) {
-      throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape}] needs ${count}.`);
+      throw new Error(
+        `safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape}] needs ${count}.`,
+      );
     }
     const size = count * BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };

@@ -3,7 +3,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs } from './dense-args';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { checkRate } from '../helpers';
+import { denseConfigOf, denseTemplate, DenseLayerArgs, ResolvedDenseArgs, serializeRegularizer } from './dense-args';
 
 /** Arguments every adapter layer accepts on top of the usual `Dense` ones. */
 export interface AdapterDenseArgs extends DenseLayerArgs {
@@ -18,7 +20,7 @@ type Shape = Array<number | null>;
 
 /**
  * Base class of `OrthogonalDense` and `ButterflyDense`. Subclasses create their adapter
- * weights in `buildAdapter`, rotate inputs in `adaptInput`, and give the dense rotation
+ * weights in `buildAdapter`, compute `(x · R) · K` in `adaptedProduct`, and give the dense rotation
  * `R` (`d × d`) in `denseRotation`. Not meant to be used directly.
  */
 export abstract class AdapterDense extends layers.Layer {
@@ -29,6 +31,7 @@ export abstract class AdapterDense extends layers.Layer {
   protected kernel!: LayerVariable;
   protected bias: LayerVariable | null = null;
   protected readonly dense: ResolvedDenseArgs;
+  private rate = 0;
   private readonly template: layers.Layer;
 
   constructor(args: AdapterDenseArgs) {
@@ -78,9 +81,9 @@ export abstract class AdapterDense extends layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs?.training === true;
-      const rotated = this.adapterEnabled ? this.adaptInput(x, training) : x;
-      const flat = tf.reshape(rotated, [-1, this.inputDim]) as tf.Tensor2D;
-      let y: tf.Tensor = tf.matMul(flat, this.kernel.read() as tf.Tensor2D);
+      const flat = tf.reshape(x, [-1, this.inputDim]) as tf.Tensor2D;
+      const kernel = this.kernel.read() as tf.Tensor2D;
+      let y: tf.Tensor = this.adapterEnabled ? this.adaptedProduct(flat, kernel, training) : tf.matMul(flat, kernel);
       if (this.adapterEnabled) y = this.scaleOutput(y);
       if (this.bias != null) y = tf.add(y, this.bias.read());
       y = this.dense.activation.apply(y);
@@ -91,12 +94,22 @@ export abstract class AdapterDense extends layers.Layer {
   /** Whether blocks use the Cayley–Neumann series (otherwise the exact Cayley transform). */
   abstract readonly useCayleyNeumann: boolean;
 
+  /** The name of the method's dropout option (`moduleDropout`, `boftDropout`), for messages. */
+  protected abstract readonly dropoutOption: string;
+
   /**
    * The layer's dropout rate under one name (`moduleDropout` of OFT, `boftDropout` of BOFT),
-   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`.
+   * for code that drives every adapter alike, such as `ModuleDropoutSchedule`. In [0, 1);
+   * may be changed between batches.
    */
-  abstract get dropoutRate(): number;
-  abstract set dropoutRate(rate: number);
+  get dropoutRate(): number {
+    return this.rate;
+  }
+
+  set dropoutRate(rate: number) {
+    checkRate(`${this.getClassName()} '${this.name}'`, this.dropoutOption, rate);
+    this.rate = rate;
+  }
 
   /** The trainable packed skew-symmetric parameters (`oft_r`, `boft_r`), blocks on the last axis. */
   abstract get packedParameters(): LayerVariable;
@@ -104,7 +117,7 @@ export abstract class AdapterDense extends layers.Layer {
   /** Every block rotation of the layer, `[blocks, b, b]` (no dropout). */
   abstract blockRotations(): tf.Tensor3D;
 
-  /** The dense `d × d` rotation `R` of SPEC §0 (for inspection, tests and merging). */
+  /** The dense `d × d` rotation `R` of docs/math.md §1 (for inspection, tests and merging). */
   abstract denseRotation(): tf.Tensor2D;
 
   /**
@@ -146,11 +159,38 @@ export abstract class AdapterDense extends layers.Layer {
   /** Creates the adapter weights for input dimension `d` (validating against it). */
   protected abstract buildAdapter(d: number): void;
 
-  /** `x` (`[..., d]`) rotated by the adapter; `training` enables dropout. */
-  protected abstract adaptInput(x: tf.Tensor, training: boolean): tf.Tensor;
+  /**
+   * `(x · R) · K` for rows `x` (`[rows, d]`) and the frozen kernel `K`; `training` enables
+   * dropout. One fused op: gradients reach `x` and the adapter, never `K`.
+   */
+  protected abstract adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D;
+
+  /**
+   * The names of the method's options (`OFT_OPTION_KEYS`, `BOFT_OPTION_KEYS`): the layer keeps
+   * each in a field of the same name, and its config lists them in this order.
+   */
+  protected abstract readonly optionKeys: readonly string[];
+
+  /**
+   * The adapter options as the layer resolved them (defaults filled in, block sizes as
+   * adjusted), `biasTrainable` included, in serialized form: what surgery and adapter
+   * checkpoints store to make the same adapter again.
+   */
+  adapterOptions(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify({ biasTrainable: this.biasTrainable, ...this.adapterConfig() }));
+  }
 
   /** The adapter's own config entries, camelCase keys (tfjs snake-cases them on save). */
-  protected abstract adapterConfig(): Record<string, unknown>;
+  private adapterConfig(): Record<string, unknown> {
+    const fields = this as unknown as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of this.optionKeys) {
+      out[key] = key.endsWith('Regularizer')
+        ? serializeRegularizer(fields[key] as Regularizer | undefined)
+        : fields[key];
+    }
+    return out;
+  }
 
   /** Per-output scale `s` (`[n]`), or null when the method has none. */
   protected outputScale(): tf.Tensor1D | null {
@@ -170,14 +210,19 @@ export abstract class AdapterDense extends layers.Layer {
     const weights = source.getWeights();
     const kernel = weights[0];
     if (kernel == null || kernel.rank !== 2) {
-      throw new Error(`${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`);
+      throw new Error(
+        `${this.getClassName()} '${this.name}': source layer '${source.name}' has no 2-D kernel; build it first.`,
+      );
     }
     // Build through apply() so that the weights get the layer-name prefix of tfjs' name scope
     // (`name/kernel`); a direct build() names them `kernel`, which collide and do not reload.
     if (!this.built) tf.dispose(this.apply(tf.zeros([1, kernel.shape[0]])) as tf.Tensor);
     this.kernel.write(kernel);
     if (this.bias != null) {
-      if (weights[1] == null) throw new Error(`${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`);
+      if (weights[1] == null)
+        throw new Error(
+          `${this.getClassName()} '${this.name}': source '${source.name}' has no bias but useBias is true.`,
+        );
       this.bias.write(weights[1]);
     }
   }

@@ -1,4 +1,11 @@
-// The adapter options of every layer class, declared once: type, range and default of each.
+// The adapter options of every layer class, declared once: name, type, range and default of each
+// (the option names and docs as TypeScript types are in oft-options.ts / boft-options.ts; the
+// compiler checks that each table lists exactly those options).
+import type { BoftOptions } from './boft-options';
+import type { OftOptions } from './oft-options';
+import {
+  checkAtMost, checkBoolean, checkInteger, checkPositive, checkRate, describeValue,
+} from '../helpers';
 // Constructors (and so fromConfig, adapter checkpoints and PEFT imports, which all construct),
 // setters of rates and applyOft / applyBoft check values against these tables.
 
@@ -37,7 +44,7 @@ export const ADAPTER_DENSE_OPTIONS: OptionSpecs = {
 };
 
 /** `OrthogonalDense` (OFT) options. `oftBlockSize` defaults to 32 when `r` is 0, else to 0. */
-export const OFT_OPTIONS: OptionSpecs = {
+export const OFT_OPTIONS = {
   oftBlockSize: { type: 'integer', min: 0, max: MAX_SIZE, fix: 'Use e.g. 32, or 0 to size blocks by r instead.' },
   r: { type: 'integer', min: 0, max: MAX_SIZE, default: 0, fix: 'Use 0 to size blocks by oftBlockSize instead.' },
   useCayleyNeumann: { type: 'boolean', default: true },
@@ -48,10 +55,10 @@ export const OFT_OPTIONS: OptionSpecs = {
   moduleDropout: { type: 'rate', default: 0 },
   initWeights: { type: 'boolean', default: true },
   oftRegularizer: { type: 'regularizer' },
-};
+} satisfies Record<keyof OftOptions, OptionSpec>;
 
 /** `ButterflyDense` (BOFT) options. */
-export const BOFT_OPTIONS: OptionSpecs = {
+export const BOFT_OPTIONS = {
   boftBlockSize: { type: 'integer', min: 0, max: MAX_SIZE, default: 0,
     fix: 'Use e.g. 8, or 0 to size blocks by boftBlockNum instead.' },
   boftBlockNum: { type: 'integer', min: 0, max: MAX_SIZE, default: 0,
@@ -64,7 +71,7 @@ export const BOFT_OPTIONS: OptionSpecs = {
   numCayleyNeumannTerms: NEUMANN,
   initWeights: { type: 'boolean', default: true },
   boftRegularizer: { type: 'regularizer' },
-};
+} satisfies Record<keyof BoftOptions, OptionSpec>;
 
 /**
  * Arguments of `tf.layers.dense` (and of every tfjs layer) that adapter layers accept as they
@@ -74,46 +81,29 @@ const DENSE_ARGUMENTS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 
   'inputDType', 'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'inputDim',
   'kernelConstraint', 'biasConstraint', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'customObjects'];
 
-/** A value as an error message shows it: numbers plainly, strings quoted, and the JS type when surprising. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (typeof value === 'string') return `'${value}' (a string)`;
-  if (Array.isArray(value)) return `${JSON.stringify(value)} (an array)`;
-  return `${typeof value === 'object' ? JSON.stringify(value) : String(value)} (${typeof value})`;
-}
-
 /** Throws unless `value` satisfies `spec`; the message names the layer, the option, the value and a fix. */
 export function checkOption(who: string, key: string, spec: OptionSpec, value: unknown): void {
-  const got = describeValue(value);
-  const fix = spec.fix == null ? '' : ` ${spec.fix}`;
+  const fix = spec.fix ?? '';
   switch (spec.type) {
     case 'boolean':
-      if (typeof value !== 'boolean') throw new Error(`${who}: ${key} must be true or false, got ${got}.`);
-      return;
+      return checkBoolean(who, key, value);
     case 'rate':
-      if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-        throw new Error(`${who}: ${key} must be in [0, 1), got ${got}. Use e.g. 0.1, or 0 to disable it.`);
-      }
-      return;
+      return checkRate(who, key, value);
     case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= (spec.min ?? -Infinity)) {
-        throw new Error(`${who}: ${key} must be a finite number > ${spec.min ?? '-∞'}, got ${got}.${fix}`);
-      }
+      // The tables only bound numbers from below by 0 (e.g. eps > 0).
+      checkPositive(who, key, value, fix);
       break;
     case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < (spec.min ?? -Infinity)) {
-        throw new Error(`${who}: ${key} must be an integer ≥ ${spec.min ?? '-∞'}, got ${got}.${fix}`);
-      }
+      checkInteger(who, key, value, spec.min ?? -Infinity, fix);
       break;
     case 'regularizer':
       if (value != null && typeof value !== 'string' && typeof value !== 'object') {
-        throw new Error(`${who}: ${key} must be a regularizer, its name or its {className, config}, got ${got}.`);
+        throw new Error(`${who}: ${key} must be a regularizer, its name or its {className, config}, got ` +
+          `${describeValue(value)}.`);
       }
       return;
   }
-  if (spec.max != null && (value as number) > spec.max) {
-    throw new Error(`${who}: ${key} must be at most ${spec.max}, got ${got}.${spec.why == null ? '' : ` ${spec.why}`}`);
-  }
+  if (spec.max != null) checkAtMost(who, key, value as number, spec.max, spec.why);
 }
 
 /**

@@ -29,9 +29,16 @@ const DENSE_KEYS = ['units', 'activation', 'useBias', 'kernelInitializer', 'bias
   'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint',
   'biasConstraint'] as const;
 
+/**
+ * Name of the private template layers. A fixed name keeps them from drawing on tfjs' automatic
+ * layer names, so a user's next `dense` is named as if they did not exist.
+ */
+const TEMPLATE_NAME = 'tfjs_oft_template';
+
 /** Builds the template Dense for `args`; throws tfjs' own error for invalid Dense arguments. */
 export function denseTemplate(args: DenseLayerArgs): { template: layers.Layer; resolved: ResolvedDenseArgs } {
   const template = layers.dense({
+    name: TEMPLATE_NAME,
     units: args.units, activation: args.activation, useBias: args.useBias,
     kernelInitializer: args.kernelInitializer, biasInitializer: args.biasInitializer,
     kernelRegularizer: args.kernelRegularizer, biasRegularizer: args.biasRegularizer,
@@ -52,7 +59,8 @@ export function denseConfigOf(template: layers.Layer): Record<string, unknown> {
 /** Resolves a regularizer identifier, config dict or instance the way tfjs-layers does. */
 export function resolveRegularizer(reg: unknown): Regularizer | undefined {
   if (reg == null) return undefined;
-  const t = layers.dense({ units: 1, kernelRegularizer: reg as DenseLayerArgs['kernelRegularizer'] });
+  const kernelRegularizer = reg as DenseLayerArgs['kernelRegularizer'];
+  const t = layers.dense({ name: TEMPLATE_NAME, units: 1, kernelRegularizer });
   return (t as unknown as ResolvedDenseArgs).kernelRegularizer;
 }
 

@@ -1,47 +1,25 @@
-// OrthogonalDense: OFT / OFTv2 (SPEC §3). A frozen Dense whose input is first rotated by a
-// learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
+// OrthogonalDense: OFT / OFTv2 (docs/math.md §4). A frozen Dense whose input is first rotated
+// by a learned block-diagonal orthogonal matrix, each block the Cayley transform of a packed
 // skew-symmetric parameter vector.
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, LayerVariable } from '@tensorflow/tfjs-layers';
-import type { Regularizer, RegularizerIdentifier } from '@tensorflow/tfjs-layers/dist/regularizers';
-import { cayleyExact, cayleyNeumann } from '../ops/cayley';
+import type { Regularizer } from '@tensorflow/tfjs-layers/dist/regularizers';
+import { cayleyFromPacked } from '../ops/cayley';
 import { blockDiagonal, rotateInput, withIdentityBlocks } from '../ops/block-rotation';
-import { packedSize, skewFromPacked } from '../ops/skew';
+import { rotatedProduct } from '../ops/rotated-product';
+import { packedBlockSquaredNorms, packedSize } from '../ops/skew';
+import { warnOnce } from '../helpers';
 import { AdapterDense, AdapterDenseArgs } from './adapter-dense';
-import { resolveRegularizer, serializeRegularizer } from './dense-args';
-import { checkAdapterArgs, checkOption, OFT_OPTIONS } from './adapter-options';
-import { nearestDivisor, randomSubset, warnOnce } from './validate';
+import { resolveRegularizer } from './dense-args';
+import { checkAdapterArgs, OFT_OPTIONS } from './adapter-options';
+import { OftOptions } from './oft-options';
+import { nearestDivisor, randomSubset } from './validate';
 
 /** Relative slack of the COFT ball test, far above float32 rounding of a norm, far below any training step. */
 const COFT_SLACK = 1e-5;
 
 /** Arguments of `OrthogonalDense`: those of `tf.layers.dense` plus the OFT options. */
-export interface OrthogonalDenseArgs extends AdapterDenseArgs {
-  /**
-   * Size `b` of each orthogonal block (default 32 unless `r` is given). Exactly one of
-   * `oftBlockSize` and `r` must be non-zero. Adjusted to the nearest divisor of the input
-   * dimension, with a warning, when it does not divide it.
-   */
-  oftBlockSize?: number;
-  /** Number of blocks `r` (alternative to `oftBlockSize`; default 0). */
-  r?: number;
-  /** Cayley–Neumann series instead of the exact Cayley transform (default `true`, OFTv2). */
-  useCayleyNeumann?: boolean;
-  /** Number of Neumann terms `N ≥ 3` (default 5). */
-  numCayleyNeumannTerms?: number;
-  /** Constrained OFT: keep every block's ‖Q‖_F ≤ eps/√(stored blocks) (default `false`). */
-  coft?: boolean;
-  /** COFT radius (default 6e-5). */
-  eps?: number;
-  /** One block shared by all `r` positions (default `false`). */
-  blockShare?: boolean;
-  /** Fraction of blocks replaced by the identity for each training batch (default 0). */
-  moduleDropout?: number;
-  /** `true` (default): start at the identity rotation. `false`: random `oft_r ~ N(0, 0.1)`. */
-  initWeights?: boolean;
-  /** Regularizer on `oft_r` (e.g. tfjs-oft's `OrthogonalityRegularizer`). */
-  oftRegularizer?: RegularizerIdentifier | Regularizer;
-}
+export interface OrthogonalDenseArgs extends AdapterDenseArgs, OftOptions {}
 
 /**
  * A drop-in `Dense` with orthogonal fine-tuning. Computes
@@ -50,6 +28,8 @@ export interface OrthogonalDenseArgs extends AdapterDenseArgs {
  */
 export class OrthogonalDense extends AdapterDense {
   static className = 'OrthogonalDense';
+  protected readonly optionKeys = Object.keys(OFT_OPTIONS);
+  protected readonly dropoutOption = 'moduleDropout';
   /** Block size `b` (adjusted to the input dimension once built). */
   oftBlockSize: number;
   /** Number of blocks `r` as configured (0 when `oftBlockSize` was given). */
@@ -64,7 +44,6 @@ export class OrthogonalDense extends AdapterDense {
   random: () => number = Math.random;
   private readonly oftRegularizer?: Regularizer;
   private oftR!: LayerVariable;
-  private dropout: number;
   private numBlocks = 0;
   private blockSize = 0;
 
@@ -85,32 +64,23 @@ export class OrthogonalDense extends AdapterDense {
     this.coft = opts.coft as boolean;
     this.eps = opts.eps as number;
     this.blockShare = opts.blockShare as boolean;
-    this.dropout = opts.moduleDropout as number;
+    this.dropoutRate = opts.moduleDropout as number;
     this.initWeights = opts.initWeights as boolean;
     this.oftRegularizer = resolveRegularizer(args.oftRegularizer);
   }
 
   /** Module dropout rate in [0, 1); may be changed between batches (e.g. by a schedule callback). */
   get moduleDropout(): number {
-    return this.dropout;
+    return this.dropoutRate;
   }
 
   set moduleDropout(rate: number) {
-    checkOption(`OrthogonalDense '${this.name}'`, 'moduleDropout', OFT_OPTIONS.moduleDropout, rate);
-    this.dropout = rate;
+    this.dropoutRate = rate;
   }
 
   /** Number of blocks `r` once built. */
   get numOftBlocks(): number {
     return this.numBlocks;
-  }
-
-  get dropoutRate(): number {
-    return this.moduleDropout;
-  }
-
-  set dropoutRate(rate: number) {
-    this.moduleDropout = rate;
   }
 
   /** Trainable rotation parameters `oft_r` (`[r, b(b−1)/2]`, or `[1, …]` with `blockShare`). */
@@ -122,13 +92,18 @@ export class OrthogonalDense extends AdapterDense {
     const who = `OrthogonalDense '${this.name}'`;
     if (this.r > 0) {
       const r = nearestDivisor(d, this.r);
-      if (r !== this.r) warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
+      if (r !== this.r)
+        warnOnce(`${who}: r=${this.r} does not divide the input dimension ${d}; using r=${r} (block size ${d / r}).`);
       this.r = r;
       this.numBlocks = r;
       this.blockSize = d / r;
     } else {
       const b = nearestDivisor(d, this.oftBlockSize);
-      if (b !== this.oftBlockSize) warnOnce(`${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using oftBlockSize=${b}.`);
+      if (b !== this.oftBlockSize)
+        warnOnce(
+          `${who}: oftBlockSize=${this.oftBlockSize} does not divide the input dimension ${d}; using ` +
+            `oftBlockSize=${b}.`,
+        );
       this.oftBlockSize = b;
       this.blockSize = b;
       this.numBlocks = d / b;
@@ -139,18 +114,28 @@ export class OrthogonalDense extends AdapterDense {
     }
     const stored = this.blockShare ? 1 : this.numBlocks;
     const init = this.initWeights ? initializers.zeros() : initializers.randomNormal({ mean: 0, stddev: 0.1 });
-    this.oftR = this.addWeight('oft_r', [stored, packedSize(this.blockSize)], 'float32', init, this.oftRegularizer, true);
+    this.oftR = this.addWeight(
+      'oft_r',
+      [stored, packedSize(this.blockSize)],
+      'float32',
+      init,
+      this.oftRegularizer,
+      true,
+    );
     if (this.coft) this.installCoftProjection();
     if (this.moduleDropout > 0 && (this.blockShare || this.numBlocks < 2)) {
-      warnOnce(`${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single block'}.`);
+      warnOnce(
+        `${who}: moduleDropout=${this.moduleDropout} has no effect with ${this.blockShare ? 'blockShare' : 'a single ' +
+          'block'}.`,
+      );
     }
   }
 
   /** The block rotations `[stored blocks, b, b]` (no dropout). */
   blockRotations(): tf.Tensor3D {
     return tf.tidy(() => {
-      const q = skewFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize);
-      return this.useCayleyNeumann ? cayleyNeumann(q, this.numCayleyNeumannTerms) : cayleyExact(q);
+      const terms = this.useCayleyNeumann ? this.numCayleyNeumannTerms : null;
+      return cayleyFromPacked(this.oftR.read() as tf.Tensor2D, this.blockSize, terms);
     });
   }
 
@@ -158,22 +143,15 @@ export class OrthogonalDense extends AdapterDense {
     return tf.tidy(() => blockDiagonal(this.blockRotations(), this.numBlocks));
   }
 
-  protected adaptInput(x: tf.Tensor, training: boolean): tf.Tensor {
+  protected adaptedProduct(x: tf.Tensor2D, kernel: tf.Tensor2D, training: boolean): tf.Tensor2D {
     let rot = this.blockRotations();
     const drop = Math.floor(this.moduleDropout * this.numBlocks);
     if (training && drop > 0 && !this.blockShare && this.numBlocks > 1) {
       rot = withIdentityBlocks(rot, randomSubset(this.numBlocks, drop, this.random));
     }
-    return rotateInput(x, rot);
-  }
-
-  protected adapterConfig(): Record<string, unknown> {
-    return {
-      oftBlockSize: this.oftBlockSize, r: this.r, useCayleyNeumann: this.useCayleyNeumann,
-      numCayleyNeumannTerms: this.numCayleyNeumannTerms, coft: this.coft, eps: this.eps,
-      blockShare: this.blockShare, moduleDropout: this.moduleDropout, initWeights: this.initWeights,
-      oftRegularizer: serializeRegularizer(this.oftRegularizer),
-    };
+    // A shared block is one plain 2-D matmul over all blocks' rows: nothing to fuse.
+    if (this.blockShare) return tf.matMul(rotateInput(x, rot) as tf.Tensor2D, kernel);
+    return rotatedProduct(x, rot, 1, kernel);
   }
 
   /**
@@ -186,8 +164,7 @@ export class OrthogonalDense extends AdapterDense {
     const radius = this.eps / Math.sqrt(this.oftR.shape[0] as number);
     variable.assign = (value: tf.Tensor) => {
       const projected = tf.tidy(() => {
-        // ‖Q_j‖_F = √2 ‖v_j‖: every packed entry appears twice in Q = U − Uᵀ.
-        const norm = tf.mul(tf.norm(value, 'euclidean', 1, true), Math.SQRT2);
+        const norm = tf.reshape(tf.sqrt(packedBlockSquaredNorms(value)), [-1, 1]);
         // Blocks inside the ball are kept bit for bit: a block this projection put on the sphere
         // measures radius·(1 ± a few ulp), and rescaling it again would change it by an ulp on every
         // write, so a saved COFT model would not reload bit-identically.
@@ -203,5 +180,3 @@ export class OrthogonalDense extends AdapterDense {
     initial.dispose();
   }
 }
-
-tf.serialization.registerClass(OrthogonalDense);

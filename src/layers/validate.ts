@@ -1,5 +1,5 @@
-// Helpers shared by the adapter layers: block sizing, one-time warnings, random subsets.
-// (Option checks live in adapter-options.ts.)
+// Block arithmetic shared by the adapter layers: divisors of the input dimension and random
+// block subsets for dropout. (Option checks live in adapter-options.ts, warnOnce in ../helpers.ts.)
 
 /** Divisors of `d` in increasing order. */
 export function divisors(d: number): number[] {
@@ -16,15 +16,6 @@ export function nearestDivisor(d: number, want: number): number {
     if (Math.abs(q - want) < Math.abs(best - want)) best = q;
   }
   return best;
-}
-
-const warned = new Set<string>();
-
-/** `console.warn` once per distinct message. */
-export function warnOnce(message: string): void {
-  if (warned.has(message)) return;
-  warned.add(message);
-  console.warn(message);
 }
 
 /** Picks `count` distinct indices of `0 … n−1` uniformly at random. */

@@ -22,7 +22,7 @@ export function rotateInput(x: tf.Tensor, rot: tf.Tensor3D): tf.Tensor {
   });
 }
 
-/** `blockdiag(R_1, …, R_r) · K` for a kernel `[r·b, n]` (the merge of SPEC §0). */
+/** `blockdiag(R_1, …, R_r) · K` for a kernel `[r·b, n]` (the merge of docs/math.md §1). */
 export function rotateKernel(kernel: tf.Tensor2D, rot: tf.Tensor3D): tf.Tensor2D {
   const [d, n] = kernel.shape;
   const [stored, b] = rot.shape;

@@ -1,4 +1,4 @@
-// Butterfly factors of BOFT (SPEC §4), applied to inputs without ever building a d × d matrix.
+// Butterfly factors of BOFT (docs/math.md §5), applied to inputs without ever building a d × d matrix.
 //
 // perm_i (i ≥ 1) cuts 0 … d−1 into segments of L = b·2^i indices, each segment into 2^(i+1)
 // chunks of h = b/2, and lays the chunks out as 0, 2, 4, …, 1, 3, 5, …. Writing an index of a
@@ -9,12 +9,13 @@
 // rotate every block, and swap back. Reshape and transpose only: gradients work on every backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { rotateInput } from './block-rotation';
+import { butterflyShapeProblem } from './butterfly-shape';
 
 /**
- * The index arrays `perm_0 … perm_{m−1}` of SPEC §4 for input dimension `d`, block size `b`
+ * The index arrays `perm_0 … perm_{m−1}` of docs/math.md §5 for input dimension `d`, block size `b`
  * and `nFactors = m` factors. `perm_0` (and every `perm_i` when `m = 1`) is the identity.
  * Example: `butterflyPermutations(8, 2, 3)` gives `[0..7]`, `[0,2,1,3,4,6,5,7]`,
- * `[0,2,4,6,1,3,5,7]`. Throws when `d`, `b`, `m` do not satisfy SPEC §4.
+ * `[0,2,4,6,1,3,5,7]`. Throws when `d`, `b`, `m` do not satisfy docs/math.md §5.
  */
 export function butterflyPermutations(d: number, blockSize: number, nFactors: number): Int32Array[] {
   checkButterflyShape(d, blockSize, nFactors, 'butterflyPermutations');
@@ -44,16 +45,11 @@ export function butterflyPermutations(d: number, blockSize: number, nFactors: nu
 
 function checkButterflyShape(d: number, b: number, m: number, who: string): void {
   if (!Number.isInteger(d) || !Number.isInteger(b) || !Number.isInteger(m) || d < 1 || b < 1 || m < 1) {
-    throw new Error(`${who}: d, blockSize and nFactors must be positive integers, got d=${d}, blockSize=${b}, nFactors=${m}.`);
+    throw new Error(`${who}: d, blockSize and nFactors must be positive integers, got d=${d}, blockSize=${b}, ` +
+      `nFactors=${m}.`);
   }
-  if (d % b !== 0) throw new Error(`${who}: blockSize=${b} does not divide d=${d}.`);
-  if (m > 1) {
-    const n = d / b;
-    if (b % 2 !== 0 || n % 2 ** (m - 1) !== 0) {
-      throw new Error(`${who}: ${m} butterfly factors need an even blockSize and a block count divisible by ` +
-        `2^${m - 1}=${2 ** (m - 1)}; got d=${d}, blockSize=${b} (${n} blocks).`);
-    }
-  }
+  const problem = butterflyShapeProblem(d, b, m);
+  if (problem != null) throw new Error(`${who}: ${problem}.`);
 }
 
 /**
@@ -73,8 +69,10 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
     const h = b / 2;
     const segments = d / (b * a);
     if (!Number.isInteger(h) || !Number.isInteger(segments)) {
-      throw new Error(`applyButterflyFactor: factor ${factor} needs an even block size and d divisible by b·2^${factor}; ` +
-        `got d=${d}, b=${b}.`);
+      throw new Error(
+        `applyButterflyFactor: factor ${factor} needs an even block size and d divisible by b·2^${factor}; ` +
+          `got d=${d}, b=${b}.`,
+      );
     }
     // [rows·S, e, a, o] → [rows·S, a, e, o] = [rows, N, b] with block j = (S, a) and in-block
     // index t = (e, o); then blocks first for the batched matmul. Two low-rank transposes are
@@ -88,7 +86,7 @@ export function applyButterflyFactor(x: tf.Tensor2D, rot: tf.Tensor3D, factor: n
 }
 
 /**
- * `x · B` with `B = M_{m−1} · … · M_1 · M_0` (SPEC §4): the input meets `M_{m−1}` first and
+ * `x · B` with `B = M_{m−1} · … · M_1 · M_0` (docs/math.md §5): the input meets `M_{m−1}` first and
  * `M_0` last. `x` is `[..., d]`; `rots[i]` holds factor i's blocks `[N, b, b]`.
  */
 export function applyButterfly(x: tf.Tensor, rots: tf.Tensor3D[]): tf.Tensor {

@@ -1,50 +1,82 @@
-// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (SPEC §2):
+// Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (docs/math.md §3):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
+import { packedGradient, packedSize, skewOf } from './skew';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
   return tf.tidy(() => tf.tile(tf.expandDims(tf.eye(b), 0), [k, 1, 1]) as tf.Tensor3D);
 }
 
 /**
- * Inverse of each `[b, b]` matrix of a batch by Gauss–Jordan elimination without pivoting.
- * Only for matrices whose symmetric part is positive definite, such as `I − Q` with `Q`
- * skew-symmetric: every pivot is then non-zero. tfjs has no `inv` or `solve`.
+ * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
+ * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
+ * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
+ * finite Q. Each block starts at `X₀ = (I + Q)/c` with `c = 1 + ‖Q‖²_F/2 ≥ ‖A‖²₂` (a skew
+ * block's eigenvalues ±iθ come in pairs, so θ²_max ≤ ‖Q‖²_F/2): the residual `E = I − AX` then
+ * has eigenvalues in `[0, 1 − 1/c]` and squares each step, so the iteration never diverges.
+ * The step count comes from the largest ‖Q_j‖_F (one scalar read back): 0 at Q = 0, about 5
+ * at ‖Q‖_F ≈ 1, 44 at ‖Q‖_F ≈ 1e6. On WebGPU, where a synchronous read stalls the queue (and
+ * breaks later reads on SwiftShader), the count is fixed at what ‖Q_j‖_F ≤ 16 needs; larger
+ * blocks stay finite but converge only partly there.
  */
-export function invertUnpivoted(a: tf.Tensor3D): tf.Tensor3D {
-  const [k, b] = a.shape;
-  return tf.tidy(() => {
-    let m: tf.Tensor3D = tf.concat([a, batchedEye(k, b)], 2);
-    const eye = tf.eye(b);
-    for (let t = 0; t < b; t++) {
-      // Row t becomes pivot row / pivot; every other row i loses m[i,t] · pivot row.
-      const pivotRow = tf.slice(m, [0, t, 0], [k, 1, 2 * b]);
-      const pivot = tf.slice(m, [0, t, t], [k, 1, 1]);
-      const scaled = tf.div(pivotRow, pivot);
-      const factors = tf.sub(tf.slice(m, [0, 0, t], [k, b, 1]), tf.expandDims(tf.slice(eye, [0, t], [b, 1]), 0));
-      m = tf.sub(m, tf.mul(factors, scaled));
+export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
+  const [k, b] = q.shape;
+  const normSq = tf.tidy(() => tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1));
+  let steps = STEPS_WITHOUT_READ;
+  if (tf.getBackend() !== 'webgpu') {
+    const largest = tf.max(normSq);
+    const c = 1 + largest.dataSync()[0] / 2;
+    largest.dispose();
+    if (!Number.isFinite(c)) {
+      normSq.dispose();
+      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * (c - 1)}).`);
     }
-    return tf.slice(m, [0, 0, b], [k, b, b]);
-  });
+    steps = newtonSchulzSteps(1 / c);
+  }
+  const eye = tf.eye(b);
+  const a = tf.sub(eye, q);
+  let x = tf.tidy(() => tf.div(tf.add(eye, q), tf.reshape(tf.add(tf.mul(normSq, 0.5), 1), [k, 1, 1]))) as tf.Tensor3D;
+  normSq.dispose();
+  const twoEye = tf.mul(eye, 2);
+  for (let t = 0; t < steps; t++) {
+    // One step at a time so that only the current iterate is alive (memory O(k·b²)).
+    const next = tf.tidy(() => tf.matMul(x, tf.sub(twoEye, tf.matMul(a, x)))) as tf.Tensor3D;
+    x.dispose();
+    x = next;
+  }
+  tf.dispose([eye, a, twoEye]);
+  return x;
 }
+
+/**
+ * Newton–Schulz steps that bring a residual of spectral radius `ρ = 1 − gap` below 2⁻³⁰ (well
+ * under float32's rounding). Takes the gap `1/c`, not ρ: for huge Q, ρ rounds to 1 in float64.
+ */
+function newtonSchulzSteps(gap: number): number {
+  const target = 2 ** -30;
+  if (1 - gap <= target) return 0;
+  // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
+  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-gap)));
+}
+
+/** Steps used without a read back: enough for every block with ‖Q_j‖²_F ≤ 256. */
+const STEPS_WITHOUT_READ = newtonSchulzSteps(1 / (1 + 256 / 2));
 
 /**
  * Exact Cayley transform `R = (I + Q)(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]`.
  * Since `R = 2(I − Q)⁻¹ − I`, one inverse suffices. The gradient is analytic:
- * with `A = I − Q` and `G = ∂L/∂R`, `∂L/∂Q = A⁻ᵀ G (I + R)ᵀ = ½ (I + R)ᵀ G (I + R)ᵀ`.
+ * with `X = (I − Q)⁻¹` and `G = ∂L/∂R`, `∂L/∂Q = Xᵀ G (I + R)ᵀ = 2 Xᵀ G Xᵀ`.
  */
 export function cayleyExact(q: tf.Tensor3D): tf.Tensor3D {
-  const [k, b] = q.shape;
+  const [, b] = q.shape;
   const op = tf.customGrad(((qIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const r = tf.tidy(() => {
-      const eye = batchedEye(k, b);
-      const aInv = invertUnpivoted(tf.sub(eye, qIn as tf.Tensor3D));
-      return tf.sub(tf.mul(aInv, 2), eye);
-    });
-    save([r]);
+    const x = inverseOfIMinusSkew(qIn as tf.Tensor3D);
+    const r = tf.tidy(() => tf.sub(tf.mul(x, 2), tf.eye(b)));
+    save([x]);
+    x.dispose();
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const iPlusRt = tf.transpose(tf.add(batchedEye(k, b), saved[0]), [0, 2, 1]) as tf.Tensor3D;
-      return tf.mul(tf.matMul(tf.matMul(iPlusRt, dy as tf.Tensor3D), iPlusRt), 0.5);
+      const xs = saved[0] as tf.Tensor3D;
+      return tf.mul(tf.matMul(tf.matMul(xs, dy as tf.Tensor3D, true, false), xs, false, true), 2);
     });
     return { value: r, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -70,8 +102,81 @@ export function cayleyNeumann(q: tf.Tensor3D, terms = 5): tf.Tensor3D {
   });
 }
 
-/** Orthogonality error of each block: `max |RᵀR − I|` over the batch (a plain number). */
+/**
+ * Block rotations straight from packed parameters `v` (`[k, b(b−1)/2]`, docs/math.md §2): the exact
+ * Cayley transform of `Q = skew(v)` (`neumannTerms` null) or its Neumann series with that many
+ * terms. One op whose gradient to `v` is written out (a few batched matmuls), instead of
+ * autograd through the skew packing, the series and the solve (many small kernels per step).
+ */
+export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number | null): tf.Tensor3D {
+  const [, p] = v.shape;
+  if (p !== packedSize(b)) {
+    throw new Error(`cayleyFromPacked: packed length ${p} does not match block size ${b} (expected ${packedSize(b)}).`);
+  }
+  if (neumannTerms != null && (!Number.isInteger(neumannTerms) || neumannTerms < 3)) {
+    throw new Error(`cayleyNeumann: numCayleyNeumannTerms must be an integer ≥ 3, got ${neumannTerms}.`);
+  }
+  const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const q = skewOf(vIn as tf.Tensor2D, b);
+    if (neumannTerms == null) {
+      // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
+      const x = inverseOfIMinusSkew(q);
+      const twoX = tf.mul(x, 2);
+      const r = tf.sub(twoX, tf.eye(b));
+      save([x, twoX]);
+      const gradFunc = (dy: tf.Tensor, [xs, twoXs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
+        tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
+      return { value: r, gradFunc };
+    }
+    const eye = tf.eye(b);
+    if (neumannTerms === 5) {
+      // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
+      // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².
+      const q2 = tf.matMul(q, q);
+      const a = tf.add(tf.add(eye, tf.mul(q, 2)), q2);
+      const pq = tf.add(eye, q2);
+      save([q, a, pq]);
+      const gradFunc = (dy: tf.Tensor, [qs, as, ps]: tf.Tensor[]) => tf.tidy(() => {
+        const g = dy as tf.Tensor3D;
+        const dA = tf.matMul(g, ps as tf.Tensor3D, false, true);
+        const dQ2 = tf.add(dA, tf.matMul(as as tf.Tensor3D, g, true, false)); // through A and through P
+        const qt = qs as tf.Tensor3D;
+        const dQ = tf.addN([tf.mul(dA, 2), tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
+        return packedGradient(dQ as tf.Tensor3D);
+      });
+      return { value: tf.matMul(a, pq), gradFunc };
+    }
+    // Horner: s_1 = I + Q, s_t = I + Q·s_{t−1} (t ≤ N − 2), R = s_1 · s_{N−2}.
+
+    const s: tf.Tensor3D[] = [tf.add(eye, q)];
+    for (let t = 1; t < neumannTerms - 2; t++) s.push(tf.add(eye, tf.matMul(q, s[t - 1])));
+    const r = tf.matMul(s[0], s[s.length - 1]);
+    save([q, ...s]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [qs, ...ss] = saved as tf.Tensor3D[];
+      const g = dy as tf.Tensor3D;
+      const last = ss.length - 1;
+      const terms: tf.Tensor3D[] = [tf.matMul(g, ss[last], false, true)]; // through the left factor s_1
+      let ds: tf.Tensor3D = tf.matMul(ss[0], g, true, false); // ∂L/∂s_last
+      for (let t = last; t >= 1; t--) {
+        terms.push(tf.matMul(ds, ss[t - 1], false, true)); // s_t = I + Q·s_{t−1}
+        ds = tf.matMul(qs, ds, true, false);
+      }
+      terms.push(ds); // s_1 = I + Q
+      return packedGradient(tf.addN(terms) as tf.Tensor3D);
+    });
+    return { value: r, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(v) as tf.Tensor3D;
+}
+
+/** Orthogonality error of a batch of blocks: `max |RᵀR − I|` over all of them (a plain number). */
 export function orthogonalityError(r: tf.Tensor3D): number {
+  return tf.tidy(() => orthogonalityErrorTensor(r).dataSync()[0]);
+}
+
+/** `orthogonalityError` as a scalar tensor (no read-back, for code that reads several figures at once). */
+export function orthogonalityErrorTensor(r: tf.Tensor3D): tf.Scalar {
   const [k, b] = r.shape;
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))).dataSync()[0]);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.matMul(r, r, true, false), batchedEye(k, b)))) as tf.Scalar);
 }

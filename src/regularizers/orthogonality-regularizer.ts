@@ -1,6 +1,8 @@
 // OrthogonalityRegularizer: λ · Σ_j max(0, ‖Q_j‖_F² − ρ²) on packed skew-symmetric parameters
 // (`oft_r`, `boft_r`), a soft version of COFT that keeps every block rotation near the identity.
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNonNegative } from '../helpers';
+import { packedBlockSquaredNorms } from '../ops/skew';
 import { RegularizerBase } from './regularizer-base';
 
 /** Arguments of `OrthogonalityRegularizer`. */
@@ -19,9 +21,8 @@ export interface OrthogonalityRegularizerArgs {
  * `OrthogonalDense` and `boftRegularizer` of `ButterflyDense`:
  * `λ · Σ_j max(0, ‖Q_j‖_F² − ρ²)`, summed over every block `j` of the weight.
  *
- * The weight is read as packed blocks along its last axis (`[..., b(b−1)/2]`, SPEC §1), so
- * `oft_r` (`[r, p]`) and `boft_r` (`[m, N, p]`) both work. Each packed entry appears twice in
- * `Q = U − Uᵀ`, hence `‖Q_j‖_F² = 2 ‖v_j‖²`.
+ * The weight is read as packed blocks along its last axis (`[..., b(b−1)/2]`, docs/math.md §2),
+ * so `oft_r` (`[r, p]`) and `boft_r` (`[m, N, p]`) both work.
  *
  * Serializable: it is saved in `model.json` with the layer and rebuilt by
  * `tf.loadLayersModel` (importing tfjs-oft registers it).
@@ -42,14 +43,14 @@ export class OrthogonalityRegularizer extends RegularizerBase {
     super();
     const lambda = args.lambda ?? 1e-3;
     const radius = args.radius ?? 0;
-    if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) {
-      throw new Error(`OrthogonalityRegularizer: lambda must be a finite number ≥ 0, got ${String(lambda)}. ` +
-        'Use e.g. {lambda: 1e-3}, or 0 to switch the penalty off.');
-    }
-    if (typeof radius !== 'number' || !Number.isFinite(radius) || radius < 0) {
-      throw new Error(`OrthogonalityRegularizer: radius must be a finite number ≥ 0, got ${String(radius)}. ` +
-        'Use 0 to penalize every block, or e.g. 0.5 to leave blocks with ‖Q‖_F ≤ 0.5 free.');
-    }
+    checkNonNegative(
+      'OrthogonalityRegularizer',
+      'lambda',
+      lambda,
+      'Use e.g. {lambda: 1e-3}, or 0 to switch the penalty off.',
+    );
+    checkNonNegative('OrthogonalityRegularizer', 'radius', radius,
+      'Use 0 to penalize every block, or e.g. 0.5 to leave blocks with ‖Q‖_F ≤ 0.5 free.');
     this.lambda = lambda;
     this.radius = radius;
   }
@@ -58,10 +59,9 @@ export class OrthogonalityRegularizer extends RegularizerBase {
   apply(x: tf.Tensor): tf.Scalar {
     return tf.tidy(() => {
       if (this.lambda === 0 || x.size === 0) return tf.scalar(0);
-      if (this.radius === 0) return tf.mul(tf.sum(tf.square(x)), 2 * this.lambda) as tf.Scalar;
-      const p = x.shape[x.rank - 1] ?? 1;
-      const sq = tf.mul(tf.sum(tf.square(tf.reshape(x, [-1, p])), 1), 2);
-      return tf.mul(tf.sum(tf.relu(tf.sub(sq, this.radius * this.radius))), this.lambda) as tf.Scalar;
+      const sq = packedBlockSquaredNorms(x);
+      const excess = this.radius === 0 ? sq : tf.relu(tf.sub(sq, this.radius * this.radius));
+      return tf.mul(tf.sum(excess), this.lambda) as tf.Scalar;
     });
   }
 
@@ -69,5 +69,3 @@ export class OrthogonalityRegularizer extends RegularizerBase {
     return { lambda: this.lambda, radius: this.radius };
   }
 }
-
-tf.serialization.registerClass(OrthogonalityRegularizer);

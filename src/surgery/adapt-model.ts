@@ -2,18 +2,10 @@
 // which adapter class with which options, which layers stay trainable, which biases train).
 // Shared by applyOft / applyBoft and loadAdapter.
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { AdapterDense } from '../layers/adapter-dense';
-import { ButterflyDense } from '../layers/butterfly-dense';
-import { OrthogonalDense } from '../layers/orthogonal-dense';
+import { adapterClasses, adapterClassNamed } from '../methods/adapter-methods';
 import { leafLayers, weightsByName } from './layer-paths';
 import { rebuildModel } from './rebuild';
 import { BiasMode, setSurgeryRecord } from './surgery-record';
-
-/** The adapter classes surgery can create, by class name. */
-export const ADAPTER_CLASSES: Record<string, new (args: never) => AdapterDense> = {
-  OrthogonalDense: OrthogonalDense as unknown as new (args: never) => AdapterDense,
-  ButterflyDense: ButterflyDense as unknown as new (args: never) => AdapterDense,
-};
 
 /** One layer to replace: adapter class and its options (adapter keys and `biasTrainable` only). */
 export interface AdapterSpec {
@@ -39,24 +31,20 @@ export interface AdapterPlan {
  */
 export function resolveAdapterOptions(path: string, dense: LayersModel['layers'][number], spec: AdapterSpec,
   caller: string): Record<string, unknown> {
-  // Own properties only: a class name such as 'constructor' must not reach Object's members.
-  const known = Object.prototype.hasOwnProperty.call(ADAPTER_CLASSES, spec.className);
-  const cls = known ? ADAPTER_CLASSES[spec.className] : undefined;
+  const cls = adapterClassNamed(spec.className);
   if (cls == null) {
     throw new Error(`${caller}: unknown adapter class '${spec.className}' for layer '${path}'; ` +
-      `known: ${Object.keys(ADAPTER_CLASSES).join(', ')}.`);
+      `known: ${adapterClasses().map((c) => c.className).join(', ')}.`);
   }
   const kernel = weightsByName(dense).get('kernel');
-  if (kernel == null || kernel.shape.length !== 2) throw new Error(`${caller}: layer '${path}' has no 2-D kernel (is the model built?).`);
+  if (kernel == null || kernel.shape.length !== 2) {
+    throw new Error(`${caller}: layer '${path}' has no 2-D kernel (is the model built?).`);
+  }
   const base = dense.getConfig() as Record<string, unknown>;
   const probe = new cls({ ...base, ...spec.options, kernelInitializer: 'zeros', biasInitializer: 'zeros' } as never);
   try {
     probe.build([null, kernel.shape[0] as number]);
-    const full = probe.getConfig() as Record<string, unknown>;
-    const dense = probe.toDenseConfig();
-    const options: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(full)) if (!(k in dense)) options[k] = v;
-    return JSON.parse(JSON.stringify(options)) as Record<string, unknown>;
+    return probe.adapterOptions();
   } finally {
     for (const w of probe.weights) w.dispose();
   }
@@ -65,7 +53,7 @@ export function resolveAdapterOptions(path: string, dense: LayersModel['layers']
 /**
  * Builds the adapted model described by `plan` from `model` (unchanged): adapters in place of
  * the named Dense layers (kernel and bias copied, adapter at its initial value), every other
- * weight copied, and trainability set per SPEC §5.
+ * weight copied, and trainability set per docs/math.md §6.
  */
 export function adaptModel(model: LayersModel, plan: AdapterPlan): LayersModel {
   const leaves = leafLayers(model);

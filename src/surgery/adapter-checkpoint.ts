@@ -3,7 +3,9 @@
 // small JSON description, the weight data holds only those tensors, each with a checksum.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { AdapterDense } from '../layers/adapter-dense';
+import { adaptableClassNames, baseClassNameOf, methodOfLayer } from '../methods/adapter-methods';
+import { fileSystem } from '../io/file-system';
+import { isNode } from '../io/node-builtins';
 import { adaptModel, AdapterSpec } from './adapt-model';
 import { findAdapterEntries } from './find-adapters';
 import { leafLayers, weightsByName } from './layer-paths';
@@ -76,20 +78,17 @@ function configChecksum(topology: AdapterCheckpointTopology): number {
   return fnv1a(new TextEncoder().encode(canonicalJson(rest)));
 }
 
-function adapterOptions(layer: AdapterDense): Record<string, unknown> {
-  const full = layer.getConfig() as Record<string, unknown>;
-  const dense = layer.toDenseConfig();
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(full)) if (!(k in dense)) out[k] = v;
-  return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
-}
-
 function resolveHandler(caller: string, target: string | Handler, save: boolean): Handler {
   if (typeof target !== 'string') return target;
+  // file:// is always ours in Node: tfjs-node's handler, which tfjs asks instead of ours when it is
+  // loaded, refuses the directory URLs that saveAdapter writes and loadAdapter documents.
+  if (target.startsWith('file://') && isNode()) return fileSystem(target);
   const handlers = save ? tf.io.getSaveHandlers(target) : tf.io.getLoadHandlers(target);
   if (handlers.length === 0) {
-    throw new Error(`${caller}: no tfjs IOHandler for '${target}'. Use file:// (Node, registered by importing tfjs-oft), ` +
-      `indexeddb://, localstorage://, downloads:// (browser), or pass an IOHandler.`);
+    throw new Error(
+      `${caller}: no tfjs IOHandler for '${target}'. Use file:// (Node, registered by importing tfjs-oft), ` +
+        `indexeddb://, localstorage://, downloads:// (browser), or pass an IOHandler.`,
+    );
   }
   return handlers[0];
 }
@@ -135,7 +134,7 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
   const topologyAdapters: AdapterCheckpointLayer[] = [];
   for (const { path, layer } of adapters) {
     topologyAdapters.push({ path, className: layer.getClassName(), inputDim: layer.inputDim, units: layer.units,
-      options: adapterOptions(layer) });
+      options: layer.adapterOptions() });
     for (const [name, w] of weightsByName(layer)) {
       if (name === 'kernel' || (name === 'bias' && !trainable.has(w.id))) continue;
       add(path, name, w.read());
@@ -155,7 +154,12 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
     offset += n;
   });
   const topology: AdapterCheckpointTopology = {
-    tfjsOftAdapter: VERSION, baseModel: model.name, bias, modulesToSave: [...saved], adapters: topologyAdapters, weights,
+    tfjsOftAdapter: VERSION,
+    baseModel: model.name,
+    bias,
+    modulesToSave: [...saved],
+    adapters: topologyAdapters,
+    weights,
   };
   topology.configFnv1a = configChecksum(topology);
   return handler.save({
@@ -170,8 +174,10 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
 function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterCheckpointTopology {
   const t = artifacts.modelTopology as unknown as AdapterCheckpointTopology | undefined;
   if (artifacts.format !== ADAPTER_FORMAT || t == null || typeof t !== 'object' || t.tfjsOftAdapter == null) {
-    throw new Error(`loadAdapter: ${where} is not a tfjs-oft adapter checkpoint (format: ${String(artifacts.format)}). ` +
-      `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`);
+    throw new Error(
+      `loadAdapter: ${where} is not a tfjs-oft adapter checkpoint (format: ${String(artifacts.format)}). ` +
+        `Full models load with tf.loadLayersModel; adapters are written by saveAdapter.`,
+    );
   }
   if (!READABLE_VERSIONS.includes(t.tfjsOftAdapter)) {
     throw new Error(`loadAdapter: ${where} has checkpoint version ${JSON.stringify(t.tfjsOftAdapter)}; ` +
@@ -183,7 +189,9 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
       'modulesToSave) does not match its checksum; it was changed after saveAdapter wrote it. Save the adapter again.');
   }
   if (!Array.isArray(t.adapters) || !Array.isArray(t.weights) || !Array.isArray(t.modulesToSave)) {
-    throw new Error(`loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: its topology lacks the adapters / weights / modulesToSave lists.`,
+    );
   }
   const bad = t.adapters.find((a) => a == null || typeof a.path !== 'string' || typeof a.className !== 'string' ||
     !Number.isInteger(a.inputDim) || !Number.isInteger(a.units) || a.options == null || typeof a.options !== 'object');
@@ -191,7 +199,11 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
     throw new Error(`loadAdapter: ${where} is corrupt: adapter entry ${JSON.stringify(bad)} lacks path / className / ` +
       'inputDim / units / options.');
   }
-  if (t.weights.some((w) => w == null || typeof w.name !== 'string' || typeof w.layer !== 'string' || typeof w.weight !== 'string')) {
+  if (
+    t.weights.some(
+      (w) => w == null || typeof w.name !== 'string' || typeof w.layer !== 'string' || typeof w.weight !== 'string',
+    )
+  ) {
     throw new Error(`loadAdapter: ${where} is corrupt: a weight entry lacks name / layer / weight.`);
   }
   return t;
@@ -217,28 +229,41 @@ export async function loadAdapter(base: LayersModel, urlOrIOHandler: string | Ha
   }
   const topology = checkTopology(where, artifacts);
   const specs = artifacts.weightSpecs ?? [];
-  const data = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const data =
+    artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   checkWeightData(where, topology, specs, data);
   checkAgainstBase(base, topology);
 
-  const adapters = new Map<string, AdapterSpec>(topology.adapters.map((a) => [a.path, { className: a.className, options: a.options }]));
+  const adapters = new Map<string, AdapterSpec>(
+    topology.adapters.map((a) => [a.path, { className: a.className, options: a.options }]),
+  );
   const before = new Set(Object.keys(tf.engine().registeredVariables));
   let decoded: tf.NamedTensorMap = {};
   try {
-    const model = adaptModel(base, { caller, adapters, modulesToSave: new Set(topology.modulesToSave), bias: topology.bias });
+    const model = adaptModel(base, {
+      caller,
+      adapters,
+      modulesToSave: new Set(topology.modulesToSave),
+      bias: topology.bias,
+    });
     const layers = new Map(leafLayers(model).map((e) => [e.path, e.layer]));
     decoded = tf.io.decodeWeights(data, specs);
     for (const w of topology.weights) {
       const layer = layers.get(w.layer);
       const target = layer == null ? undefined : weightsByName(layer).get(w.weight);
       if (layer == null || target == null) {
-        throw new Error(`${caller}: ${where} holds weight '${w.weight}' of layer '${w.layer}', which the adapted base model lacks` +
-          `${layer == null ? '' : ` (its weights: ${[...weightsByName(layer).keys()].join(', ')})`}.`);
+        throw new Error(
+          `${caller}: ${where} holds weight '${w.weight}' of layer '${w.layer}', which the adapted base model lacks` +
+            `${layer == null ? '' : ` (its weights: ${[...weightsByName(layer).keys()].join(', ')})`}.`,
+        );
       }
       const value = decoded[w.name];
       if (value.shape.length !== target.shape.length || value.shape.some((s, i) => s !== target.shape[i])) {
-        throw new Error(`${caller}: layer '${w.layer}' weight '${w.weight}': the checkpoint holds shape [${value.shape}], ` +
-          `the model expects [${target.shape}]. The checkpoint was made for a different base model or other adapter options.`);
+        throw new Error(
+          `${caller}: layer '${w.layer}' weight '${w.weight}': the checkpoint holds shape [${value.shape}], ` +
+            `the model expects [${target.shape}]. The checkpoint was made for a different base model or other ` +
+            'adapter options.',
+        );
       }
       (target.read() as tf.Variable).assign(value);
     }
@@ -255,15 +280,19 @@ function checkWeightData(where: string, topology: AdapterCheckpointTopology, spe
   data: ArrayBuffer): void {
   const names = new Map(topology.weights.map((w) => [w.name, w]));
   if (specs.length !== topology.weights.length || specs.some((s) => !names.has(s.name))) {
-    throw new Error(`loadAdapter: ${where} is corrupt: its weight manifest (${specs.map((s) => s.name).join(', ')}) does not ` +
-      `match its weight list (${topology.weights.map((w) => w.name).join(', ')}).`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: its weight manifest (${specs.map((s) => s.name).join(', ')}) does not ` +
+        `match its weight list (${topology.weights.map((w) => w.name).join(', ')}).`,
+    );
   }
   const bytes = new Uint8Array(data);
   let offset = 0;
   for (const spec of specs) {
     if (spec.quantization != null || BYTES[spec.dtype] == null) {
-      throw new Error(`loadAdapter: ${where}: weight '${spec.name}' is ${spec.quantization != null ? 'quantized' : spec.dtype}; ` +
-        'adapter checkpoints hold plain float32 / int32 tensors.');
+      throw new Error(
+        `loadAdapter: ${where}: weight '${spec.name}' is ${spec.quantization != null ? 'quantized' : spec.dtype}; ` +
+          'adapter checkpoints hold plain float32 / int32 tensors.',
+      );
     }
     const n = sizeOf(spec.shape) * BYTES[spec.dtype];
     if (offset + n > bytes.length) {
@@ -272,46 +301,67 @@ function checkWeightData(where: string, topology: AdapterCheckpointTopology, spe
     }
     const sum = fnv1a(bytes.subarray(offset, offset + n));
     if (sum !== names.get(spec.name)!.fnv1a) {
-      throw new Error(`loadAdapter: ${where} is corrupt: the bytes of weight '${spec.name}' (shape [${spec.shape}]) do not ` +
-        `match their checksum.`);
+      throw new Error(
+        `loadAdapter: ${where} is corrupt: the bytes of weight '${spec.name}' (shape [${spec.shape}]) do not ` +
+          `match their checksum.`,
+      );
     }
     offset += n;
   }
   if (offset !== bytes.length) {
-    throw new Error(`loadAdapter: ${where} is corrupt: the weight data holds ${bytes.length} bytes, its manifest describes ${offset}.`);
+    throw new Error(
+      `loadAdapter: ${where} is corrupt: the weight data holds ${bytes.length} bytes, its manifest describes ` +
+        `${offset}.`,
+    );
   }
 }
 
 function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology): void {
   const leaves = leafLayers(base);
   const byPath = new Map(leaves.map((e) => [e.path, e.layer]));
-  const denseList = () => leaves.filter((e) => e.layer.getClassName() === 'Dense').map((e) => e.path).join(', ') || 'none';
+  const adaptable = adaptableClassNames();
+  const adaptableList = () =>
+    leaves.filter((e) => adaptable.includes(e.layer.getClassName())).map((e) => e.path).join(', ') || 'none';
   for (const a of topology.adapters) {
     const layer = byPath.get(a.path);
     if (layer == null) {
-      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such layer. ` +
-        `Its Dense layers: ${denseList()}.`);
+      throw new Error(
+        `loadAdapter: the checkpoint adapts layer '${a.path}', but base model '${base.name}' has no such ` +
+          `layer. Its ${adaptable.join(' or ')} layers: ${adaptableList()}.`,
+      );
     }
     const cls = layer.getClassName();
-    if (cls !== 'Dense') {
-      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', which is a ${cls} in base model '${base.name}', ` +
-        `not a Dense.${layer instanceof AdapterDense ? ' Load adapters into the base model (before applyOft/applyBoft), or merge first.' : ''}`);
+    const want = baseClassNameOf(a.className) ?? adaptable.join(' or ');
+    if (cls !== want) {
+      const fix = methodOfLayer(layer) != null
+        ? ' Load adapters into the base model (before applyOft/applyBoft), or merge first.' : '';
+      throw new Error(`loadAdapter: the checkpoint adapts layer '${a.path}', which is a ${cls} in base model ` +
+        `'${base.name}', not a ${want}.${fix}`);
     }
     const kernel = weightsByName(layer).get('kernel');
     const [d, n] = kernel?.shape ?? [];
     if (d !== a.inputDim || n !== a.units) {
-      throw new Error(`loadAdapter: layer '${a.path}': the checkpoint was made for a Dense ${a.inputDim} → ${a.units} ` +
-        `(kernel [${a.inputDim},${a.units}]), the base has kernel [${kernel?.shape}].`);
+      throw new Error(
+        `loadAdapter: layer '${a.path}': the checkpoint was made for a Dense ${a.inputDim} → ${a.units} ` +
+          `(kernel [${a.inputDim},${a.units}]), the base has kernel [${kernel?.shape}].`,
+      );
     }
   }
   const adapted = new Set(topology.adapters.map((a) => a.path));
   for (const p of topology.modulesToSave) {
-    if (!byPath.has(p)) throw new Error(`loadAdapter: the checkpoint's modulesToSave names layer '${p}', which base model '${base.name}' lacks.`);
+    if (!byPath.has(p))
+      throw new Error(
+        `loadAdapter: the checkpoint's modulesToSave names layer '${p}', which base model '${base.name}' lacks.`,
+      );
   }
   for (const w of topology.weights) {
     if (adapted.has(w.layer)) continue;
     const layer = byPath.get(w.layer);
-    if (layer == null) throw new Error(`loadAdapter: the checkpoint holds weight '${w.weight}' of layer '${w.layer}', which base model '${base.name}' lacks.`);
+    if (layer == null)
+      throw new Error(
+        `loadAdapter: the checkpoint holds weight '${w.weight}' of layer '${w.layer}', which base model ` +
+          `'${base.name}' lacks.`,
+      );
     const target = weightsByName(layer).get(w.weight);
     if (target == null) {
       throw new Error(`loadAdapter: layer '${w.layer}' of base model '${base.name}' has no weight '${w.weight}' ` +

@@ -1,12 +1,21 @@
-// applyOft / applyBoft: swap chosen Dense layers of a pretrained model for adapters (SPEC §3–5).
+// applyOft / applyBoft: swap chosen Dense layers of a pretrained model for adapters
+// (docs/math.md §4–§6).
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { BOFT_OPTIONS, OFT_OPTIONS } from '../layers/adapter-options';
-import type { ButterflyDenseArgs } from '../layers/butterfly-dense';
-import type { OrthogonalDenseArgs } from '../layers/orthogonal-dense';
+import { AdapterDense } from '../layers/adapter-dense';
+import type { BoftOptions } from '../layers/boft-options';
+import type { OftOptions } from '../layers/oft-options';
+import { adaptableClassNames, AdapterMethod, BOFT, OFT } from '../methods/adapter-methods';
 import { adaptModel, AdapterPlan } from './adapt-model';
 import { LayerEntry, walkLayers } from './layer-paths';
 import type { BiasMode } from './surgery-record';
-import { describe, ModuleSelector, normalizeSelector, outputLayerPaths, selectorMatches, nameMatches } from './target-modules';
+import {
+  describe,
+  ModuleSelector,
+  normalizeSelector,
+  outputLayerPaths,
+  selectorMatches,
+  nameMatches,
+} from './target-modules';
 
 export type { ModuleSelector } from './target-modules';
 export type { BiasMode } from './surgery-record';
@@ -26,18 +35,13 @@ export interface SurgeryOptions {
   modulesToSave?: string | string[];
 }
 
-/** Adapter options of `OrthogonalDense` that `applyOft` passes on. */
-export type OftOptions = Pick<OrthogonalDenseArgs, 'oftBlockSize' | 'r' | 'useCayleyNeumann' | 'numCayleyNeumannTerms' |
-  'coft' | 'eps' | 'blockShare' | 'moduleDropout' | 'initWeights' | 'oftRegularizer'>;
-
-/** Adapter options of `ButterflyDense` that `applyBoft` passes on. */
-export type BoftOptions = Pick<ButterflyDenseArgs, 'boftBlockSize' | 'boftBlockNum' | 'boftNButterflyFactor' |
-  'boftDropout' | 'useCayleyNeumann' | 'numCayleyNeumannTerms' | 'initWeights' | 'boftRegularizer'>;
+export type { OftOptions } from '../layers/oft-options';
+export type { BoftOptions } from '../layers/boft-options';
 
 /** Config of `applyOft`. */
 export interface OftConfig extends SurgeryOptions, OftOptions {
   /**
-   * Which biases train (SPEC §5): `'none'` (default), `'all'` (every bias of the model; other
+   * Which biases train (docs/math.md §6): `'none'` (default), `'all'` (every bias of the model; other
    * weights of those layers stay frozen), `'oft_only'` (biases of the adapted layers).
    */
   bias?: 'none' | 'all' | 'oft_only';
@@ -49,28 +53,11 @@ export interface BoftConfig extends SurgeryOptions, BoftOptions {
   bias?: 'none' | 'all' | 'boft_only';
 }
 
-interface Method {
-  caller: string;
-  className: string;
-  optionKeys: readonly string[];
-  layerBias: 'oft_only' | 'boft_only';
-}
-
-const OFT: Method = {
-  caller: 'applyOft', className: 'OrthogonalDense', layerBias: 'oft_only',
-  optionKeys: Object.keys(OFT_OPTIONS),
-};
-
-const BOFT: Method = {
-  caller: 'applyBoft', className: 'ButterflyDense', layerBias: 'boft_only',
-  optionKeys: Object.keys(BOFT_OPTIONS),
-};
-
 const SURGERY_KEYS = ['targetModules', 'excludeModules', 'modulesToSave', 'bias'];
 
 /**
  * Returns a copy of `model` in which the `Dense` layers named by `config.targetModules` are
- * `OrthogonalDense` layers (OFT, SPEC §3) holding the same kernel and bias. At identity init
+ * `OrthogonalDense` layers (OFT, docs/math.md §4) holding the same kernel and bias. At identity init
  * (the default) its outputs equal `model`'s exactly. Trainable: the adapters' `oft_r`, the
  * biases chosen by `config.bias`, and every weight of `config.modulesToSave`; everything else
  * is frozen. Layer names, shared layers and nested models are kept. `model` is not changed;
@@ -86,7 +73,7 @@ export function applyOft(model: LayersModel, config: OftConfig): LayersModel {
 }
 
 /**
- * Like `applyOft` with `ButterflyDense` layers (BOFT, SPEC §4): trainable `boft_r` and
+ * Like `applyOft` with `ButterflyDense` layers (BOFT, docs/math.md §5): trainable `boft_r` and
  * `boft_s` per adapted layer.
  *
  * ```ts
@@ -97,14 +84,18 @@ export function applyBoft(model: LayersModel, config: BoftConfig): LayersModel {
   return applyAdapters(model, config as unknown as Record<string, unknown>, BOFT);
 }
 
-function applyAdapters(model: LayersModel, config: Record<string, unknown>, method: Method): LayersModel {
+function applyAdapters(model: LayersModel, config: Record<string, unknown>, method: AdapterMethod): LayersModel {
   const { caller } = method;
   if (config == null || typeof config !== 'object') {
-    throw new Error(`${caller}: config must be an object such as {targetModules: ['query', 'value']}, got ${describe(config)}.`);
+    throw new Error(
+      `${caller}: config must be an object such as {targetModules: ['query', 'value']}, got ${describe(config)}.`,
+    );
   }
   const unknown = Object.keys(config).filter((k) => !SURGERY_KEYS.includes(k) && !method.optionKeys.includes(k));
   if (unknown.length > 0) {
-    const hint = unknown.includes('biasTrainable') ? ' Use bias: \'none\' | \'all\' | ' + `'${method.layerBias}' instead of biasTrainable.` : '';
+    const hint = unknown.includes('biasTrainable')
+      ? " Use bias: 'none' | 'all' | " + `'${method.layerBias}' instead of biasTrainable.`
+      : '';
     throw new Error(`${caller}: unknown config key(s) ${unknown.join(', ')}.${hint} Known keys: ` +
       `${[...SURGERY_KEYS, ...method.optionKeys].join(', ')}.`);
   }
@@ -117,10 +108,11 @@ function applyAdapters(model: LayersModel, config: Record<string, unknown>, meth
 
   const entries = walkLayers(model).filter((e) => !e.isInput);
   const modulesToSave = resolveModulesToSave(caller, model, entries, config.modulesToSave);
-  const targets = resolveTargets(caller, model, entries, config, modulesToSave);
+  const targets = resolveTargets(method, model, entries, config, modulesToSave);
   const plan: AdapterPlan = {
     caller,
-    adapters: new Map(targets.map((p) => [p, { className: method.className, options }])),
+    adapters: new Map(targets.map((e) => [e.path, { className: method.layerClasses[e.layer.getClassName()].className,
+      options }])),
     modulesToSave,
     bias,
   };
@@ -149,14 +141,17 @@ function resolveModulesToSave(caller: string, model: LayersModel, entries: Layer
   return out;
 }
 
-function resolveTargets(caller: string, model: LayersModel, entries: LayerEntry[], config: Record<string, unknown>,
-  modulesToSave: Set<string>): string[] {
+function resolveTargets(method: AdapterMethod, model: LayersModel, entries: LayerEntry[],
+  config: Record<string, unknown>, modulesToSave: Set<string>): LayerEntry[] {
+  const { caller } = method;
+  const adaptable = adaptableClassNames(method);
+  const kinds = adaptable.join(' or ');
   if (config.targetModules == null) {
     throw new Error(`${caller}: config.targetModules is required: a list of layer names, a RegExp or 'all-linear'.`);
   }
   const target = normalizeSelector('targetModules', config.targetModules);
   const exclude = config.excludeModules == null ? null : normalizeSelector('excludeModules', config.excludeModules);
-  const denseOf = (list: LayerEntry[]) => list.filter((e) => !e.isModel && e.layer.getClassName() === 'Dense');
+  const denseOf = (list: LayerEntry[]) => list.filter((e) => !e.isModel && adaptable.includes(e.layer.getClassName()));
   const outputs = outputLayerPaths(model);
   const select = (sel: string[] | RegExp | 'all-linear'): LayerEntry[] => {
     if (sel === 'all-linear') return denseOf(entries).filter((e) => !outputs.has(e.path) && !modulesToSave.has(e.path));
@@ -165,9 +160,15 @@ function resolveTargets(caller: string, model: LayersModel, entries: LayerEntry[
   const excluded = new Set(exclude == null ? [] : select(exclude).map((e) => e.path));
   const hits = select(target).filter((e) => !excluded.has(e.path));
   if (hits.length === 0) {
-    throw new Error(`${caller}: targetModules ${describe(config.targetModules)} matches no layer of model '${model.name}'` +
-      `${excluded.size > 0 ? ' (after excludeModules)' : ''}. Its Dense layers: ` +
-      `${denseOf(entries).map((e) => e.path).join(', ') || 'none'}.`);
+    throw new Error(
+      `${caller}: targetModules ${describe(config.targetModules)} matches no layer of model '${model.name}'` +
+        `${excluded.size > 0 ? ' (after excludeModules)' : ''}. Its ${kinds} layers: ` +
+        `${
+          denseOf(entries)
+            .map((e) => e.path)
+            .join(', ') || 'none'
+        }.`,
+    );
   }
   if (Array.isArray(target)) {
     const unused = target.filter((t) => !hits.some((e) => nameMatches(t, e.path, e.layer.name)) &&
@@ -177,19 +178,21 @@ function resolveTargets(caller: string, model: LayersModel, entries: LayerEntry[
   for (const e of hits) {
     const cls = e.layer.getClassName();
     if (e.isModel) {
-      throw new Error(`${caller}: targetModules matches '${e.path}', a nested model (${cls}), not a Dense layer. ` +
-        `Name its layers instead, e.g. '${e.path}/${(e.layer as LayersModel).layers.find((l) => l.getClassName() === 'Dense')?.name ?? 'dense'}'.`);
+      const example =
+        (e.layer as LayersModel).layers.find((l) => adaptable.includes(l.getClassName()))?.name ?? 'dense';
+      throw new Error(`${caller}: targetModules matches '${e.path}', a nested model (${cls}), not a ${kinds} layer. ` +
+        `Name its layers instead, e.g. '${e.path}/${example}'.`);
     }
-    if (cls !== 'Dense') {
-      const fix = cls === 'OrthogonalDense' || cls === 'ButterflyDense'
+    if (!adaptable.includes(cls)) {
+      const fix = e.layer instanceof AdapterDense
         ? 'It already holds an adapter: merge it first (mergeAndUnload) or add it to excludeModules.'
-        : 'Only Dense layers can be adapted: remove it from targetModules or add it to excludeModules.';
-      throw new Error(`${caller}: targetModules matches layer '${e.path}' of class ${cls}, not Dense. ${fix}`);
+        : `Only ${kinds} layers can be adapted: remove it from targetModules or add it to excludeModules.`;
+      throw new Error(`${caller}: targetModules matches layer '${e.path}' of class ${cls}, not ${kinds}. ${fix}`);
     }
     if (modulesToSave.has(e.path)) {
       throw new Error(`${caller}: layer '${e.path}' is both a target and in modulesToSave; a layer is either adapted ` +
         `or fully trained. Remove it from one of them.`);
     }
   }
-  return hits.map((e) => e.path);
+  return hits;
 }

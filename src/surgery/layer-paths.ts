@@ -60,7 +60,9 @@ export function weightsByName(layer: layers.Layer): Map<string, LayerVariable> {
   for (const w of layer.weights) {
     const key = relativeWeightName(layer, w);
     if (map.has(key)) {
-      throw new Error(`tfjs-oft: layer '${layer.name}' has two weights named '${key}'; cannot match its weights by name.`);
+      throw new Error(
+        `tfjs-oft: layer '${layer.name}' has two weights named '${key}'; cannot match its weights by name.`,
+      );
     }
     map.set(key, w);
   }

@@ -1,7 +1,7 @@
 // mergeAndUnload: fold every adapter into its kernel and return a model of plain tfjs layers.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { warnOnce } from '../layers/validate';
+import { warnOnce } from '../helpers';
 import { findAdapterEntries } from './find-adapters';
 import { rebuildModel, WeightOverrides } from './rebuild';
 import { getSurgeryRecord } from './surgery-record';
@@ -9,7 +9,7 @@ import { getSurgeryRecord } from './surgery-record';
 /**
  * Returns a copy of `model` in which every adapter layer (`OrthogonalDense`,
  * `ButterflyDense`, nested models included) is a plain `Dense` of the same name with kernel
- * `K' = R · K · diag(s)` (SPEC §0) and the same bias. Its outputs equal `model`'s within
+ * `K' = R · K · diag(s)` (docs/math.md §1) and the same bias. Its outputs equal `model`'s within
  * float32 rounding (dropout aside); its `model.json` names only tfjs classes, so it loads
  * with plain `@tensorflow/tfjs` anywhere (and converts with `tensorflowjs_converter`).
  *
@@ -27,7 +27,10 @@ export function mergeAndUnload(model: LayersModel): LayersModel {
   try {
     for (const { path, layer } of adapters) {
       if (!layer.adapterEnabled) {
-        warnOnce(`mergeAndUnload: the adapter of layer '${path}' is switched off; merging its base kernel (the adapter is dropped).`);
+        warnOnce(
+          `mergeAndUnload: the adapter of layer '${path}' is switched off; merging its base kernel (the adapter is ` +
+            `dropped).`,
+        );
       }
       const merged = layer.adapterEnabled ? layer.mergedKernel() : tf.clone(layer.baseKernel.read());
       overrides.set(path, new Map([['kernel', merged]]));

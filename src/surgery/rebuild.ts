@@ -10,7 +10,12 @@ import { forEachLayerConfig, LayerConfigEntry, leafLayers, weightsByName } from 
 export type WeightOverrides = Map<string, Map<string, tf.Tensor>>;
 
 type ModelClass = {
-  fromConfig(cls: unknown, config: Record<string, unknown>, customObjects?: unknown, fastWeightInit?: boolean): LayersModel;
+  fromConfig(
+    cls: unknown,
+    config: Record<string, unknown>,
+    customObjects?: unknown,
+    fastWeightInit?: boolean,
+  ): LayersModel;
 };
 
 /**
@@ -48,8 +53,14 @@ export function disposeVariablesSince(before: Set<string>): void {
 /** Writes `value` into `target` exactly (no constraint applied; the data is shared, not copied). */
 export function assignExact(target: { read(): tf.Tensor }, value: tf.Tensor, what: string): void {
   const v = target.read() as tf.Variable;
-  if (v.dtype !== value.dtype || v.shape.length !== value.shape.length || v.shape.some((s, i) => s !== value.shape[i])) {
-    throw new Error(`tfjs-oft: ${what}: expected ${v.dtype} of shape [${v.shape}], got ${value.dtype} of shape [${value.shape}].`);
+  if (
+    v.dtype !== value.dtype ||
+    v.shape.length !== value.shape.length ||
+    v.shape.some((s, i) => s !== value.shape[i])
+  ) {
+    throw new Error(
+      `tfjs-oft: ${what}: expected ${v.dtype} of shape [${v.shape}], got ${value.dtype} of shape [${value.shape}].`,
+    );
   }
   v.assign(value);
 }

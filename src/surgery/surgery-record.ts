@@ -3,7 +3,7 @@
 // layers were modules to save and which bias mode was used.
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 
-/** Bias modes of SPEC §5. */
+/** Bias modes of docs/math.md §6. */
 export type BiasMode = 'none' | 'all' | 'oft_only' | 'boft_only';
 
 /** Record of one surgery. */

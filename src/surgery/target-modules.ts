@@ -35,8 +35,10 @@ export function normalizeSelector(option: string, value: unknown): string[] | Re
   if (value instanceof RegExp) return value;
   if (typeof value === 'string') return [value];
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
-  throw new Error(`tfjs-oft: ${option} must be a list of layer names, a RegExp or 'all-linear', got ${describe(value)}. ` +
-    `For example ['query', 'value'] or /.*\\.(query|value)/.`);
+  throw new Error(
+    `tfjs-oft: ${option} must be a list of layer names, a RegExp or 'all-linear', got ${describe(value)}. ` +
+      `For example ['query', 'value'] or /.*\\.(query|value)/.`,
+  );
 }
 
 /** Paths of the layers whose outputs are outputs of `model` (recursing into nested models). */

@@ -33,7 +33,8 @@ export function trainableParameters(model: LayersModel): ParameterCounts {
 export function printTrainableParameters(model: LayersModel): string {
   const { trainable, total } = trainableParameters(model);
   const pct = total === 0 ? 0 : (100 * trainable) / total;
-  const line = `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${total.toLocaleString('en-US')} ` +
+  const line =
+    `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${total.toLocaleString('en-US')} ` +
     `|| trainable%: ${pct.toFixed(4)}`;
   console.log(line);
   return line;

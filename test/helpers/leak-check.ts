@@ -4,7 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 
-export async function expectFlatOverFitAndPredict(model: tf.LayersModel): Promise<{ start: number; x: tf.Tensor; dispose(): void }> {
+export async function expectFlatOverFitAndPredict(
+  model: tf.LayersModel,
+): Promise<{ start: number; x: tf.Tensor; dispose(): void }> {
   const x = tf.randomNormal([50 * 4, 16]);
   const y = tf.oneHot(tf.randomUniform([50 * 4], 0, 2, 'int32'), 2);
   const [x0, y0] = [x.slice(0, 4), y.slice(0, 4)];

@@ -1,8 +1,9 @@
 // Exact views of tensors and models for bit-identity assertions.
 import * as tf from '@tensorflow/tfjs';
 
-/** The float32 bit patterns of a tensor's values. */
-export const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
+/** The float32 bit patterns of a tensor's (or an array's) values. */
+export const bits = (t: tf.Tensor | Float32Array) =>
+  Array.from(new Uint32Array(new Float32Array(t instanceof Float32Array ? t : t.dataSync()).buffer));
 
 /** A tensor's raw bytes, base64. */
 export const bytesOf = (t: tf.Tensor) => {

@@ -2,15 +2,16 @@
 // prints its weights and its predictions on the given input as exact float32 bit patterns.
 // Usage: tsx predict-in-fresh-process.ts <model.json> <input.json> [--no-tfjs-oft]
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
+import { useBackend } from '../../scripts/tfjs-backend';
+import { bits } from './model-snapshot';
 
 const [modelPath, inputPath, flag] = process.argv.slice(2);
 if (flag !== '--no-tfjs-oft') await import('../../src/index');
 else {
   // Without tfjs-oft, plain tfjs on Node has no file:// handler: load from memory.
 }
-await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
+await useBackend(process.env.TFJS_BACKEND ?? 'cpu');
 const input = JSON.parse(readFileSync(inputPath, 'utf8')) as { shape: number[]; data: number[] };
 let model: tf.LayersModel;
 if (flag === '--no-tfjs-oft') {
@@ -26,7 +27,6 @@ if (flag === '--no-tfjs-oft') {
   model = await tf.loadLayersModel(`file://${modelPath}`);
 }
 const y = model.predict(tf.tensor(input.data, input.shape)) as tf.Tensor;
-const bits = (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(t.dataSync()).buffer));
 const out = {
   classes: model.layers.map((l) => l.getClassName()),
   weights: Object.fromEntries(model.weights.map((w) => [w.originalName, bits(w.read())])),

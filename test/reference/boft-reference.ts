@@ -1,10 +1,10 @@
-// BOFT (SPEC §4) in float64, straight from the text: explicit permutation matrices P_i, dense
+// BOFT (docs/math.md §5) in float64, straight from the text: explicit permutation matrices P_i, dense
 // block-diagonal BD_i of exact (or Neumann) Cayley blocks, M_i = P_i · BD_i · P_iᵀ and
 // B = M_{m−1} · … · M_0. Nothing here uses the code under test.
 import { blockDiag, cayley, cayleyNeumann, eye, Mat, mat, matmul, set, skew, transpose } from './dense-math';
 
 /**
- * perm_i as SPEC §4 words it: cut 0 … d−1 into segments of L = b·2^i, each segment into
+ * perm_i as docs/math.md §5 words it: cut 0 … d−1 into segments of L = b·2^i, each segment into
  * 2^(i+1) chunks of b/2 indices, lay the chunks out as 0, 2, 4, …, 1, 3, 5, ….
  */
 export function referencePermutation(d: number, b: number, i: number): number[] {
@@ -53,7 +53,8 @@ export function referenceFactors(cfg: BoftReferenceConfig): Mat[] {
   for (let i = 0; i < cfg.m; i++) {
     const blocks: Mat[] = [];
     for (let j = 0; j < n; j++) {
-      const dropped = cfg.identityBlocks != null && cfg.identityBlocks.factor === i && cfg.identityBlocks.blocks.includes(j);
+      const dropped =
+        cfg.identityBlocks != null && cfg.identityBlocks.factor === i && cfg.identityBlocks.blocks.includes(j);
       const offset = (i * n + j) * p;
       const q = skew(Array.from(cfg.v).slice(offset, offset + p), cfg.b);
       blocks.push(dropped ? eye(cfg.b) : cfg.neumannTerms == null ? cayley(q) : cayleyNeumann(q, cfg.neumannTerms));

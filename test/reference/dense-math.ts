@@ -1,4 +1,4 @@
-// Float64 dense linear algebra straight from SPEC.md, independent of the code under test:
+// Float64 dense linear algebra straight from docs/math.md, independent of the code under test:
 // explicit matrices, a real (partially pivoted) inverse, no tfjs.
 
 /** Row-major dense matrix. */
@@ -75,7 +75,7 @@ export function inverse(a: Mat): Mat {
   return inv;
 }
 
-/** SPEC §1: U[i,j] = v[k] for i < j in row-major order of the strict upper triangle; Q = U − Uᵀ. */
+/** docs/math.md §2: U[i,j] = v[k] for i < j in row-major order of the strict upper triangle; Q = U − Uᵀ. */
 export function skew(v: ArrayLike<number>, b: number): Mat {
   const q = mat(b, b);
   let k = 0;
@@ -90,13 +90,13 @@ export function skew(v: ArrayLike<number>, b: number): Mat {
   return q;
 }
 
-/** SPEC §2 exact: R = (I + Q)(I − Q)⁻¹. */
+/** docs/math.md §3 exact: R = (I + Q)(I − Q)⁻¹. */
 export function cayley(q: Mat): Mat {
   const i = eye(q.rows);
   return matmul(add(i, q), inverse(add(i, q, -1)));
 }
 
-/** SPEC §2 Neumann with N terms: R ≈ (I + Q)(I + Q + … + Q^(N−2)), powers summed explicitly. */
+/** docs/math.md §3 Neumann with N terms: R ≈ (I + Q)(I + Q + … + Q^(N−2)), powers summed explicitly. */
 export function cayleyNeumann(q: Mat, terms: number): Mat {
   const i = eye(q.rows);
   let sum = eye(q.rows);
@@ -131,6 +131,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** max |got − want| relative to max |want|: the measure of docs/math.md §9. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  return maxAbsDiff(got, want) / Math.max(1e-12, maxAbs(want));
 }
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */

@@ -1,4 +1,4 @@
-// OFT forward of SPEC §0 and §3 in float64, with the dense rotation built explicitly.
+// OFT forward of docs/math.md §1 and §4 in float64, with the dense rotation built explicitly.
 import { add, blockDiag, cayley, cayleyNeumann, Mat, mat, matmul, skew } from './dense-math';
 
 export interface OftReferenceConfig {
