@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tfjsOft from '../../src/index';
 import { applyLora } from '../digits/lora';
 import { withSeededMathRandom } from '../digits/rng';
-import { selectSftBackend } from './backend';
+import { selectBackend } from '../digits/pipeline';
 import {
   brownWindows,
   disposeSet,
@@ -327,7 +327,7 @@ export async function runSft(opts: SftOptions = {}): Promise<SftResult> {
   const methods = opts.methods ?? [...SFT_METHODS];
   for (const m of methods)
     if (!SFT_METHODS.includes(m)) throw new Error(`runSft: unknown method '${m}'; known: ${SFT_METHODS.join(', ')}`);
-  const backend = await selectSftBackend(opts.backend);
+  const backend = await selectBackend(opts.backend);
   log(`tfjs backend: ${backend}`);
   const cacheDir = resolve(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'sft-demo'));
   const pre = await pretrained(s, backend, cacheDir, quiet, log);
