@@ -79,13 +79,16 @@ export function markdownReport(r: DemoResult, shownPath: (path: string) => strin
   return out.join('\n');
 }
 
-function esc(s: string): string {
+/** `s` escaped for SVG text. */
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-interface Panel { x: number; y: number; w: number; h: number }
+/** A chart panel's box in SVG pixels. */
+export interface Panel { x: number; y: number; w: number; h: number }
 
-function axes(p: Panel, xMin: number, xMax: number, yMin: number, yMax: number, xLabel: string, yLabel: string,
+/** Axes, grid, ticks and labels of a panel; returns the data-to-pixel maps with the SVG. */
+export function axes(p: Panel, xMin: number, xMax: number, yMin: number, yMax: number, xLabel: string, yLabel: string,
   title: string, xTicks: number[], yTicks: number[], fmtX: (v: number) => string, fmtY: (v: number) => string) {
   const sx = (v: number) => p.x + ((v - xMin) / (xMax - xMin)) * p.w;
   const sy = (v: number) => p.y + p.h - ((v - yMin) / (yMax - yMin)) * p.h;
@@ -114,7 +117,7 @@ function axes(p: Panel, xMin: number, xMax: number, yMin: number, yMax: number, 
 }
 
 /** Round tick values between min and max (about n of them). */
-function ticks(min: number, max: number, n: number): number[] {
+export function ticks(min: number, max: number, n: number): number[] {
   const raw = (max - min) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((st) => st >= raw) ?? 10 * mag;

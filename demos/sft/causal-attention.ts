@@ -1,0 +1,67 @@
+// The attention core of the demo's GPT: causal softmax(q·kᵀ/√h)·v over several heads, reading
+// GPT-2's fused `c_attn` output [q | k | v]. No weights: the projections around it are plain
+// Dense layers (`attn.c_attn`, `attn.c_proj`) that model surgery can swap.
+import * as tf from '@tensorflow/tfjs';
+
+/** Arguments of {@link CausalSelfAttention}. */
+export interface CausalSelfAttentionArgs {
+  /** Number of heads; must divide the hidden size. */
+  numHeads: number;
+  name?: string;
+  trainable?: boolean;
+}
+
+/** Input `[batch, tokens, 3·hidden]` (q, k, v side by side); output `[batch, tokens, hidden]`. */
+export class CausalSelfAttention extends tf.layers.Layer {
+  static className = 'CausalSelfAttention';
+  readonly numHeads: number;
+
+  constructor(args: CausalSelfAttentionArgs) {
+    super({ name: args.name, trainable: args.trainable });
+    if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
+      throw new Error(
+        `CausalSelfAttention '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`,
+      );
+    }
+    this.numHeads = args.numHeads;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const s = inputShape as tf.Shape;
+    return [s[0], s[1], s[2] == null ? null : s[2] / 3];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const qkv = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+      const [, tokens, width] = qkv.shape;
+      const hidden = width / 3,
+        h = this.numHeads;
+      if (!Number.isInteger(hidden) || hidden % h !== 0) {
+        throw new Error(
+          `CausalSelfAttention '${this.name}': input width ${width} is not 3 × a multiple of numHeads ${h}`,
+        );
+      }
+      const dh = hidden / h;
+      const [q, k, v] = tf.split(qkv, 3, 2);
+      // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).
+      const heads = (x: tf.Tensor) =>
+        tf.reshape(tf.transpose(tf.reshape(x, [-1, tokens, h, dh]), [0, 2, 1, 3]), [-1, tokens, dh]) as tf.Tensor3D;
+      const scores = tf.add(tf.mul(tf.matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(dh)), causalMask(tokens));
+      const ctx = tf.matMul(tf.softmax(scores) as tf.Tensor3D, heads(v));
+      return tf.reshape(tf.transpose(tf.reshape(ctx, [-1, h, tokens, dh]), [0, 2, 1, 3]), [-1, tokens, hidden]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), numHeads: this.numHeads };
+  }
+}
+tf.serialization.registerClass(CausalSelfAttention);
+
+/** `[T, T]`: 0 where a query may see a key (key ≤ query), −1e9 above the diagonal. */
+function causalMask(tokens: number): tf.Tensor2D {
+  const m = new Float32Array(tokens * tokens);
+  for (let i = 0; i < tokens; i++) for (let j = i + 1; j < tokens; j++) m[i * tokens + j] = -1e9;
+  return tf.tensor2d(m, [tokens, tokens]);
+}
