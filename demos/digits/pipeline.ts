@@ -39,6 +39,21 @@ export async function selectBackend(requested?: string): Promise<string> {
   return useBackend('cpu');
 }
 
+/**
+ * Peak tensor bytes of two training steps of `model` on one batch, above `before` (the bytes in memory
+ * before the model was made). Disposes the batch and the model: it is a separate copy made to be measured.
+ */
+export async function peakStepBytes(model: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor, before: number)
+  : Promise<number> {
+  const prof = await tf.profile(async () => {
+    await model.trainOnBatch(xb, yb);
+    await model.trainOnBatch(xb, yb);
+  });
+  tf.dispose([xb, yb]);
+  disposeModel(model);
+  return prof.peakBytes - before;
+}
+
 function countParams(weights: tf.LayerVariable[]): number {
   return weights.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 }
@@ -153,7 +168,8 @@ async function prepare(
   }
 }
 
-function disposeModel(model: tf.LayersModel): void {
+/** Disposes a model and its optimizer's slots. */
+export function disposeModel(model: tf.LayersModel): void {
   model.optimizer?.dispose();
   model.dispose();
 }
@@ -232,13 +248,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'categoricalCrossentropy' });
           const xb = tf.slice(tasks.bTrain.xs, [0, 0, 0], [Math.min(o.batchSize, tasks.bTrain.labels.length), -1, -1]);
           const yb = tf.slice(tasks.bTrain.ys, [0, 0], [xb.shape[0], -1]);
-          const prof = await tf.profile(async () => {
-            await model.trainOnBatch(xb, yb);
-            await model.trainOnBatch(xb, yb);
-          });
-          tf.dispose([xb, yb]);
-          disposeModel(model);
-          return prof.peakBytes - before;
+          return peakStepBytes(model, xb, yb, before);
         })();
 
         const { model, setup } = await prepare(method, await fresh(), o, loraRank);

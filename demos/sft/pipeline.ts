@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tfjsOft from '../../src/index';
 import { applyLora } from '../digits/lora';
 import { withSeededMathRandom } from '../digits/rng';
-import { selectBackend } from '../digits/pipeline';
+import { disposeModel, peakStepBytes, selectBackend } from '../digits/pipeline';
 import {
   brownWindows,
   disposeSet,
@@ -174,11 +174,6 @@ const lossFn = maskedCrossEntropy as unknown as (yTrue: tf.Tensor, yPred: tf.Ten
 
 function compile(model: tf.LayersModel, learningRate: number): void {
   model.compile({ optimizer: tf.train.adam(learningRate), loss: lossFn });
-}
-
-function disposeModel(model: tf.LayersModel): void {
-  model.optimizer?.dispose();
-  model.dispose();
 }
 
 /** The cache folder of the model pretrained with these settings on this backend. */
@@ -396,13 +391,7 @@ export async function runSft(opts: SftOptions = {}): Promise<SftResult> {
             compile(model, learningRate);
             const xb = tf.slice(trainSet.xs, [0, 0], [s.batchSize, -1]);
             const yb = tf.slice(trainSet.ys, [0, 0, 0], [s.batchSize, -1, -1]);
-            const prof = await tf.profile(async () => {
-              await model.trainOnBatch(xb, yb);
-              await model.trainOnBatch(xb, yb);
-            });
-            tf.dispose([xb, yb]);
-            disposeModel(model);
-            return prof.peakBytes - before;
+            return peakStepBytes(model, xb, yb, before);
           })();
           const { model, setup } = await prepare(method, await fresh(), s, loraRank);
           compile(model, learningRate);
