@@ -1,18 +1,10 @@
-// OrthogonalConv2D: OrthogonalDense's adapter on a Conv2D kernel (docs/math.md §10). The kernel
-// [kh, kw, cin, filters] is rotated as the channel-major [cin·kh·kw, filters] matrix, and the
-// base convolution runs with the rotated kernel (or, for 1×1 kernels on few pixels, on the
-// rotated channels).
-import * as tf from '@tensorflow/tfjs-core';
+// OrthogonalConv2D: OrthogonalDense's adapter on a Conv2D kernel (docs/math.md §10), through the shared
+// Conv2D host (conv2d-host.ts).
 import type { layers } from '@tensorflow/tfjs-layers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import type { Shape } from './adapter-dense';
-import { CONV2D_HOST_ARGUMENTS, HostArguments } from './adapter-options';
-import { OrthogonalDense, OrthogonalDenseArgs } from './orthogonal-dense';
 import type { OftOptions } from './oft-options';
-import {
-  ConvLayerArgs, conv2dConfigOf, conv2dKernelShape, conv2dPrefersInputCentric, conv2dProbeShape, conv2dTemplate,
-  convolve, flattenConvKernel, ResolvedConv2DArgs, unflattenConvKernel,
-} from './conv2d-args';
+import type { ConvLayerArgs } from './conv2d-args';
+import { withConv2DHost } from './conv2d-host';
+import { OrthogonalDense, OrthogonalDenseArgs } from './orthogonal-dense';
 
 /** Arguments of `OrthogonalConv2D`: those of `tf.layers.conv2d` (channelsLast) plus the OFT options. */
 export interface OrthogonalConv2DArgs extends ConvLayerArgs, OftOptions {
@@ -26,12 +18,11 @@ export interface OrthogonalConv2DArgs extends ConvLayerArgs, OftOptions {
  * merging, a plain `Conv2D` with `K'` computes the same. Weights as `OrthogonalDense`'s, with
  * `kernel` `[kh, kw, cin, filters]`.
  */
-export class OrthogonalConv2D extends OrthogonalDense {
+export class OrthogonalConv2D extends withConv2DHost(OrthogonalDense) {
   static override className = 'OrthogonalConv2D';
 
   constructor(args: OrthogonalConv2DArgs) {
     super(args as unknown as OrthogonalDenseArgs);
-    this.inputSpec = [{ ndim: 4 }];
   }
 
   /**
@@ -40,57 +31,5 @@ export class OrthogonalConv2D extends OrthogonalDense {
    */
   static fromConv2D(conv: layers.Layer, options: Partial<OrthogonalConv2DArgs> = {}): OrthogonalConv2D {
     return OrthogonalDense.fromDense.call(OrthogonalConv2D as never, conv, options as never) as OrthogonalConv2D;
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    super.build(inputShape);
-    this.inputSpec = [{ ndim: 4, axes: { [-1]: this.baseKernel.shape[2] as number } }];
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return this.template.computeOutputShape(inputShape) as Shape;
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const training = kwargs?.training === true;
-      const inputCentric = conv2dPrefersInputCentric(this.conv, x);
-      const { input, kernel } = this.adaptedOperands(x, training, inputCentric);
-      const bias = this.baseBias?.read() ?? null;
-      return convolve(this.conv, input as tf.Tensor4D, kernel as tf.Tensor4D, bias, training);
-    });
-  }
-
-  private get conv(): ResolvedConv2DArgs {
-    return this.dense as ResolvedConv2DArgs;
-  }
-
-  protected override hostTemplate(args: unknown): ReturnType<typeof conv2dTemplate> {
-    return conv2dTemplate(`${this.getClassName()} '${this.name}'`, args as ConvLayerArgs);
-  }
-
-  protected override hostArguments(): HostArguments {
-    return CONV2D_HOST_ARGUMENTS;
-  }
-
-  protected override hostConfig(): Record<string, unknown> {
-    return conv2dConfigOf(this.template);
-  }
-
-  protected override kernelShapeFor(shape: Shape): { d: number; kernelShape: number[] } {
-    return conv2dKernelShape(`${this.getClassName()} '${this.name}'`, this.conv, shape);
-  }
-
-  protected override flatKernel(kernel: tf.Tensor): tf.Tensor2D {
-    return flattenConvKernel(kernel);
-  }
-
-  protected override unflatKernel(flat: tf.Tensor2D): tf.Tensor {
-    return unflattenConvKernel(flat, this.baseKernel.shape as number[]);
-  }
-
-  protected override probeInputShape(kernelShape: number[]): number[] {
-    return conv2dProbeShape(this.conv, kernelShape);
   }
 }
