@@ -17,7 +17,8 @@ function layerStep(name: string, layer: tf.layers.Layer, kernel: tf.Tensor, bias
   adapter.baseKernel.write(kernel);
   adapter.baseBias?.write(bias);
   const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-  return trainingStep<tf.Rank.R4>(name, INPUT, (x) => layer.apply(x) as tf.Tensor, params);
+  return trainingStep<tf.Rank.R4>(name, INPUT, (x) => layer.apply(x, { training: true }) as tf.Tensor,
+    params); // training: as fit runs it (on wasm, the path that needs no kernel gradient of conv2d)
 }
 
 async function runOne(k: number, repeats: number): Promise<BenchResult[]> {
