@@ -73,9 +73,9 @@ export function settle(t: tf.Tensor | tf.Tensor[]): void {
  * fixed random input of shape `inputShape`, gradients to the input and to `params`, an Adam
  * update of `params` (none when empty).
  */
-export function trainingStep(name: string, inputShape: [number, number], forward: (x: tf.Tensor2D) => tf.Tensor,
-  params: tf.Variable[]): BenchCase {
-  const x = tf.variable(tf.randomNormal(inputShape), true) as tf.Variable<tf.Rank.R2>; // differentiated, never updated
+export function trainingStep<R extends tf.Rank = tf.Rank.R2>(name: string, inputShape: number[],
+  forward: (x: tf.Tensor<R>) => tf.Tensor, params: tf.Variable[]): BenchCase {
+  const x = tf.variable(tf.randomNormal(inputShape as never), true) as tf.Variable<R>; // differentiated, never updated
   const optimizer = tf.train.adam(1e-3);
   return {
     name,

@@ -1,4 +1,4 @@
-// `npm run bench [-- --backend cpu|wasm|tensorflow|all|cpu,wasm,…] [--repeats N] [--only oft|boft]
+// `npm run bench [-- --backend cpu|wasm|tensorflow|all|cpu,wasm,…] [--repeats N] [--only oft|boft|conv]
 // [--no-weight-centric] [--peft]`: every benchmark on each backend (tensorflow: tfjs-node, when it
 // loads), printed as ratios to baselines measured in the same run, with the kernels each step runs.
 // `--peft` also times the same steps with PEFT on torch CPU (the venv of interop/peft/) and prints
@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tfjsNodeLoads, useBackend } from '../scripts/tfjs-backend';
 import { runOftBench } from './oft.bench';
 import { runButterflyBench } from './butterfly.bench';
+import { runConvBench } from './conv.bench';
 import type { BenchResult } from './harness';
 import { printPeftComparison } from './peft-compare';
 
@@ -32,6 +33,7 @@ for (const backend of backends) {
   if (only === 'all' || only === 'oft') groups.push(await runOftBench(repeats));
   const weightCentric = !process.argv.includes('--no-weight-centric');
   if (only === 'all' || only === 'boft') groups.push(await runButterflyBench(repeats, weightCentric));
+  if (only === 'all' || only === 'conv') groups.push(await runConvBench(repeats));
   byBackend.set(tf.getBackend(), groups);
 }
 if (process.argv.includes('--peft')) printPeftComparison(byBackend, repeats);

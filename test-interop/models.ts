@@ -5,7 +5,8 @@ import { applyBoft, applyOft, withAdaptersDisabled } from '../src/index';
 
 export interface TrainedCase {
   model: tf.LayersModel;
-  inputDim: number;
+  /** Shape of one example (without the batch axis). */
+  inputShape: number[];
   /** Predictions of the same model with every adapter switched off (the frozen base). */
   predictBase(x: tf.Tensor): Float32Array;
   dispose(): void;
@@ -75,22 +76,68 @@ export function buildBoft(): tf.LayersModel {
   return model;
 }
 
+const IMAGE = [8, 8, 4];
+
+/**
+ * image[8, 8, 4] → conv1 (3×3, 'same', relu) → conv2 (3×3, stride 2, 'valid', relu) → conv3 (1×1)
+ * → flatten → head (4). Patch sizes d = 36, 72 and 8: block size 4 divides each, BOFT b = 2 with
+ * m = 2 too.
+ */
+function convBaseModel(seed: number): tf.LayersModel {
+  const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
+  const bias = (s: number) => tf.initializers.randomNormal({ stddev: 0.1, seed: seed + s });
+  const inp = tf.input({ shape: IMAGE, name: 'image' });
+  let h = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1',
+                             kernelInitializer: init(1), biasInitializer: bias(2) }).apply(inp) as tf.SymbolicTensor;
+  h = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', name: 'conv2',
+                         kernelInitializer: init(3), biasInitializer: bias(4) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2d({ filters: 8, kernelSize: 1, name: 'conv3', kernelInitializer: init(5),
+                         biasInitializer: bias(6) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.flatten({ name: 'flat' }).apply(h) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 4, name: 'head', kernelInitializer: init(7) }).apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: inp, outputs: out, name: 'interop_conv_base' });
+}
+
+/** OFT (exact Cayley, b = 4) on the three Conv2D layers; head trains too. */
+export function buildConvOft(): tf.LayersModel {
+  const base = convBaseModel(40);
+  const model = applyOft(base, { targetModules: ['conv1', 'conv2', 'conv3'], oftBlockSize: 4,
+                                 useCayleyNeumann: false, modulesToSave: ['head'] });
+  base.dispose();
+  return model;
+}
+
+/** BOFT (b = 2, m = 2) on the three Conv2D layers, their biases train. */
+export function buildConvBoft(): tf.LayersModel {
+  const base = convBaseModel(50);
+  const model = applyBoft(base, { targetModules: ['conv1', 'conv2', 'conv3'], boftBlockSize: 2,
+                                  boftNButterflyFactor: 2, bias: 'boft_only' });
+  base.dispose();
+  return model;
+}
+
+/** The example shape of a model built here (its single input's shape without the batch axis). */
+function exampleShape(model: tf.LayersModel): number[] {
+  return model.inputs[0].shape.slice(1) as number[];
+}
+
 /** Trains `model` for 12 Adam steps on fixed random data (large step so the rotations move). */
 export async function trainFewSteps(model: tf.LayersModel): Promise<TrainedCase> {
   model.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
-  const xs = tf.randomNormal([96, D], 0, 1, 'float32', 1);
+  const inputShape = exampleShape(model);
+  const xs = tf.randomNormal([96, ...inputShape], 0, 1, 'float32', 1);
   const ys = tf.randomNormal([96, 4], 0, 1, 'float32', 2);
   for (let step = 0; step < 12; step++) {
     const i = (step % 6) * 16;
-    const xb = xs.slice([i, 0], [16, D]);
-    const yb = ys.slice([i, 0], [16, 4]);
+    const xb = tf.slice(xs, i, 16);
+    const yb = tf.slice(ys, i, 16);
     await model.trainOnBatch(xb, yb);
     tf.dispose([xb, yb]);
   }
   tf.dispose([xs, ys]);
   return {
     model,
-    inputDim: D,
+    inputShape,
     predictBase: (x) =>
       withAdaptersDisabled(model, () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array)),
     dispose: () => model.dispose(),

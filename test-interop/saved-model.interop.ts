@@ -1,5 +1,5 @@
-// End to end with the real tensorflowjs_converter and real TensorFlow (Python): an OFT and a BOFT
-// model are trained a few steps in tfjs, exported with exportSavedModel, run in Python TF
+// End to end with the real tensorflowjs_converter and real TensorFlow (Python): OFT and BOFT models
+// (Dense, and Conv2D) are trained a few steps in tfjs, exported with exportSavedModel, run in Python TF
 // (serving signature and tf_keras), converted back to a tfjs graph model and run with
 // tf.loadGraphModel. Every result must match the tfjs predictions within 1e-5 · max|y|.
 // Run: npm run test:interop (sets up the Python venv first).
@@ -10,11 +10,20 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportSavedModel, fileSystem } from '../src/index';
-import { buildBoft, buildOft, buildOftSharedNeumann, TrainedCase, trainFewSteps } from './models';
+import {
+  buildBoft, buildConvBoft, buildConvOft, buildOft, buildOftSharedNeumann, TrainedCase, trainFewSteps,
+} from './models';
 import { converter, convertWithAdapters, maxAbsDiff, REPO, requireVenv, runSavedModel, VENV } from './python';
 
 const TOL = 1e-5;
 const figures: string[] = [];
+
+/** The plain Keras class an adapter layer merges into (other layers keep theirs). */
+function mergedClassName(layer: tf.layers.Layer): string {
+  const name = layer.getClassName();
+  if (!('adapterEnabled' in layer)) return name;
+  return name.endsWith('Conv2D') ? 'Conv2D' : 'Dense';
+}
 
 function report(line: string): void {
   figures.push(line);
@@ -36,15 +45,17 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
   const cases: Array<[string, () => Promise<TrainedCase>]> = [
     ['OFT', () => trainFewSteps(buildOft())],
     ['BOFT', () => trainFewSteps(buildBoft())],
+    ['OFT on Conv2D', () => trainFewSteps(buildConvOft())],
+    ['BOFT on Conv2D', () => trainFewSteps(buildConvBoft())],
   ];
 
   for (const [name, make] of cases) {
     it(`${name}: trained in tfjs, exported, same predictions in Python TF and back in a tfjs graph model`, async () => {
       const t0 = Date.now();
       const c = await make();
-      const dir = join(work, name);
+      const dir = join(work, name.replace(/\W+/g, '_'));
       mkdirSync(dir);
-      const x = tf.randomNormal([16, c.inputDim], 0, 1, 'float32', 99);
+      const x = tf.randomNormal([16, ...c.inputShape], 0, 1, 'float32', 99);
       const y = c.model.predict(x) as tf.Tensor;
       const yData = y.dataSync();
       const xData = x.dataSync();
@@ -61,8 +72,8 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
       const t2 = Date.now();
       const py = runSavedModel(res.savedModelDir, { shape: x.shape, data: xData }, dir);
       const tPython = (Date.now() - t2) / 1000;
-      // Plain Keras layers only: the adapters were merged into Dense kernels.
-      expect(py.layers).to.deep.equal(c.model.layers.map((l) => ('adapterEnabled' in l ? 'Dense' : l.getClassName())));
+      // Plain Keras layers only: the adapters were merged into Dense and Conv2D kernels.
+      expect(py.layers).to.deep.equal(c.model.layers.map((l) => mergedClassName(l)));
       expect(py.signature.shape).to.deep.equal(y.shape);
       const sig = maxAbsDiff(yData, py.signature.data);
       const ker = maxAbsDiff(yData, py.keras.data);
@@ -116,7 +127,7 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
       const dir = join(work, `unmerged-${name.replace(/\W+/g, '_')}`);
       mkdirSync(dir);
       await c.model.save(fileSystem(join(dir, 'tfjs')));
-      const x = tf.randomNormal([16, c.inputDim], 0, 1, 'float32', 77);
+      const x = tf.randomNormal([16, ...c.inputShape], 0, 1, 'float32', 77);
       const y = c.model.predict(x) as tf.Tensor;
       const yData = y.dataSync();
       const effect = maxAbsDiff(yData, c.predictBase(x));
@@ -150,7 +161,7 @@ describe('SavedModel export through tensorflowjs_converter (real TensorFlow)', (
     const dir = join(work, 'cli');
     mkdirSync(dir);
     await c.model.save(fileSystem(join(dir, 'oft-tfjs')));
-    const x = tf.randomNormal([8, c.inputDim], 0, 1, 'float32', 5);
+    const x = tf.randomNormal([8, ...c.inputShape], 0, 1, 'float32', 5);
     const yData = (c.model.predict(x) as tf.Tensor).dataSync();
     const cli = (args: string[], env: Record<string, string> = {}) =>
       spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), ...args], {
