@@ -7,20 +7,10 @@ import '@tensorflow/tfjs-backend-webgpu';
 import {
   applyBoft, applyOft, butterflyDense, loadAdapter, mergeAndUnload, orthogonalDense, saveAdapter,
 } from 'tfjs-oft';
+import { mulberry32 } from '../../demos/digits/rng.ts';
 
 // The server puts the backend's .wasm files here (README, "In the browser").
 setWasmPaths('/wasm/');
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(n, seed, scale) {
   const rand = mulberry32(seed);
