@@ -46,7 +46,7 @@ export class SelfAttentionCore extends tf.layers.Layer {
             `${Array.isArray(inputs) ? inputs.length : 1} input(s)`,
         );
       }
-      const [, tokens, hidden] = q.shape as number[];
+      const hidden = q.shape[2] as number;
       const h = this.numHeads;
       if (hidden % h !== 0) {
         throw new Error(
@@ -54,15 +54,7 @@ export class SelfAttentionCore extends tf.layers.Layer {
             `dividing ${hidden}`,
         );
       }
-      const dh = hidden / h;
-      // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).
-      const split = (x: tf.Tensor) =>
-        tf.reshape(tf.transpose(tf.reshape(x, [-1, tokens, h, dh]), [0, 2, 1, 3]), [-1, tokens, dh]) as tf.Tensor3D;
-      const qh = split(q), kh = split(k), vh = split(v);
-      const scores = tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(dh));
-      const probs = tf.softmax(scores);
-      const ctx = tf.matMul(probs as tf.Tensor3D, vh); // [B·H, T, dh]
-      return tf.reshape(tf.transpose(tf.reshape(ctx, [-1, h, tokens, dh]), [0, 2, 1, 3]), [-1, tokens, hidden]);
+      return multiHeadAttention(q, k, v, h);
     });
   }
 
@@ -71,3 +63,22 @@ export class SelfAttentionCore extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(SelfAttentionCore);
+
+/**
+ * Scaled dot-product attention over `numHeads` heads: `q`, `k`, `v` `[batch, tokens, hidden]` →
+ * `[batch, tokens, hidden]` (heads concatenated). `mask` `[tokens, tokens]`, when given, is added
+ * to the scores before the softmax (0 where a query may see a key, a large negative elsewhere).
+ */
+export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number,
+  mask?: tf.Tensor2D): tf.Tensor3D {
+  const [, tokens, hidden] = q.shape as number[];
+  const dh = hidden / numHeads;
+  // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).
+  const split = (x: tf.Tensor) =>
+    tf.reshape(tf.transpose(tf.reshape(x, [-1, tokens, numHeads, dh]), [0, 2, 1, 3]), [-1, tokens, dh]) as tf.Tensor3D;
+  const scaled = tf.mul(tf.matMul(split(q), split(k), false, true), 1 / Math.sqrt(dh));
+  const scores = mask == null ? scaled : tf.add(scaled, mask);
+  const ctx = tf.matMul(tf.softmax(scores) as tf.Tensor3D, split(v)); // [B·H, T, dh]
+  return tf.reshape(tf.transpose(tf.reshape(ctx, [-1, numHeads, tokens, dh]), [0, 2, 1, 3]),
+    [-1, tokens, hidden]) as tf.Tensor3D;
+}

@@ -2,6 +2,7 @@
 // GPT-2's fused `c_attn` output [q | k | v]. No weights: the projections around it are plain
 // Dense layers (`attn.c_attn`, `attn.c_proj`) that model surgery can swap.
 import * as tf from '@tensorflow/tfjs';
+import { multiHeadAttention } from '../digits/attention';
 
 /** Arguments of {@link CausalSelfAttention}. */
 export interface CausalSelfAttentionArgs {
@@ -42,14 +43,8 @@ export class CausalSelfAttention extends tf.layers.Layer {
           `CausalSelfAttention '${this.name}': input width ${width} is not 3 × a multiple of numHeads ${h}`,
         );
       }
-      const dh = hidden / h;
       const [q, k, v] = tf.split(qkv, 3, 2);
-      // [B, T, D] -> [B·H, T, dh]: explicit batch dims (broadcast matMul has a wrong gradient).
-      const heads = (x: tf.Tensor) =>
-        tf.reshape(tf.transpose(tf.reshape(x, [-1, tokens, h, dh]), [0, 2, 1, 3]), [-1, tokens, dh]) as tf.Tensor3D;
-      const scores = tf.add(tf.mul(tf.matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(dh)), causalMask(tokens));
-      const ctx = tf.matMul(tf.softmax(scores) as tf.Tensor3D, heads(v));
-      return tf.reshape(tf.transpose(tf.reshape(ctx, [-1, h, tokens, dh]), [0, 2, 1, 3]), [-1, tokens, hidden]);
+      return multiHeadAttention(q, k, v, h, causalMask(tokens));
     });
   }
 
