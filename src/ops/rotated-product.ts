@@ -3,11 +3,14 @@
 // kernels instead of the many small ones of autograd through reshapes and transposes, which
 // is what costs time on native and GPU backends (the added arithmetic is a few % of x · K).
 //
-// Work happens on W = (x · M_{m−1} · … · M_i)ᵀ, features first ([d, rows]): a factor's blocks
-// are then a batched matmul Rᵀ · W_j, its permutation moves whole rows of W (rows × h floats at
-// a time), and the permutation between two factors is one transpose. The last product is
-// `Wᵀ · K`, and the gradient to W is `K · ∂yᵀ`.
+// Rows stay first, as in the frozen layer: the two large products are `x' · K` and `∂y · Kᵀ`,
+// whose operands TensorFlow does not have to transpose (it copies a transposed operand of a
+// large matmul, which cost more than all of the rotation). The rotation works on a factor's
+// blocks laid out `[N, rows, b]`: one batched matmul `W_j · R_j` per factor, one transpose to
+// enter and one to leave that layout, and one transpose between two factors (their
+// permutations act on whole `[rows, b/2]` slabs).
 import * as tf from '@tensorflow/tfjs-core';
+import { butterflyPermutations } from './butterfly';
 
 /**
  * `x · B · K` with `B = M_{m−1} · … · M_0`: `x` is `[rows, d]`, `rots` holds the blocks of every
@@ -26,81 +29,178 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
     throw new Error(`rotatedProduct: ${nFactors} factors need an even block size and d divisible by ` +
       `b·2^${nFactors - 1}; got d=${d}, b=${b}.`);
   }
+  const segment = b * 2 ** (nFactors - 1);
+  if (nFactors > 1 && nFactors * segment <= rows) {
+    // Every factor acts within segments of L = b·2^(m−1) features, so B is block-diagonal with
+    // blocks of size L. Built from the factors' blocks (m·d·L floats, no more than the m·rows·d
+    // that the factor-by-factor path keeps), it rotates x in one batched matmul instead of m
+    // matmuls and m + 1 transposes of [rows, d].
+    return factorProduct(x, segmentRotations(rots, nFactors), 1, kernel);
+  }
+  return factorProduct(x, rots, nFactors, kernel);
+}
+
+/** `rotatedProduct` factor by factor: `nFactors` batched block matmuls on `[N, rows, b]` layouts. */
+function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kernel: tf.Tensor2D): tf.Tensor2D {
+  const [rows, d] = x.shape;
+  const [total, b] = rots.shape;
+  const n = total / nFactors;
   const h = b / 2;
   const last = nFactors - 1;
   const split = (r: tf.Tensor3D) => (nFactors === 1 ? [r] : tf.split(r, nFactors, 0)) as tf.Tensor3D[];
 
-  // [rows, d] → blocks of factor `last`, [N, b, rows]. Within a segment of b·2^i features,
-  // feature (a, e, o) (chunk 2a + e, offset o) is row t = (e, o) of block a (SPEC §4).
-  const enter = (t: tf.Tensor): tf.Tensor3D => {
-    if (last === 0) return tf.reshape(tf.transpose(t), [n, b, rows]);
-    const a = 2 ** last;
-    const moved = tf.transpose(tf.reshape(t, [rows, d / (b * a), 2, a, h]), [1, 3, 2, 4, 0]);
-    return tf.reshape(moved, [n, b, rows]);
+  // [rows, d] → blocks of factor i, [N, rows, b]. Within a segment of b·2^i features, feature
+  // (e, a, o) (chunk e·2^i + a, offset o) is row t = (e, o) of block a (SPEC §4). Factor 0's
+  // blocks are consecutive features.
+  const enter = (t: tf.Tensor, i: number): tf.Tensor3D => {
+    if (i === 0) return tf.transpose(tf.reshape(t, [rows, n, b]), [1, 0, 2]);
+    const a = 2 ** i;
+    return tf.reshape(tf.transpose(tf.reshape(t, [rows, d / (b * a), 2, a, h]), [1, 3, 0, 2, 4]), [n, rows, b]);
   };
   // Inverse of `enter`.
-  const leave = (w: tf.Tensor): tf.Tensor2D => {
-    if (last === 0) return tf.transpose(tf.reshape(w, [d, rows]));
-    const a = 2 ** last;
-    const moved = tf.transpose(tf.reshape(w, [d / (b * a), a, 2, h, rows]), [4, 0, 2, 1, 3]);
-    return tf.reshape(moved, [rows, d]);
+  const leave = (w: tf.Tensor, i: number): tf.Tensor2D => {
+    if (i === 0) return tf.reshape(tf.transpose(w, [1, 0, 2]), [rows, d]);
+    const a = 2 ** i;
+    return tf.reshape(tf.transpose(tf.reshape(w, [d / (b * a), a, rows, 2, h]), [2, 0, 3, 1, 4]), [rows, d]);
   };
   // Blocks of factor i ↔ blocks of factor i − 1 (the map is its own inverse). Factor i's block
   // (s, a) with a = (a_hi, a_lo) and row (e, o) is factor i−1's block ((s, e), a_lo), row (a_hi, o).
   const swap = (w: tf.Tensor, i: number): tf.Tensor3D => {
-    const moved = tf.transpose(tf.reshape(w, [d / (b * 2 ** i), 2, 2 ** (i - 1), 2, h * rows]), [0, 3, 2, 1, 4]);
-    return tf.reshape(moved, [n, b, rows]);
+    const moved = tf.transpose(tf.reshape(w, [d / (b * 2 ** i), 2, 2 ** (i - 1), rows, 2, h]), [0, 4, 2, 3, 1, 5]);
+    return tf.reshape(moved, [n, rows, b]);
   };
 
   const op = tf.customGrad(((xIn: tf.Tensor2D, rIn: tf.Tensor3D, save: tf.GradSaveFunc) => {
     // Keep the input of every factor's matmul for the gradient; drop the rest at once.
     const parts = split(rIn);
     const inputs: tf.Tensor3D[] = [];
-    let w = tf.tidy(() => enter(xIn));
+    let w = tf.tidy(() => enter(xIn, last));
     for (let i = last; i >= 0; i--) {
       inputs[i] = w;
       const input = w;
-      // x_j · R_j, transposed: R_jᵀ · W_j. A tidy per factor frees its reshapes at once.
+      // x_j · R_j for every block j of factor i. A tidy per factor frees its reshapes at once.
       w = tf.tidy((): tf.Tensor3D => {
-        const out: tf.Tensor3D = tf.matMul(parts[i], input, true, false);
+        const out: tf.Tensor3D = tf.matMul(input, parts[i]);
         return i > 0 ? swap(out, i) : out;
       });
     }
-    const kept = [tf.tidy(() => transposedTimes(tf.reshape(w, [d, rows]), kernel)), ...inputs];
+    const value = tf.tidy(() => tf.matMul(leave(w, 0), kernel));
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
-    save([rIn, ...kept.slice(1)]);
+    save([rIn, ...inputs]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const parts = split(saved[0] as tf.Tensor3D);
       const dRots: tf.Tensor3D[] = [];
       // g = ∂L/∂(output of factor i), blocks of factor i.
-      let g = tf.reshape(timesTransposed(kernel, dy as tf.Tensor2D), [n, b, rows]) as tf.Tensor3D;
+      let g = enter(timesTransposed(dy as tf.Tensor2D, kernel), 0);
       for (let i = 0; i <= last; i++) {
-        dRots[i] = tf.matMul(saved[1 + i] as tf.Tensor3D, g, false, true); // W_j · G_jᵀ
+        dRots[i] = transposedTimes(saved[1 + i] as tf.Tensor3D, g); // W_jᵀ · G_j
         const gi = g;
-        g = tf.tidy(() => (i < last ? swap(tf.matMul(parts[i], gi), i + 1) : tf.matMul(parts[i], gi)));
+        g = tf.tidy(() => {
+          const back = timesTransposed(gi, parts[i]); // G_j · R_jᵀ
+          return i < last ? swap(back, i + 1) : back;
+        });
         gi.dispose();
       }
-      return [leave(g), nFactors === 1 ? dRots[0] : tf.concat(dRots, 0)];
+      return [leave(g, last), nFactors === 1 ? dRots[0] : tf.concat(dRots, 0)];
     });
-    return { value: kept[0], gradFunc };
+    return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x, rots) as tf.Tensor2D;
 }
 
-// wasm multiplies a transposed 2-D operand 10–40× slower than a plain one (measured on
+/**
+ * The diagonal blocks `[d/L, L, L]` of `B = M_{m−1} · … · M_0`, `L = b·2^(m−1)`, from the blocks of
+ * every factor (`rots`, `[m · N, b, b]` factor-major). Factor i restricted to one segment is
+ * `M_i[x, y] = BD_i[perm_i[x], perm_i[y]]` (SPEC §4): one gather from the blocks (a zero where x and
+ * y fall in different blocks), the same index pattern in every segment. The gradient gathers back:
+ * every entry of a block lands in exactly one entry of one `M_i`.
+ */
+function segmentRotations(rots: tf.Tensor3D, nFactors: number): tf.Tensor3D {
+  const [total, b] = rots.shape;
+  const m = nFactors;
+  const segment = b * 2 ** (m - 1);
+  const perSegment = segment / b; // blocks of one factor in one segment
+  const segments = total / (m * perSegment);
+  const entries = perSegment * b * b; // of one factor in one segment
+  const { forward, backward } = segmentIndices(b, m);
+  const op = tf.customGrad(((rIn: tf.Tensor3D, save: tf.GradSaveFunc) => {
+    const factors = tf.tidy(() => {
+      const source = tf.reshape(tf.transpose(tf.reshape(rIn, [m, segments, entries]), [1, 0, 2]),
+        [segments, m * entries]);
+      const padded = tf.concat([source, tf.zeros([segments, 1])], 1); // the last column: zero entries
+      const gathered = tf.gather(padded, tf.tensor1d(forward, 'int32'), 1);
+      return tf.unstack(tf.reshape(gathered, [segments, m, segment, segment]), 1) as tf.Tensor3D[];
+    });
+    // prefix[k] = M_{m−1} · … · M_k; prefix[0] is B.
+    const prefix: tf.Tensor3D[] = [];
+    prefix[m - 1] = factors[m - 1];
+    for (let k = m - 2; k >= 0; k--) prefix[k] = tf.matMul(prefix[k + 1], factors[k]);
+    save([...factors, ...prefix.slice(1)]);
+    const gradFunc = (dB: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const ms = saved.slice(0, m) as tf.Tensor3D[];
+      const after = (k: number) => saved[m + k - 1] as tf.Tensor3D; // prefix[k] for k ≥ 1
+      const dms: tf.Tensor3D[] = [];
+      let dPrefix = dB as tf.Tensor3D;
+      for (let k = 0; k < m - 1; k++) {
+        dms[k] = transposedTimes(after(k + 1), dPrefix);
+        dPrefix = timesTransposed(dPrefix, ms[k]);
+      }
+      dms[m - 1] = dPrefix;
+      const flat = tf.reshape(tf.stack(dms, 1), [segments, m * segment * segment]);
+      const back = tf.gather(flat, tf.tensor1d(backward, 'int32'), 1);
+      return tf.reshape(tf.transpose(tf.reshape(back, [segments, m, entries]), [1, 0, 2]), [total, b, b]);
+    });
+    return { value: prefix[0], gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(rots) as tf.Tensor3D;
+}
+
+/**
+ * Index patterns of `segmentRotations` for one segment: `forward[i·L² + x·L + y]` is where
+ * `M_i[x, y]` sits among the factors' block entries `[m, L/b, b, b]` (or `m·L·b`, a zero, outside the
+ * blocks), and `backward` is its inverse on the block entries.
+ */
+function segmentIndices(b: number, m: number): { forward: Int32Array; backward: Int32Array } {
+  const segment = b * 2 ** (m - 1);
+  const entries = segment * b;
+  const perms = butterflyPermutations(segment, b, m);
+  const forward = new Int32Array(m * segment * segment).fill(m * entries);
+  const backward = new Int32Array(m * entries);
+  for (let i = 0; i < m; i++) {
+    for (let x = 0; x < segment; x++) {
+      for (let y = 0; y < segment; y++) {
+        const u = perms[i][x];
+        const v = perms[i][y];
+        if (Math.floor(u / b) !== Math.floor(v / b)) continue;
+        const at = i * segment * segment + x * segment + y;
+        const source = i * entries + Math.floor(u / b) * b * b + (u % b) * b + (v % b);
+        forward[at] = source;
+        backward[source] = at;
+      }
+    }
+  }
+  return { forward, backward };
+}
+
+// wasm multiplies a transposed operand 10–40× slower than a plain one (measured on
 // [1024, 256] × [1024, 1024]): there an explicit transpose is far cheaper. Elsewhere
 // (tensorflow, cpu) the transposed-operand matmul costs the same and saves a kernel.
 function transposedOperandsAreSlow(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
-/** `aᵀ · b`. */
-function transposedTimes(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return transposedOperandsAreSlow() ? tf.matMul(tf.transpose(a), b) : tf.matMul(a, b, true, false);
+/** Swaps the last two axes. */
+function transposeLast<T extends tf.Tensor>(a: T): T {
+  return tf.transpose(a, a.rank === 2 ? [1, 0] : [0, 2, 1]);
 }
 
-/** `a · bᵀ`. */
-function timesTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return transposedOperandsAreSlow() ? tf.matMul(a, tf.transpose(b)) : tf.matMul(a, b, false, true);
+/** `aᵀ · b` (the last two axes; batched for 3-D). */
+function transposedTimes<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
+  return transposedOperandsAreSlow() ? tf.matMul(transposeLast(a), b) : tf.matMul(a, b, true, false);
+}
+
+/** `a · bᵀ` (the last two axes; batched for 3-D). */
+function timesTransposed<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
+  return transposedOperandsAreSlow() ? tf.matMul(a, transposeLast(b)) : tf.matMul(a, b, false, true);
 }
