@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { rotatedProduct } from '../src/ops/rotated-product';
+import { rotatedProduct, RotatedProductPath } from '../src/ops/rotated-product';
 import * as ref from './reference/dense-math';
 import { permutationMatrix, referencePermutation } from './reference/boft-reference';
 
@@ -37,13 +37,15 @@ function reference(x: ref.Mat, blocks: Float32Array, d: number, b: number, m: nu
 }
 
 describe('ops: rotatedProduct x · B · K (one op, analytic gradient)', () => {
-  // Below m·L rows (L = b·2^(m−1)) it rotates factor by factor; from m·L rows on, with B's diagonal blocks.
   const cases: Array<[number, number, number, number]> = [ // d, b, m, rows
-    [12, 4, 1, 5], [64, 32, 1, 40], [16, 2, 3, 5], [16, 2, 3, 24], [32, 4, 2, 3], [32, 4, 2, 17],
-    [48, 6, 2, 4], [48, 6, 2, 30], [64, 8, 4, 7], [64, 8, 4, 256],
+    [12, 4, 1, 5], [64, 32, 1, 40], [30, 3, 1, 4], [16, 2, 3, 5], [32, 4, 2, 17], [48, 6, 2, 30], [64, 8, 4, 7],
   ];
-  for (const [d, b, m, rows] of cases) {
-    it(`matches the float64 reference: output, ∂x and ∂blocks (d=${d} b=${b} m=${m}, ${rows} rows)`, () => {
+  // Every layout and method on every backend, whichever the defaults pick there.
+  const paths: RotatedProductPath[] = [{ rowsFirst: true, segments: false }, { rowsFirst: false, segments: false },
+    { rowsFirst: true, segments: true }, { rowsFirst: false, segments: true }];
+  for (const [d, b, m, rows] of cases) for (const path of m === 1 ? paths.slice(0, 2) : paths) {
+    const how = `${path.rowsFirst ? 'rows' : 'features'} first${path.segments ? ', B\'s diagonal blocks' : ''}`;
+    it(`matches the float64 reference: output, ∂x and ∂blocks (d=${d} b=${b} m=${m}, ${rows} rows, ${how})`, () => {
       const units = 5;
       const random = ref.rng(d * 31 + b * 7 + m + rows);
       const xs = ref.normals(random, rows * d);
@@ -57,8 +59,8 @@ describe('ops: rotatedProduct x · B · K (one op, analytic gradient)', () => {
       const kernel = tf.tensor2d(ks, [d, units]);
       const wt = tf.tensor2d(ws, [rows, units]);
       const f = (xx: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(rotatedProduct(xx as tf.Tensor2D, rr as tf.Tensor3D,
-        m, kernel), wt));
-      const y = rotatedProduct(x, rots, m, kernel);
+        m, kernel, path), wt));
+      const y = rotatedProduct(x, rots, m, kernel, path);
       const [dx, dRots] = tf.grads(f)([x, rots]);
       expect(ref.relErr(y.dataSync(), want.y.data), 'y').to.be.below(1e-5);
       expect(ref.relErr(dx.dataSync(), want.dx.data), '∂x').to.be.below(1e-5);

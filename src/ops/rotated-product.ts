@@ -3,21 +3,31 @@
 // kernels instead of the many small ones of autograd through reshapes and transposes, which
 // is what costs time on native and GPU backends (the added arithmetic is a few % of x · K).
 //
-// Rows stay first, as in the frozen layer: the two large products are `x' · K` and `∂y · Kᵀ`,
-// whose operands TensorFlow does not have to transpose (it copies a transposed operand of a
-// large matmul, which cost more than all of the rotation). The rotation works on a factor's
-// blocks laid out `[N, rows, b]`: one batched matmul `W_j · R_j` per factor, one transpose to
-// enter and one to leave that layout, and one transpose between two factors (their
-// permutations act on whole `[rows, b/2]` slabs).
+// A factor's blocks are one batched matmul on the rows laid out `[N, rows, b]` (rows first) or
+// `[N, b, rows]` (features first); its permutation moves whole slabs of b/2 features, and the
+// permutation between two factors is one transpose. Rows first, the two large products are
+// `x' · K` and `∂y · Kᵀ`, as in the frozen layer; features first, they are `Wᵀ · K` and `K · ∂yᵀ`
+// and entering and leaving the layout costs no transpose of its own. TensorFlow copies the
+// transposed operand of a large matmul (more time than all of the rotation): rows first there.
+// On cpu and wasm features first measured faster.
 import * as tf from '@tensorflow/tfjs-core';
 import { butterflyPermutations } from './butterfly';
+
+/** How `rotatedProduct` computes (for tests and benchmarks; by default chosen by backend and cost). */
+export interface RotatedProductPath {
+  /** Blocks laid out `[N, rows, b]` (true) or `[N, b, rows]` (false). Default: true on tensorflow only. */
+  rowsFirst?: boolean;
+  /** With m > 1, rotate with B's diagonal blocks of size `b·2^(m−1)`. Default: where that costs less. */
+  segments?: boolean;
+}
 
 /**
  * `x · B · K` with `B = M_{m−1} · … · M_0`: `x` is `[rows, d]`, `rots` holds the blocks of every
  * factor, factor-major `[m · N, b, b]` (`BD_i = blockdiag(rots[i·N … i·N + N − 1])`), `kernel`
  * is `[d, n]`. Gradients flow to `x` and `rots`; `kernel` is treated as a constant (frozen).
  */
-export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kernel: tf.Tensor2D): tf.Tensor2D {
+export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kernel: tf.Tensor2D,
+  path: RotatedProductPath = {}): tf.Tensor2D {
   const [rows, d] = x.shape;
   const [total, b] = rots.shape;
   const n = total / nFactors;
@@ -29,45 +39,55 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
     throw new Error(`rotatedProduct: ${nFactors} factors need an even block size and d divisible by ` +
       `b·2^${nFactors - 1}; got d=${d}, b=${b}.`);
   }
+  const rowsFirst = path.rowsFirst ?? transposedOperandsAreCopied();
+  // Every factor acts within segments of L = b·2^(m−1) features, so B is block-diagonal with
+  // blocks of size L. Built from the factors' blocks, they rotate x in one batched matmul instead
+  // of m matmuls and m − 1 transposes of [rows, d]: chosen where that matmul costs no more than the
+  // m it replaces (L ≤ m·b) and B's blocks (m·d·L floats) no more memory than the m·rows·d floats
+  // the factor-by-factor path keeps.
   const segment = b * 2 ** (nFactors - 1);
-  if (nFactors > 1 && nFactors * segment <= rows) {
-    // Every factor acts within segments of L = b·2^(m−1) features, so B is block-diagonal with
-    // blocks of size L. Built from the factors' blocks (m·d·L floats, no more than the m·rows·d
-    // that the factor-by-factor path keeps), it rotates x in one batched matmul instead of m
-    // matmuls and m + 1 transposes of [rows, d].
-    return factorProduct(x, segmentRotations(rots, nFactors), 1, kernel);
-  }
-  return factorProduct(x, rots, nFactors, kernel);
+  const segments = path.segments ?? (segment <= nFactors * b && nFactors * segment <= rows);
+  if (nFactors > 1 && segments) return factorProduct(x, segmentRotations(rots, nFactors), 1, kernel, rowsFirst);
+  return factorProduct(x, rots, nFactors, kernel, rowsFirst);
 }
 
-/** `rotatedProduct` factor by factor: `nFactors` batched block matmuls on `[N, rows, b]` layouts. */
-function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kernel: tf.Tensor2D): tf.Tensor2D {
+/** `rotatedProduct` factor by factor: `nFactors` batched block matmuls. */
+function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kernel: tf.Tensor2D,
+  rowsFirst: boolean): tf.Tensor2D {
   const [rows, d] = x.shape;
   const [total, b] = rots.shape;
   const n = total / nFactors;
   const h = b / 2;
   const last = nFactors - 1;
   const split = (r: tf.Tensor3D) => (nFactors === 1 ? [r] : tf.split(r, nFactors, 0)) as tf.Tensor3D[];
+  // The blocks' layout: `[N, rows, b]` or `[N, b, rows]`.
+  const blockShape: [number, number, number] = rowsFirst ? [n, rows, b] : [n, b, rows];
 
-  // [rows, d] → blocks of factor i, [N, rows, b]. Within a segment of b·2^i features, feature
-  // (e, a, o) (chunk e·2^i + a, offset o) is row t = (e, o) of block a (SPEC §4). Factor 0's
-  // blocks are consecutive features.
+  // [rows, d] → blocks of factor i. Within a segment of b·2^i features, feature (e, a, o)
+  // (chunk e·2^i + a, offset o) is row t = (e, o) of block a (SPEC §4); factor 0's blocks are
+  // consecutive features (b may be odd with one factor).
+  const enterOrder = (i: number) => (i === 0 ? (rowsFirst ? [1, 0, 2] : [1, 2, 0])
+    : (rowsFirst ? [1, 3, 0, 2, 4] : [1, 3, 2, 4, 0]));
+  const featureShape = (i: number) => (i === 0 ? [rows, n, b] : [rows, d / (b * 2 ** i), 2, 2 ** i, h]);
   const enter = (t: tf.Tensor, i: number): tf.Tensor3D => {
-    if (i === 0) return tf.transpose(tf.reshape(t, [rows, n, b]), [1, 0, 2]);
-    const a = 2 ** i;
-    return tf.reshape(tf.transpose(tf.reshape(t, [rows, d / (b * a), 2, a, h]), [1, 3, 0, 2, 4]), [n, rows, b]);
+    const moved = tf.transpose(tf.reshape(t, featureShape(i)), enterOrder(i));
+    return (i === 0 ? moved : tf.reshape(moved, blockShape)) as tf.Tensor3D;
   };
   // Inverse of `enter`.
   const leave = (w: tf.Tensor, i: number): tf.Tensor2D => {
-    if (i === 0) return tf.reshape(tf.transpose(w, [1, 0, 2]), [rows, d]);
-    const a = 2 ** i;
-    return tf.reshape(tf.transpose(tf.reshape(w, [d / (b * a), a, rows, 2, h]), [2, 0, 3, 1, 4]), [rows, d]);
+    const order = enterOrder(i);
+    const inverse = order.map((_, k) => order.indexOf(k));
+    const blocks = i === 0 ? w : tf.reshape(w, order.map((k) => featureShape(i)[k]));
+    return tf.reshape(tf.transpose(blocks, inverse), [rows, d]);
   };
   // Blocks of factor i ↔ blocks of factor i − 1 (the map is its own inverse). Factor i's block
   // (s, a) with a = (a_hi, a_lo) and row (e, o) is factor i−1's block ((s, e), a_lo), row (a_hi, o).
   const swap = (w: tf.Tensor, i: number): tf.Tensor3D => {
-    const moved = tf.transpose(tf.reshape(w, [d / (b * 2 ** i), 2, 2 ** (i - 1), rows, 2, h]), [0, 4, 2, 3, 1, 5]);
-    return tf.reshape(moved, [n, rows, b]);
+    const s = d / (b * 2 ** i);
+    const moved = rowsFirst
+      ? tf.transpose(tf.reshape(w, [s, 2, 2 ** (i - 1), rows, 2, h]), [0, 4, 2, 3, 1, 5])
+      : tf.transpose(tf.reshape(w, [s, 2, 2 ** (i - 1), 2, h * rows]), [0, 3, 2, 1, 4]);
+    return tf.reshape(moved, blockShape);
   };
 
   const op = tf.customGrad(((xIn: tf.Tensor2D, rIn: tf.Tensor3D, save: tf.GradSaveFunc) => {
@@ -78,13 +98,15 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
     for (let i = last; i >= 0; i--) {
       inputs[i] = w;
       const input = w;
-      // x_j · R_j for every block j of factor i. A tidy per factor frees its reshapes at once.
+      // x_j · R_j for every block j of factor i (features first: R_jᵀ · W_j). A tidy per factor
+      // frees its reshapes at once.
       w = tf.tidy((): tf.Tensor3D => {
-        const out: tf.Tensor3D = tf.matMul(input, parts[i]);
+        const out: tf.Tensor3D = rowsFirst ? tf.matMul(input, parts[i]) : tf.matMul(parts[i], input, true, false);
         return i > 0 ? swap(out, i) : out;
       });
     }
-    const value = tf.tidy(() => tf.matMul(leave(w, 0), kernel));
+    const value = tf.tidy(() => (rowsFirst ? tf.matMul(leave(w, 0), kernel)
+      : transposedTimes(tf.reshape(w, [d, rows]) as tf.Tensor2D, kernel)));
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
     save([rIn, ...inputs]);
@@ -92,12 +114,16 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
       const parts = split(saved[0] as tf.Tensor3D);
       const dRots: tf.Tensor3D[] = [];
       // g = ∂L/∂(output of factor i), blocks of factor i.
-      let g = enter(timesTransposed(dy as tf.Tensor2D, kernel), 0);
+      let g: tf.Tensor3D = rowsFirst ? enter(timesTransposed(dy as tf.Tensor2D, kernel), 0)
+        : tf.reshape(timesTransposed(kernel, dy as tf.Tensor2D), blockShape);
       for (let i = 0; i <= last; i++) {
-        dRots[i] = transposedTimes(saved[1 + i] as tf.Tensor3D, g); // W_jᵀ · G_j
+        const input = saved[1 + i] as tf.Tensor3D;
+        // ∂R_j = W_jᵀ · G_j (features first: W_j · G_jᵀ).
+        dRots[i] = rowsFirst ? transposedTimes(input, g) : tf.matMul(input, g, false, true);
         const gi = g;
         g = tf.tidy(() => {
-          const back = timesTransposed(gi, parts[i]); // G_j · R_jᵀ
+          // ∂W_j = G_j · R_jᵀ (features first: R_j · G_j).
+        const back: tf.Tensor3D = rowsFirst ? timesTransposed(gi, parts[i]) : tf.matMul(parts[i], gi);
           return i < last ? swap(back, i + 1) : back;
         });
         gi.dispose();
@@ -183,6 +209,12 @@ function segmentIndices(b: number, m: number): { forward: Int32Array; backward: 
   return { forward, backward };
 }
 
+// TensorFlow (tfjs-node) copies the transposed operand of a matmul before multiplying: for the
+// [256, 1024] × [1024, 1024] products of a layer step, 6.9 ms against 4.0 ms untransposed.
+function transposedOperandsAreCopied(): boolean {
+  return tf.getBackend() === 'tensorflow';
+}
+
 // wasm multiplies a transposed operand 10–40× slower than a plain one (measured on
 // [1024, 256] × [1024, 1024]): there an explicit transpose is far cheaper. Elsewhere
 // (tensorflow, cpu) the transposed-operand matmul costs the same and saves a kernel.
@@ -204,3 +236,4 @@ function transposedTimes<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
 function timesTransposed<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
   return transposedOperandsAreSlow() ? tf.matMul(a, transposeLast(b)) : tf.matMul(a, b, false, true);
 }
+
