@@ -33,12 +33,15 @@ const g = (inputShape: Kernel4, kernelSize: [number, number], strides: number, p
   dilation: [dilation, dilation] });
 
 // Kernels 1×1, 3×3, 3×1 and 2×3; strides 1 and 2; 'valid' and 'same'; dilation 1 and 2; OFT exact,
-// Neumann and shared; BOFT m = 1…3. The 1×1 case on 4 pixels and 6 filters takes the input-centric path.
+// Neumann and shared; BOFT m = 1…3. The 1×1 cases on 4 pixels and 6 filters take the input-centric path
+// (with stride 1, the fused product of the Dense host, whose kernel is then an intermediate).
 const CASES: Case[] = [
   { label: '1×1 s1 valid, OFT exact', geometry: g([2, 5, 5, 8], [1, 1], 1, 'valid', 1), filters: 6,
     oft: { b: 4, neumann: null } },
   { label: '1×1 s1 valid on 4 pixels (input-centric), OFT Neumann', geometry: g([1, 2, 2, 8], [1, 1], 1, 'valid', 1),
     filters: 6, oft: { b: 4, neumann: 5 } },
+  { label: '1×1 s1 same on 4 pixels (input-centric), BOFT m=2', geometry: g([1, 2, 2, 8], [1, 1], 1, 'same', 1),
+    filters: 6, boft: { b: 2, m: 2 } },
   { label: '3×3 s1 same, OFT Neumann', geometry: g([2, 6, 6, 4], [3, 3], 1, 'same', 1), filters: 5,
     oft: { b: 6, neumann: 5 } },
   { label: '3×3 s2 valid, OFT exact blockShare', geometry: g([2, 7, 7, 4], [3, 3], 2, 'valid', 1), filters: 5,

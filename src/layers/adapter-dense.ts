@@ -131,7 +131,7 @@ export abstract class AdapterDense extends layers.Layer {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs?.training === true;
       const flat = tf.reshape(x, [-1, this.inputDim]) as tf.Tensor2D;
-      const kernel = this.kernel.read() as tf.Tensor2D;
+      const kernel = this.flatKernel(this.kernel.read());
       let y: tf.Tensor = this.adapterEnabled ? this.adaptedProduct(flat, kernel, training) : tf.matMul(flat, kernel);
       if (this.adapterEnabled) y = this.scaleOutput(y);
       if (this.bias != null) y = tf.add(y, this.bias.read());

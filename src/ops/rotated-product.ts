@@ -109,15 +109,17 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
       : transposedTimes(tf.reshape(w, [d, rows]) as tf.Tensor2D, kernel)));
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
-    save([rIn, ...inputs]);
+    // The kernel too: it may be an intermediate (a conv kernel flattened) that the caller's tidy frees.
+    save([rIn, kernel, ...inputs]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const parts = split(saved[0] as tf.Tensor3D);
+      const k = saved[1] as tf.Tensor2D;
       const dRots: tf.Tensor3D[] = [];
       // g = ∂L/∂(output of factor i), blocks of factor i.
-      let g: tf.Tensor3D = rowsFirst ? enter(timesTransposed(dy as tf.Tensor2D, kernel), 0)
-        : tf.reshape(timesTransposed(kernel, dy as tf.Tensor2D), blockShape);
+      let g: tf.Tensor3D = rowsFirst ? enter(timesTransposed(dy as tf.Tensor2D, k), 0)
+        : tf.reshape(timesTransposed(k, dy as tf.Tensor2D), blockShape);
       for (let i = 0; i <= last; i++) {
-        const input = saved[1 + i] as tf.Tensor3D;
+        const input = saved[2 + i] as tf.Tensor3D;
         // ∂R_j = W_jᵀ · G_j (features first: W_j · G_jᵀ).
         dRots[i] = rowsFirst ? transposedTimes(input, g) : tf.matMul(input, g, false, true);
         const gi = g;
