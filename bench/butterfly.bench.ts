@@ -14,7 +14,7 @@ import {
   packedSize,
   skewFromPacked,
 } from '../src/index';
-import { BenchCase, BenchResult, printTable, profileStep, runCases, trainingStep } from './harness';
+import { BenchCase, BenchResult, printTable, profileStep, runCases, timeRatio, trainingStep } from './harness';
 import { useBackend } from '../scripts/tfjs-backend';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
@@ -97,14 +97,18 @@ export async function runButterflyBench(repeats = 5, weightCentric = true): Prom
   printTable(`ButterflyDense training step, ${D}→${UNITS}, ${ROWS} rows, backend ${tf.getBackend()} ` +
     '(weight-centric: one step each)', results,
     ['frozen Dense', 'frozen x·K+c (plain ops)', `weight-centric BOFT m=4 b=${B}`]);
-  const ms = new Map(results.map((x) => [x.name, x.medianMs]));
-  const ratio = (a: string, b: string) => ((ms.get(a) ?? NaN) / (ms.get(b) ?? NaN)).toFixed(2);
+  const byName = new Map(results.map((x) => [x.name, x]));
+  const ratio = (a: string, b: string) => {
+    const [ra, rb] = [byName.get(a), byName.get(b)];
+    return (ra == null || rb == null ? NaN : timeRatio(ra, rb)).toFixed(2);
+  };
   for (const m of [2, 4]) {
     const name = `ButterflyDense m=${m} b=${B}`;
     const wc = `weight-centric BOFT m=${m} b=${B}`;
     console.log(`${name} / frozen Dense: ${ratio(name, 'frozen Dense')}×, / plain x·K+c: ` +
       `${ratio(name, 'frozen x·K+c (plain ops)')}× (target on tensorflow ≤ ${m === 2 ? '1.30' : '1.60'}×)` +
-      (ms.has(wc) ? `; weight-centric / ButterflyDense: ${ratio(wc, name)}×${m === 4 ? ' (target ≥ 5×)' : ''}` : ''));
+      (byName.has(wc)
+        ? `; weight-centric / ButterflyDense: ${ratio(wc, name)}×${m === 4 ? ' (target ≥ 5×)' : ''}` : ''));
   }
   tf.dispose([kernel, bias]);
   await runButterflyMemory();

@@ -16,6 +16,19 @@ export interface BenchResult {
   peakExtraBytes: number;
   /** Kernels one step runs (`tf.profile(...).kernels.length`): launches matter on native/GPU backends. */
   kernels?: number;
+  /** The time of each timed round (the rounds of all cases interleave), when there were several. */
+  roundMs?: number[];
+}
+
+/**
+ * `a`'s time over `b`'s: the median of the ratios round by round where both were timed in the same
+ * rounds (load from other processes then cancels out of each ratio), else the ratio of medians.
+ */
+export function timeRatio(a: BenchResult, b: BenchResult): number {
+  if (a.roundMs != null && b.roundMs != null && a.roundMs.length === b.roundMs.length) {
+    return median(a.roundMs.map((t, i) => t / (b.roundMs as number[])[i]));
+  }
+  return a.medianMs / b.medianMs;
 }
 
 function median(xs: number[]): number {
@@ -43,19 +56,22 @@ export async function runCases(cases: BenchCase[], repeats = 7, warmup = 2): Pro
   }
   const out: BenchResult[] = [];
   for (const [k, c] of cases.entries()) {
-    out.push({ name: c.name, medianMs: median(times[k]), ...await profileStep(c) });
+    out.push({ name: c.name, medianMs: median(times[k]), roundMs: times[k], ...await profileStep(c) });
   }
   return out;
 }
 
-/** Prints results as a table with ratios to the named baselines. */
+/** Prints results as a table with ratios to the named baselines (`timeRatio`). */
 export function printTable(title: string, results: BenchResult[], baselines: string[]): void {
   const byName = new Map(results.map((r) => [r.name, r]));
   console.log(`\n${title}`);
   const header = ['case', 'median ms', 'peak MB', 'kernels', ...baselines.map((b) => `÷ ${b}`)];
   const rows = results.map((r) => [r.name, r.medianMs.toFixed(1), (r.peakExtraBytes / 2 ** 20).toFixed(1),
     `${r.kernels ?? '?'}`,
-    ...baselines.map((b) => (r.medianMs / (byName.get(b)?.medianMs ?? NaN)).toFixed(2) + '×')]);
+    ...baselines.map((b) => {
+      const base = byName.get(b);
+      return (base == null ? NaN : timeRatio(r, base)).toFixed(2) + '×';
+    })]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
   console.log(line(header));

@@ -1,7 +1,7 @@
 // `--peft`: times PEFT's steps on torch CPU (interop/peft/bench_step.py, in the venv that
 // interop/peft/setup.sh makes) and prints its overhead ratios beside ours, measured in one invocation.
 import { execFileSync } from 'node:child_process';
-import type { BenchResult } from './harness';
+import { BenchResult, timeRatio } from './harness';
 
 /** Our case name → PEFT's (bench_step.py); our baseline is the plain-ops frozen step, PEFT's the frozen Linear. */
 const PAIRS: Array<[string, string]> = [
@@ -35,8 +35,9 @@ export function printPeftComparison(byBackend: Map<string, BenchResult[][]>, rep
   const header = ['case', ...backends.map((b) => `tfjs-oft ${b}`), 'PEFT torch CPU'];
   const ratio = (groups: BenchResult[][], name: string): string => {
     const group = groups.find((g) => g.some((r) => r.name === name));
-    const ms = new Map((group ?? []).map((r) => [r.name, r.medianMs]));
-    const v = (ms.get(name) ?? NaN) / (ms.get(OURS_BASE) ?? NaN);
+    const byName = new Map((group ?? []).map((r) => [r.name, r]));
+    const [a, base] = [byName.get(name), byName.get(OURS_BASE)];
+    const v = a == null || base == null ? NaN : timeRatio(a, base);
     return Number.isNaN(v) ? '–' : `${v.toFixed(2)}×`;
   };
   const rows = PAIRS.map(([ours, theirs]) => [ours, ...backends.map((b) => ratio(byBackend.get(b) ?? [], ours)),
