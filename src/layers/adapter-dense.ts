@@ -130,13 +130,14 @@ export abstract class AdapterDense extends layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs?.training === true;
-      const flat = tf.reshape(x, [-1, this.inputDim]) as tf.Tensor2D;
+      // Reshapes only where the shape changes: on tfjs-node every reshape is a kernel launch.
+      const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, this.inputDim])) as tf.Tensor2D;
       const kernel = this.flatKernel(this.kernel.read());
       let y: tf.Tensor = this.adapterEnabled ? this.adaptedProduct(flat, kernel, training) : tf.matMul(flat, kernel);
       if (this.adapterEnabled) y = this.scaleOutput(y);
       if (this.bias != null) y = tf.add(y, this.bias.read());
       y = this.dense.activation.apply(y);
-      return tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
+      return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
     });
   }
 
