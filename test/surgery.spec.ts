@@ -514,3 +514,42 @@ describe('surgery: tensor count', function () {
     base.dispose();
   });
 });
+
+describe('surgery: frozen BatchNormalization layers stay frozen in fit', function () {
+  // input → fc (adapted) → bn → head; inputs far from the bn's initial moving mean 0 and variance 1.
+  const model = (): tf.LayersModel => {
+    const input = tf.input({ shape: [4] });
+    const fc = tf.layers.dense({ units: 8, name: 'fc', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) });
+    const bn = tf.layers.batchNormalization({ name: 'bn' });
+    const head = tf.layers.dense({ units: 3, activation: 'softmax', name: 'head',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) });
+    return tf.model({ inputs: input, outputs: head.apply(bn.apply(fc.apply(input))) as tf.SymbolicTensor });
+  };
+  const movingStatistics = (m: tf.LayersModel) =>
+    m.getLayer('bn').weights.filter((w) => /moving_(mean|variance)$/.test(w.originalName)).map((w) => bits(w.read()));
+
+  it('runs them in inference mode (moving statistics kept, adapters off = base); modulesToSave ones still update',
+    async () => {
+      const base = model();
+      const x = tf.tidy(() => tf.add(3, tf.mul(2, seededTensor([16, 4], 5))));
+      const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3));
+      const baseOut = base.predict(x) as tf.Tensor;
+      for (const modulesToSave of [[], ['bn']]) {
+        const adapted = applyOft(base, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave });
+        const before = movingStatistics(adapted);
+        adapted.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+        await adapted.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+        if (modulesToSave.length === 0) {
+          expect(movingStatistics(adapted)).to.deep.equal(before);
+          const off = withAdaptersDisabled(adapted, () => adapted.predict(x) as tf.Tensor);
+          expect(bits(off)).to.deep.equal(bits(baseOut));
+          off.dispose();
+        } else {
+          expect(movingStatistics(adapted)[0]).to.not.deep.equal(before[0]);   // a trainable one follows the batches
+        }
+        adapted.dispose();
+      }
+      tf.dispose([x, y, baseOut]);
+      base.dispose();
+    });
+});
