@@ -88,7 +88,8 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     }
     // Conv1's 3×3 kernel over 3 channels has d = 27 rows: block size 8 becomes its nearest divisor, 9.
     expect(warnings).to.have.length(1);
-    expect(warnings[0]).to.match(/'Conv1': oftBlockSize=8 does not divide the input dimension 27; using oftBlockSize=9/);
+    expect(warnings[0])
+      .to.match(/'Conv1': oftBlockSize=8 does not divide the input dimension 27; using oftBlockSize=9/);
     const counts = classCounts(adapted);
     expect([counts.OrthogonalConv2D, counts.Conv2D, counts.DepthwiseConv2D, counts.Dense])
       .to.deep.equal([35, undefined, 17, 3]);
@@ -164,8 +165,9 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     // A random rotation and scale: merging must carry them, not only the identity.
     for (const w of boft.trainableWeights) {
       tf.tidy(() => {
-        const noise = tf.randomNormal(w.shape as number[], 0, w.originalName.endsWith('boft_s') ? 0.1 : 0.05, 'float32', 3);
-        w.write(w.originalName.endsWith('boft_s') ? tf.add(1, noise) : noise);
+        const isScale = w.originalName.endsWith('boft_s');
+        const noise = tf.randomNormal(w.shape as number[], 0, isScale ? 0.1 : 0.05, 'float32', 3);
+        w.write(isScale ? tf.add(1, noise) : noise);
       });
     }
     const boftMerged = mergeAndUnload(boft);

@@ -16,8 +16,9 @@ const exportsOf = <T>(module: unknown): T => (module as { default: T }).default;
 /** Loads nsfwjs's MobileNetV2 (224×224×3 in, 5 softmax classes out) without any network access. */
 export async function loadNsfwMobileNetV2(): Promise<tf.LayersModel> {
   const json = exportsOf<ModelJson>(await MobileNetV2Model.modelJson());
-  if (json.weightsManifest.length !== 1 || json.weightsManifest[0].paths.length !== MobileNetV2Model.numOfWeightBundles) {
-    throw new Error(`nsfwjs MobileNetV2: expected ${MobileNetV2Model.numOfWeightBundles} weight shard(s), ` +
+  const shardCount = MobileNetV2Model.numOfWeightBundles;
+  if (json.weightsManifest.length !== 1 || json.weightsManifest[0].paths.length !== shardCount) {
+    throw new Error(`nsfwjs MobileNetV2: expected ${shardCount} weight shard(s), ` +
       `the manifest lists ${JSON.stringify(json.weightsManifest.map((g) => g.paths))}`);
   }
   const shards = await Promise.all(MobileNetV2Model.weightBundles.map(async (bundle) =>
