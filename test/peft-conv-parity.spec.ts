@@ -362,6 +362,35 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
     });
   });
 
+  describe("bias: 'all' on a CNN", () => {
+    it('writes the adapted conv bias as base_layer.bias and every other Conv2D bias; import restores them',
+      async () => {
+        const { c } = loadCase('oft_conv_cnn_stride');
+        const base = plainBase(c);
+        const model = applyOft(base, { targetModules: ['tf_conv1'], oftBlockSize: 6, bias: 'all' });
+        const out = exportPeftAdapterFiles(model, { nameMap: (t) => t.replace(/^tf_/, '') });
+        expect(out.config.bias).to.equal('all');
+        const file = readSafetensors(out.weights);
+        const written = (k: string) => Array.from(file.tensors.get(`base_model.model.${k}`)!.data as Float32Array);
+        expect(written('conv1.base_layer.bias')).to.deep.equal(Array.from(decode(c.base.conv1.bias)));
+        expect(written('conv2.bias')).to.deep.equal(Array.from(decode(c.base.conv2.bias)));
+        const zeroed = plainBase(c);
+        for (const name of ['tf_conv1', 'tf_conv2']) {
+          const [k, b] = zeroed.getLayer(name).getWeights();
+          const zero = tf.zerosLike(b);
+          zeroed.getLayer(name).setWeights([k, zero]);
+          zero.dispose();
+        }
+        const back = await importPeftAdapter(zeroed, { config: out.configJson, weights: out.weights },
+          { nameMap: (t) => `tf_${t}` });
+        for (const mod of ['conv1', 'conv2']) {
+          const bias = back.getLayer(`tf_${mod}`).getWeights().find((w) => w.shape.length === 1)!;
+          expect(Array.from(bias.dataSync()), mod).to.deep.equal(Array.from(decode(c.base[mod].bias)));
+        }
+        for (const m of [back, zeroed, model, base]) m.dispose();
+      });
+  });
+
   describe('what PEFT cannot express, and untrusted files, fail clearly and change nothing', () => {
     it('a non-square kernel: import and export name the layer and both values of d', async () => {
       const { c, config, weights } = loadCase('oft_conv3x3_neumann');

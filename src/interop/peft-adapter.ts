@@ -404,13 +404,17 @@ function escapeRegExp(s: string): string {
 
 /**
  * Applies a PEFT OFT or BOFT adapter to a tfjs model whose `Dense` layers correspond to the
- * PyTorch model's `nn.Linear` modules (tfjs kernel = torch weightᵀ): reads `adapter_config.json`
+ * PyTorch model's `nn.Linear` modules (tfjs kernel = torch weightᵀ) and whose `Conv2D` layers
+ * correspond to its `nn.Conv2d` modules (square kernels; tfjs kernel `[kh, kw, cin, out]` = torch
+ * weight `[out, cin, kh, kw]` with its axes moved): reads `adapter_config.json`
  * and `adapter_model.safetensors` (a directory path in Node, or the files in memory anywhere),
- * swaps the adapted layers for `OrthogonalDense` / `ButterflyDense` with `applyOft` /
+ * swaps the adapted layers for `OrthogonalDense` / `ButterflyDense` (`OrthogonalConv2D` /
+ * `ButterflyConv2D`) with `applyOft` /
  * `applyBoft` (PEFT's options, its bias mode and its `modules_to_save` carried over), and sets
  * the adapter parameters with docs/math.md §7's conventions, plus any biases and `modules_to_save`
  * weights the file holds. Returns the new model; `model` is not changed. The result computes
- * what PEFT computes (verified to 1e-5 relative against PEFT 0.21.2).
+ * what PEFT computes (verified to 1e-5 relative against PEFT 0.21.2; for OFT on Conv2d, what its
+ * merged model computes: its unmerged OFT Conv2d forward is wrong for kernels larger than 1×1).
  *
  * ```ts
  * const tuned = await importPeftAdapter(base, './my-peft-adapter', {
@@ -719,9 +723,9 @@ function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap
 
 /**
  * Builds PEFT adapter files (`adapter_config.json`, `adapter_model.safetensors`) from the adapter
- * layers of a tfjs model, in memory. Throws a clear error for what PEFT cannot express: layers of
- * both methods, per-layer differences in options, BOFT with the Cayley–Neumann series, a 3-term
- * OFT Neumann series.
+ * layers of a tfjs model (Dense and Conv2D adapters), in memory. Throws a clear error for what PEFT
+ * cannot express: layers of both methods, per-layer differences in options, BOFT with the
+ * Cayley–Neumann series, a 3-term OFT Neumann series, a non-square conv kernel, OFT on a dilated conv.
  */
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
   const adapterLayers = findAdapterLayers(model);
