@@ -649,15 +649,15 @@ function checkConvForPeft(layer: AdapterDense): void {
   const config = layer.getConfig() as { dilationRate: number | number[]; strides: number | number[] };
   const { dilationRate, strides } = config;
   const dilation = [dilationRate].flat();
-  if (dilation.some((r) => r > 1)) {
-    if (methodOfLayer(layer) === OFT) {
-      throw new Error(`PEFT export: OrthogonalConv2D '${layer.name}' has dilationRate [${dilation}]; PEFT 0.21.2's ` +
-        'OFT refuses Conv2d layers with dilation > 1 ("Conv2d with dilation > 1 is not supported by OFT"). Merge it ' +
-        '(mergeAndUnload) and share the merged weights instead, or keep this layer out of the adapter.');
-    }
+  const dilated = dilation.some((r) => r > 1);
+  if (methodOfLayer(layer) === OFT) {
+    if (!dilated) return;
+    throw new Error(`PEFT export: OrthogonalConv2D '${layer.name}' has dilationRate [${dilation}]; PEFT 0.21.2's ` +
+      'OFT refuses Conv2d layers with dilation > 1 ("Conv2d with dilation > 1 is not supported by OFT"). Merge it ' +
+      '(mergeAndUnload) and share the merged weights instead, or keep this layer out of the adapter.');
   }
   const stride = [strides].flat();
-  if (dilation.some((r) => r > 1) || stride.some((v) => v !== stride[0])) {
+  if (dilated || stride.some((v) => v !== stride[0])) {
     warnOnce(`PEFT export: ${layer.getClassName()} '${layer.name}' has strides [${stride}] and dilationRate ` +
       `[${dilation}]; PEFT 0.21.2's unmerged BOFT Conv2d forward uses the first stride and padding only and drops ` +
       'the dilation, so in PyTorch compare or serve it merged (merge_and_unload), whose weights are right.');
@@ -730,7 +730,8 @@ function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
   const adapterLayers = findAdapterLayers(model);
   if (adapterLayers.length === 0) {
-    throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
+    throw new Error('PEFT export: the model has no adapter layer (OrthogonalDense, ButterflyDense, OrthogonalConv2D, ' +
+      'ButterflyConv2D).');
   }
   for (const l of adapterLayers) checkConvForPeft(l);
   const methods = new Set(adapterLayers.map((l) => methodOfLayer(l)));

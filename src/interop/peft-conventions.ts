@@ -11,7 +11,7 @@
 //       same inverse exact Cayley: ours is Q = −½(A − Aᵀ), packed. `boft_s` is [n, 1] there ([1, n] for
 //       Conv2d), [n] here.
 // Conv2d: PEFT rotates the rows of its weight viewed as [out, cin·kh·kw] (channel-major), which is our
-//       flattening of the kernel (docs/math.md §8); the adapter tensors are laid out as for Linear.
+//       flattening of the kernel (docs/math.md §10); the adapter tensors are laid out as for Linear.
 //       PEFT takes d = cin·kh² (kernel_size[0] squared), so only square kernels cross.
 
 import { AdapterMethod, BOFT, OFT } from '../methods/adapter-methods';
