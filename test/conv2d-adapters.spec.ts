@@ -33,8 +33,7 @@ const g = (inputShape: Kernel4, kernelSize: [number, number], strides: number, p
   dilation: [dilation, dilation] });
 
 // Kernels 1×1, 3×3, 3×1 and 2×3; strides 1 and 2; 'valid' and 'same'; dilation 1 and 2; OFT exact,
-// Neumann and shared; BOFT m = 1…3. The 1×1 cases on 4 pixels and 6 filters take the input-centric path
-// (with stride 1, the fused product of the Dense host, whose kernel is then an intermediate).
+// Neumann and shared; BOFT m = 1…3. The 1×1 cases on 4 pixels and 6 filters take the input-centric path.
 const CASES: Case[] = [
   { label: '1×1 s1 valid, OFT exact', geometry: g([2, 5, 5, 8], [1, 1], 1, 'valid', 1), filters: 6,
     oft: { b: 4, neumann: null } },

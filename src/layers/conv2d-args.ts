@@ -98,18 +98,14 @@ export function conv2dProbeShape(conv: ResolvedConv2DArgs, kernelShape: number[]
  * the kernel (`conv(x, R · K)`, cost `cin·b·filters`): only for 1×1 kernels, where both compute
  * the same function, and only when the input has fewer pixels than the layer has filters. (In
  * training the kernel form adds the kernel gradient, one convolution; the pixel form two more
- * rotations and its transposes, which measured slower on tensorflow even where they are fewer
- * multiply-adds: 64 channels, 16 384 pixels, BOFT m = 2, b = 8.)
+ * rotations and their transposes, which measured slower on tensorflow even where they are fewer
+ * multiply-adds: 64 channels, 16 384 pixels, BOFT m = 2, b = 8. Either way the base `conv2d`
+ * runs, so an identity rotation gives the base layer's output bit for bit.)
  */
 export function conv2dPrefersInputCentric(conv: ResolvedConv2DArgs, x: tf.Tensor): boolean {
   const [kh, kw] = conv.kernelSize;
   const pixels = x.shape.slice(0, -1).reduce((a, v) => a * v, 1);
   return kh === 1 && kw === 1 && pixels < conv.filters;
-}
-
-/** Whether the convolution is a Dense over pixels: a 1×1 kernel with stride 1 ('same' = 'valid'). */
-export function conv2dIsPointwise(conv: ResolvedConv2DArgs): boolean {
-  return conv.kernelSize.every((k) => k === 1) && conv.strides.every((s) => s === 1);
 }
 
 /**

@@ -6,8 +6,8 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import type { AdapterDense, Shape } from './adapter-dense';
 import { CONV2D_HOST_ARGUMENTS, HostArguments } from './adapter-options';
 import {
-  ConvLayerArgs, conv2dConfigOf, conv2dIsPointwise, conv2dKernelShape, conv2dPrefersInputCentric, conv2dProbeShape,
-  conv2dTemplate, convolve, flattenConvKernel, ResolvedConv2DArgs, unflattenConvKernel,
+  ConvLayerArgs, conv2dConfigOf, conv2dKernelShape, conv2dPrefersInputCentric, conv2dProbeShape, conv2dTemplate,
+  convolve, flattenConvKernel, ResolvedConv2DArgs, unflattenConvKernel,
 } from './conv2d-args';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,14 +37,11 @@ export function withConv2DHost<T extends AdapterClass>(Base: T): T {
     }
 
     override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const training = kwargs?.training === true;
-      const conv = this.dense as ResolvedConv2DArgs;
-      const inputCentric = conv2dPrefersInputCentric(conv, x);
-      // A 1×1 convolution with stride 1 is the Dense over pixels: the fused product of the Dense host.
-      if (inputCentric && conv2dIsPointwise(conv)) return super.call(inputs, kwargs);
       return tf.tidy(() => {
-        const { input, kernel } = this.adaptedOperands(x, training, inputCentric);
+        const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+        const training = kwargs?.training === true;
+        const conv = this.dense as ResolvedConv2DArgs;
+        const { input, kernel } = this.adaptedOperands(x, training, conv2dPrefersInputCentric(conv, x));
         const bias = this.baseBias?.read() ?? null;
         return convolve(conv, input as tf.Tensor4D, kernel as tf.Tensor4D, bias, training);
       });

@@ -109,7 +109,7 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
       : transposedTimes(tf.reshape(w, [d, rows]) as tf.Tensor2D, kernel)));
     w.dispose();
     if (nFactors > 1) tf.dispose(parts);
-    // The kernel too: it may be an intermediate (a conv kernel flattened) that the caller's tidy frees.
+    // The kernel too: it may be an intermediate that the caller's tidy frees before the gradient runs.
     save([rIn, kernel, ...inputs]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const parts = split(saved[0] as tf.Tensor3D);
