@@ -8,14 +8,18 @@
 // permutation between two factors is one transpose. Rows first, the two large products are
 // `x' · K` and `∂y · Kᵀ`, as in the frozen layer; features first, they are `Wᵀ · K` and `K · ∂yᵀ`
 // and entering and leaving the layout costs no transpose of its own. TensorFlow copies the
-// transposed operand of a large matmul (1.15–1.4× its time): rows first there. On cpu and wasm
-// features first measured as fast or faster (wasm: rows first 1.25× as long for OFT b = 32).
+// transposed operand of a large matmul (1.15–1.4× its time): rows first there, for one factor.
+// On cpu and wasm features first measured as fast or faster (wasm: rows first 1.25× as long for
+// OFT b = 32).
 import * as tf from '@tensorflow/tfjs-core';
 import { butterflyPermutations } from './butterfly';
 
 /** How `rotatedProduct` computes (for tests and benchmarks; by default chosen by backend and cost). */
 export interface RotatedProductPath {
-  /** Blocks laid out `[N, rows, b]` (true) or `[N, b, rows]` (false). Default: true on tensorflow only. */
+  /**
+   * Blocks laid out `[N, rows, b]` (true) or `[N, b, rows]` (false). Default: true on tensorflow for
+   * one block-diagonal factor (m = 1, or `segments`), false otherwise.
+   */
   rowsFirst?: boolean;
   /** With m > 1, rotate with B's diagonal blocks of size `b·2^(m−1)`. Default: where that costs less. */
   segments?: boolean;
@@ -39,15 +43,18 @@ export function rotatedProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: numb
     throw new Error(`rotatedProduct: ${nFactors} factors need an even block size and d divisible by ` +
       `b·2^${nFactors - 1}; got d=${d}, b=${b}.`);
   }
-  const rowsFirst = path.rowsFirst ?? transposedOperandsAreCopied();
   // Every factor acts within segments of L = b·2^(m−1) features, so B is block-diagonal with
   // blocks of size L. Built from the factors' blocks, they rotate x in one batched matmul instead
   // of m matmuls and m − 1 transposes of [rows, d]: chosen where that matmul costs no more than the
   // m it replaces (L ≤ m·b) and B's blocks (m·d·L floats) no more memory than the m·rows·d floats
   // the factor-by-factor path keeps.
   const segment = b * 2 ** (nFactors - 1);
-  const segments = path.segments ?? (segment <= nFactors * b && nFactors * segment <= rows);
-  if (nFactors > 1 && segments) return factorProduct(x, segmentRotations(rots, nFactors), 1, kernel, rowsFirst);
+  const segments = nFactors > 1 && (path.segments ?? (segment <= nFactors * b && nFactors * segment <= rows));
+  // Rows first only for one block-diagonal factor: with several, its transposes between factors move
+  // slabs of b/2 floats with rows outside them, and it measured slower on tensorflow too (m = 4, b = 8:
+  // 1.83–2.02× the frozen step against 1.74–1.92× features first).
+  const rowsFirst = path.rowsFirst ?? (transposedOperandsAreCopied() && (nFactors === 1 || segments));
+  if (segments) return factorProduct(x, segmentRotations(rots, nFactors), 1, kernel, rowsFirst);
   return factorProduct(x, rots, nFactors, kernel, rowsFirst);
 }
 
