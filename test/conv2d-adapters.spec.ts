@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterDense } from '../src/layers/adapter-dense';
 import {
-  applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, OrthogonalConv2D, orthogonalityReport,
-  saveAdapter, trainableParameters, exportPeftAdapterFiles, parsePeftAdapter, applyPeftAdapter,
+  applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, ModuleDropoutSchedule, OrthogonalConv2D,
+  OrthogonalityMonitor, OrthogonalityRegularizer, orthogonalityReport, saveAdapter, trainableParameters,
+  exportPeftAdapterFiles, parsePeftAdapter, applyPeftAdapter,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
@@ -377,12 +378,20 @@ describe('surgery on Conv2D layers', () => {
     tf.dispose([x, y, y2]); adapted.dispose(); reloaded.dispose();
   });
 
-  it("'all-linear' stays Dense-only; DepthwiseConv2D targets fail naming the layer", () => {
+  it("'all-linear' stays Dense-only; DepthwiseConv2D and SeparableConv2D targets fail naming the layer", () => {
     const boft = applyBoft(tinyCnn(), { targetModules: 'all-linear', boftBlockSize: 2 });
     expect(boft.layers.slice(0, 3).map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D',
       'DepthwiseConv2D']);
     expect(() => applyOft(tinyCnn(), { targetModules: ['depthwise'] }))
       .to.throw(/applyOft: targetModules matches layer 'depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
+    const separable = tf.sequential({ layers: [tf.layers.separableConv2d({ name: 'sep', inputShape: [6, 6, 4],
+      filters: 8, kernelSize: 3 })] });
+    const before = separable.getWeights().map((w) => bits(w));
+    expect(() => applyBoft(separable, { targetModules: ['sep'], boftBlockSize: 2 }))
+      .to.throw(/applyBoft: targetModules matches layer 'sep' of class SeparableConv2D, not Dense or Conv2D.*remove/);
+    expect(separable.getWeights().map((w) => bits(w)), 'model unchanged').to.deep.equal(before);
+    expect(separable.layers[0].getClassName()).to.equal('SeparableConv2D');
+    separable.dispose();
   });
 
   it('PEFT interchange: Dense and Conv2D adapters export together; a Linear adapter does not fit a Conv2D', () => {
@@ -398,5 +407,64 @@ describe('surgery on Conv2D layers', () => {
     expect(() => applyPeftAdapter(tinyCnn(), parsePeftAdapter(out.configJson, out.weights)))
       .to.throw(/oft_R.weight' has shape \[2,6\] but layer 'conv1' expects oft_r of shape \[9,6\]/);
     model.dispose();
+  });
+});
+
+describe('callbacks and the regularizer on Conv2D adapters', () => {
+  /** A conv model: OFT Neumann 3×3 (d = 36, b = 6) then BOFT 1×1 (d = 8, b = 2, m = 2), flattened. */
+  function convModel(regularizer?: OrthogonalityRegularizer) {
+    const oft = new OrthogonalConv2D({ name: 'oft_conv', inputShape: [5, 5, 4], filters: 8, kernelSize: 3,
+      oftBlockSize: 6, useCayleyNeumann: true, oftRegularizer: regularizer });
+    const boft = new ButterflyConv2D({ name: 'boft_conv', filters: 2, kernelSize: 1, boftBlockSize: 2,
+      boftNButterflyFactor: 2, boftRegularizer: regularizer });
+    const model = tf.sequential({ layers: [oft, boft, tf.layers.flatten()] });
+    return { model, oft, boft };
+  }
+  /** Σ_j ‖Q_j‖_F² = 2·Σ v² (Q = U − Uᵀ, docs/math.md §2), and the largest block ‖Q_j‖_F, in float64. */
+  function blockNorms(v: ArrayLike<number>, p: number) {
+    const sq = Array.from({ length: v.length / p }, (_, j) =>
+      2 * Array.from(v).slice(j * p, (j + 1) * p).reduce((a, e) => a + e * e, 0));
+    return { sum: sq.reduce((a, e) => a + e, 0), max: Math.sqrt(Math.max(...sq)) };
+  }
+  const x = () => tf.tensor4d(ref.normals(ref.rng(31), 6 * 5 * 5 * 4), [6, 5, 5, 4]);
+  const y = () => tf.tensor2d(ref.normals(ref.rng(32), 6 * 18), [6, 18]);
+
+  it('OrthogonalityRegularizer adds exactly λ·Σ‖Q_j‖² of both conv adapters to the loss fit reports', async () => {
+    const lambda = 2; // a penalty near 1, so that the float32 rounding of the loss stays below 1e-5 of it
+    const [withReg, without] = [convModel(new OrthogonalityRegularizer({ lambda })), convModel()];
+    randomize(withReg.oft, 41);
+    randomize(withReg.boft, 42);
+    without.model.setWeights(withReg.model.getWeights());
+    const want = lambda * (blockNorms(valuesOf(withReg.oft, 'oft_r'), 15).sum +
+      blockNorms(valuesOf(withReg.boft, 'boft_r'), 1).sum);
+    const [xs, ys] = [x(), y()];
+    const loss = async (m: tf.LayersModel) => {
+      m.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+      return (await m.fit(xs, ys, { batchSize: 6, epochs: 1, shuffle: false, verbose: 0 })).history.loss[0] as number;
+    };
+    const diff = (await loss(withReg.model)) - (await loss(without.model));
+    expect(want).to.be.above(0.5);
+    expect(Math.abs(diff - want)).to.be.at.most(1e-5 * want, `loss difference ${diff} vs λ·Σ‖Q‖² = ${want}`);
+    tf.dispose([xs, ys]); withReg.model.dispose(); without.model.dispose();
+  });
+
+  it('ModuleDropoutSchedule drives both conv adapters; OrthogonalityMonitor reports them (float64 ‖Q‖)', async () => {
+    const { model, oft, boft } = convModel();
+    randomize(oft, 43);
+    randomize(boft, 44);
+    const qOft = blockNorms(valuesOf(oft, 'oft_r'), 15).max;
+    const qBoft = blockNorms(valuesOf(boft, 'boft_r'), 1).max;
+    const schedule = new ModuleDropoutSchedule({ rate: 0.5, restoreOnTrainEnd: false });
+    const monitor = new OrthogonalityMonitor({ log: () => undefined });
+    const [xs, ys] = [x(), y()];
+    model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+    await model.fit(xs, ys, { batchSize: 3, epochs: 1, verbose: 0, callbacks: [schedule, monitor] });
+    expect([oft.moduleDropout, boft.boftDropout]).to.deep.equal([0.5, 0.5]);
+    const per = Object.fromEntries(monitor.lastReport!.layers.map((f) => [f.layer, f]));
+    expect(Object.keys(per)).to.have.members(['oft_conv', 'boft_conv']);
+    expect(per.oft_conv.maxQNorm).to.be.closeTo(qOft, 1e-5 * qOft);
+    expect(per.boft_conv.maxQNorm).to.be.closeTo(qBoft, 1e-5 * qBoft);
+    expect(per.boft_conv.orthogonalityError, 'exact Cayley').to.be.at.most(1e-5);
+    tf.dispose([xs, ys]); model.dispose();
   });
 });
