@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyBoft, applyOft, mergeAndUnload, withAdaptersDisabled } from '../src/index';
+import { applyBoft, applyOft, mergeAndUnload, trainableParameters, withAdaptersDisabled } from '../src/index';
 import { bits } from './helpers/model-snapshot';
 import { loadNsfwMobileNetV2 } from './helpers/nsfwjs-mobilenet';
 
@@ -96,6 +96,15 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
       .to.deep.equal([35, undefined, 17, 3]);
     const r = (name: string) => adapted.getLayer(name).weights.find((w) => w.originalName.endsWith('oft_r'))!.shape;
     expect([r('Conv1'), r('Conv_1')]).to.deep.equal([[3, 36], [40, 28]]);   // d/b blocks of b(b−1)/2
+    // d/b blocks of b(b−1)/2 parameters per layer, d = cin·kh·kw from the base kernels (the README's figures).
+    const adapterParameters = base.layers.filter((l) => CONV2D.test(l.name)).reduce((sum, l) => {
+      const [kh, kw, cin] = l.getWeights()[0].shape;
+      const b = l.name === 'Conv1' ? 9 : 8;
+      return sum + ((cin * kh * kw) / b) * ((b * (b - 1)) / 2);
+    }, 0);
+    expect(trainableParameters(adapted)).to.deep.equal({ trainable: adapterParameters,
+      total: base.countParams() + adapterParameters });
+    expect([adapterParameters, base.countParams() + adapterParameters]).to.deep.equal([30_348, 2_649_809]);
     for (const layer of base.layers.filter((l) => !CONV2D.test(l.name))) {
       const other = adapted.getLayer(layer.name);
       expect(other.getClassName(), layer.name).to.equal(layer.getClassName());
