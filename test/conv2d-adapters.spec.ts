@@ -106,7 +106,7 @@ function reference(c: Case, layer: AdapterDense) {
 
 describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference (docs/math.md §10)', () => {
   for (const [index, c] of CASES.entries()) {
-    it(`outputs, merged kernel and gradients match (${c.label})`, () => {
+    it(`outputs, merged kernel and gradients (parameters, input) match (${c.label})`, () => {
       const layer = makeLayer(c);
       randomize(layer, 100 + index);
       const isBoft = c.boft != null;
@@ -159,7 +159,12 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
       expect(Object.keys(grads).length, 'trained variables').to.equal(isBoft ? 2 : 1);
       expect(ref.relErr(gradOf(param), fd(v, (p) => loss(p, s))), `∂L/∂${param}`).to.be.below(1e-5);
       if (s != null) expect(ref.relErr(gradOf('boft_s'), fd(s, (p) => loss(v, p))), '∂L/∂boft_s').to.be.below(1e-5);
-      tf.dispose([xt, y, merged, plain, yPlain, wt, ...Object.values(grads)]);
+      // The gradient to the input, which a layer in front of this one trains through.
+      const lossOf = (input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, wt));
+      const gx = tf.grad(lossOf)(xt);
+      const lossOfInput = (input: number[]) => want.forward(input, v, s).reduce((acc, yi, i) => acc + yi * w[i], 0);
+      expect(ref.relErr(gx.dataSync(), fd(Array.from(x), lossOfInput)), '∂L/∂x').to.be.below(1e-5);
+      tf.dispose([xt, y, merged, plain, yPlain, wt, gx, ...Object.values(grads)]);
       layer.dispose();
     });
   }
