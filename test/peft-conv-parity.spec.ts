@@ -3,7 +3,7 @@
 // torch nn.Conv2d modules (NCHW, square kernels, integer padding) with OFT or BOFT, PEFT's files,
 // inputs, outputs and merge_and_unload weights. PEFT's unmerged OFT Conv2d forward is wrong for k > 1,
 // so OFT cases hold its merged model's outputs as the reference ("y"); BOFT cases its unmerged ones.
-// (A) docs/math.md §7/§8 in float64 against them, (B) our conv layers, (C) importPeftAdapter into a
+// (A) docs/math.md §7/§10 in float64 against them, (B) our conv layers, (C) importPeftAdapter into a
 // plain tfjs CNN, (D) export back, and the checks of untrusted input.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -32,6 +32,8 @@ interface ConvCase {
   base: Record<string, { weight: Encoded; bias: Encoded }>;
   x: Encoded; y: Encoded; y64: Encoded; y_merged: Encoded; y_peft_unmerged: Encoded;
   peft_unmerged_vs_merged_rel: number;
+  /** max |PEFT's unmerged output at identity init − the base model's| / max |base|. */
+  peft_identity_vs_base_rel: number;
   reference_outputs?: 'merged';
   adapter_stored: Record<string, Record<string, Encoded>>;
   merged: Record<string, { weight: Encoded; bias: Encoded }>;
@@ -55,7 +57,7 @@ function record(name: string, key: string, value: number): void {
 
 // ---------------------------------------------------------------------------------------------
 // float64 reference: PEFT's parameters → R (docs/math.md §7), the torch weight viewed [out, d] is
-// K_flatᵀ (docs/math.md §8), merged K' = R · K_flat · diag(s), torch convolution over patches.
+// K_flatᵀ (docs/math.md §10), merged K' = R · K_flat · diag(s), torch convolution over patches.
 
 interface RefConv { spec: ConvSpec; merged: ref.Mat; bias: Float64Array }
 
@@ -187,18 +189,25 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
       expect([...new Set(ms)].sort()).to.deep.equal([1, 2, 3]);
     });
 
-  it("PEFT's unmerged OFT Conv2d forward differs from its merged one for k > 1 (recorded by the fixtures)", () => {
+  it("PEFT's unmerged OFT Conv2d forward differs from its merged one, and from the base conv at identity init, " +
+    'for k > 1 (recorded by the fixtures)', () => {
     for (const name of index.conv_cases) {
       const { c } = loadCase(name);
       const wrong = c.method === 'oft' && c.convs.some((s) => s.k > 1);
       record(name, 'peft_unmerged_vs_merged', c.peft_unmerged_vs_merged_rel);
-      if (wrong) expect(c.peft_unmerged_vs_merged_rel, name).to.be.above(0.5);
-      else expect(c.peft_unmerged_vs_merged_rel, name).to.be.below(TOL);
+      record(name, 'peft_identity_vs_base', c.peft_identity_vs_base_rel);
+      if (wrong) {
+        expect(c.peft_unmerged_vs_merged_rel, name).to.be.above(0.5);
+        expect(c.peft_identity_vs_base_rel, name).to.be.above(0.5);
+      } else {
+        expect(c.peft_unmerged_vs_merged_rel, name).to.be.below(TOL);
+        expect(c.peft_identity_vs_base_rel, name).to.be.below(TOL);
+      }
       expect(c.reference_outputs === 'merged', name).to.equal(c.method === 'oft');
     }
   });
 
-  describe('(A) docs/math.md §7/§8 mapping, float64 reference', () => {
+  describe('(A) docs/math.md §7/§10 mapping, float64 reference', () => {
     for (const name of index.conv_cases) {
       it(`${name}: outputs and merged weights`, () => {
         const { c, config } = loadCase(name);
