@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { applyOft, ButterflyConv2D, mergeAndUnload, OrthogonalConv2D, trainableParameters } from '../src/index';
 import {
-  exportPeftAdapterFiles, importPeftAdapter, parsePeftAdapter, ParsedPeftAdapter, setLinearWeights,
+  exportPeftAdapterFiles, importPeftAdapter, parsePeftAdapter, ParsedPeftAdapter, setTorchModuleWeights,
   setPeftModuleWeights,
 } from '../src/interop/peft-adapter';
 import { boftOptionsFromPeft, boftParamsFromPeft, oftOptionsFromPeft, PeftAdapterConfig } from
@@ -142,7 +142,7 @@ function buildOurs(c: ConvCase, parsed: ParsedPeftAdapter): tf.LayersModel {
   }, (m) => `pad_${m}`);
   for (const layer of layers) {
     const w = c.base[layer.name];
-    setLinearWeights(layer, layer.name, {
+    setTorchModuleWeights(layer, layer.name, {
       weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
       bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array },
     });
