@@ -283,6 +283,35 @@ describe('OrthogonalConv2D / ButterflyConv2D layers', () => {
     tf.dispose([xt, y, yPredict]); layer.dispose();
   });
 
+  it('BOFT dropout on a conv kernel: the drawn factor\'s drawn blocks become I (float64 reference)', () => {
+    const c: Case = { label: 'boft dropout', geometry: g([1, 4, 4, 8], [1, 2], 1, 'valid', 1), filters: 3,
+      boft: { b: 2, m: 3 } };
+    const layer = makeLayer(c) as ButterflyConv2D;
+    randomize(layer, 5);
+    layer.boftDropout = 0.5;
+    layer.random = ref.rng(6);
+    const v = Array.from(valuesOf(layer, 'boft_r'));
+    const s = Array.from(valuesOf(layer, 'boft_s'));
+    const kFlat = flattenKernel(valuesOf(layer, 'kernel'), layer.baseKernel.shape as Kernel4);
+    const x = ref.normals(ref.rng(7), 128);
+    const xt = tf.tensor4d(x, [1, 4, 4, 8]);
+    const full = convForward(x, c.geometry, reference(c, layer).merged(v, s), valuesOf(layer, 'bias'));
+    const factors = new Set<number>();
+    for (let t = 0; t < 6; t++) {
+      const y = layer.apply(xt, { training: true }) as tf.Tensor;
+      const drawn = layer.lastDropout!;
+      expect(drawn.blocks, 'floor(0.5 · N) of N = 8 blocks').to.have.length(4);
+      factors.add(drawn.factor);
+      const rot = referenceRotation({ d: 16, b: 2, m: 3, v, identityBlocks: drawn });
+      const want = convForward(x, c.geometry, mergedFlatKernel(rot, kFlat, s), valuesOf(layer, 'bias'));
+      expect(ref.relErr(y.dataSync(), want)).to.be.below(1e-5);
+      expect(ref.relErr(y.dataSync(), full), 'differs from no dropout').to.be.above(1e-3);
+      y.dispose();
+    }
+    expect(factors.size, 'factors drawn over 6 steps').to.be.above(1);
+    xt.dispose(); layer.dispose();
+  });
+
   it('COFT keeps every block within ‖Q_j‖_F ≤ eps/√r over fit steps', async () => {
     const m = tf.sequential();
     const layer = new OrthogonalConv2D({ inputShape: [5, 5, 4], filters: 3, kernelSize: 3, oftBlockSize: 6,
