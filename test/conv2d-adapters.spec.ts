@@ -388,6 +388,29 @@ describe('surgery on Conv2D layers', () => {
     merged.dispose();
   });
 
+  it('mergeAndUnload gives back each Conv2D\'s own config (dilation, 3×1 stride 2, regularizer, no bias)', () => {
+    const base = tf.sequential({ layers: [
+      tf.layers.conv2d({ name: 'dilated', inputShape: [9, 9, 4], filters: 8, kernelSize: 3, dilationRate: 2,
+        activation: 'relu', kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }) }),
+      tf.layers.conv2d({ name: 'strided', filters: 4, kernelSize: [3, 1], strides: 2, useBias: false }),
+    ] });
+    const x = tf.tensor4d(ref.normals(ref.rng(12), 2 * 9 * 9 * 4), [2, 9, 9, 4]);
+    for (const adapted of [applyOft(base, { targetModules: ['dilated', 'strided'], oftBlockSize: 6 }),
+      applyBoft(base, { targetModules: ['dilated', 'strided'], boftBlockSize: 2, boftNButterflyFactor: 2 })]) {
+      for (const w of adapted.trainableWeights) {
+        tf.tidy(() => w.write(tf.add(w.read(), tf.randomNormal(w.shape as number[], 0, 0.1, 'float32', 13))));
+      }
+      const merged = mergeAndUnload(adapted);
+      for (const name of ['dilated', 'strided']) {
+        expect(merged.getLayer(name).getConfig(), name).to.deep.equal(base.getLayer(name).getConfig());
+      }
+      const [y, yMerged] = [adapted.predict(x) as tf.Tensor, merged.predict(x) as tf.Tensor];
+      expect(ref.maxAbsDiff(yMerged.dataSync(), y.dataSync()) / ref.maxAbs(y.dataSync())).to.be.at.most(1e-5);
+      tf.dispose([y, yMerged]); adapted.dispose(); merged.dispose();
+    }
+    x.dispose(); base.dispose();
+  });
+
   it('BOFT conv adapters: adapter checkpoint round trip (bit-identical outputs), orthogonality report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-conv-ckpt-'));
     const x = cnnInput(4, 2);
