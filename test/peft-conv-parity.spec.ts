@@ -330,7 +330,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
             const [m, n, b] = r.shape;
             const mine = boftParamsFromPeft(r.data as Float32Array, m, n, b);
             const theirs = boftParamsFromPeft(want.boftR!.data as Float32Array, m, n, b);
-            expect(ref.maxAbsDiff(mine, theirs)).to.be.below(1e-7);
+            expect(Array.from(mine), 'the same packed parameters').to.deep.equal(Array.from(theirs));
             const s = file.tensors.get(key('boft_s'))!;
             expect(s.shape, "PEFT's conv boft_s is [1, n]").to.deep.equal(c.adapter_stored[mod].boft_s.shape);
             expect(s.shape[0]).to.equal(1);
@@ -402,7 +402,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
 
   describe('what PEFT cannot express, and untrusted files, fail clearly and change nothing', () => {
     it('a non-square kernel: import and export name the layer and both values of d', async () => {
-      const { c, config, weights } = loadCase('oft_conv3x3_neumann');
+      const { config, weights } = loadCase('oft_conv3x3_neumann');
       const input = tf.input({ shape: [6, 6, 2] });
       const conv = tf.layers.conv2d({ name: 'tf_conv', filters: 4, kernelSize: [3, 1] });
       const base = tf.model({ inputs: input, outputs: conv.apply(input) as tf.SymbolicTensor });
@@ -418,7 +418,6 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
       tf.dispose([x, yAfter]);
       adapted.dispose();
       base.dispose();
-      expect(c.convs[0].k).to.equal(3);
     });
 
     it('an OFT conv with dilation is refused on export (PEFT refuses it); BOFT with dilation warns', () => {
