@@ -63,11 +63,18 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     expect(tf.memory().numTensors, 'tensors after disposing every model').to.equal(tensorsAtStart);
   });
 
-  it('has 35 Conv2D, 17 DepthwiseConv2D and 3 Dense layers', () => {
+  it('has 35 Conv2D (Conv1 3×3 stride 2, the others 1×1), 17 DepthwiseConv2D, 3 Dense, 52 BatchNormalization', () => {
     const counts = classCounts(base);
-    expect([counts.Conv2D, counts.DepthwiseConv2D, counts.Dense]).to.deep.equal([35, 17, 3]);
-    expect(base.layers.filter((l) => CONV2D.test(l.name)).map((l) => l.getClassName()))
-      .to.deep.equal(Array(35).fill('Conv2D'));
+    expect([counts.Conv2D, counts.DepthwiseConv2D, counts.Dense, counts.BatchNormalization])
+      .to.deep.equal([35, 17, 3, 52]);
+    const convs = base.layers.filter((l) => CONV2D.test(l.name));
+    expect(convs.map((l) => l.getClassName())).to.deep.equal(Array(35).fill('Conv2D'));
+    const geometry = (l: tf.layers.Layer) => {
+      const { kernelSize, strides } = l.getConfig() as { kernelSize: number[]; strides: number[] };
+      return `${l.name} ${kernelSize} ${strides}`;
+    };
+    expect(convs.map(geometry))
+      .to.deep.equal(convs.map((l) => (l.name === 'Conv1' ? 'Conv1 3,3 2,2' : `${l.name} 1,1 1,1`)));
     expect(base.inputs[0].shape).to.deep.equal([null, 224, 224, 3]);
   });
 
