@@ -398,7 +398,7 @@ describe('surgery on Conv2D layers', () => {
     for (const adapted of [applyOft(base, { targetModules: ['dilated', 'strided'], oftBlockSize: 6 }),
       applyBoft(base, { targetModules: ['dilated', 'strided'], boftBlockSize: 2, boftNButterflyFactor: 2 })]) {
       for (const w of adapted.trainableWeights) {
-        tf.tidy(() => w.write(tf.add(w.read(), tf.randomNormal(w.shape as number[], 0, 0.1, 'float32', 13))));
+        tf.tidy(() => { w.write(tf.add(w.read(), tf.randomNormal(w.shape as number[], 0, 0.1, 'float32', 13))); });
       }
       const merged = mergeAndUnload(adapted);
       for (const name of ['dilated', 'strided']) {
