@@ -432,6 +432,14 @@ describe('surgery on Conv2D layers', () => {
     const report = await orthogonalityReport(reloaded);
     expect(report.layers.map((l) => l.layer)).to.deep.equal(['conv1']);
     expect(report.orthogonalityError).to.be.below(1e-5);
+    // The same d = 36 and 6 filters in a 1×1 conv over 36 channels: another patch layout, refused.
+    const other = tf.sequential({ layers: [tf.layers.conv2d({ name: 'conv1', inputShape: [6, 6, 36], filters: 6,
+      kernelSize: 1 })] });
+    const otherBefore = other.getWeights().map((w) => bits(w));
+    await loadAdapter(other, `file://${dir}`).then(() => expect.fail('loaded'), (e: Error) => expect(e.message)
+      .to.match(/'conv1': the checkpoint was made for a Conv2D kernel \[3,3,4,6\], the base has kernel \[1,1,36,6\]/));
+    expect(other.getWeights().map((w) => bits(w))).to.deep.equal(otherBefore);
+    other.dispose();
     tf.dispose([x, y, y2]); adapted.dispose(); reloaded.dispose();
   });
 
