@@ -11,32 +11,35 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
  * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
  * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
  * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
- * finite Q. Each block starts at `X₀ = (I + Q)/c` with `c = 1 + ‖Q‖²_F/2 ≥ ‖A‖²₂` (a skew
- * block's eigenvalues ±iθ come in pairs, so θ²_max ≤ ‖Q‖²_F/2): the residual `E = I − AX` then
- * has eigenvalues in `[0, 1 − 1/c]` and squares each step, so the iteration never diverges.
- * The step count comes from the largest ‖Q_j‖_F (one scalar read back): 0 at Q = 0, about 5
- * at ‖Q‖_F ≈ 1, 44 at ‖Q‖_F ≈ 1e6. On WebGPU, where a synchronous read stalls the queue (and
- * breaks later reads on SwiftShader), the count is fixed at what ‖Q_j‖_F ≤ 16 needs; larger
- * blocks stay finite but converge only partly there.
+ * finite Q. `halfSquaredNorms` holds `τ_j = ‖Q_j‖²_F/2` per block (`[k]`; `‖v_j‖²` of the packed
+ * form), which bounds θ²_max: a skew block's eigenvalues ±iθ come in pairs. Each block starts at
+ * `X₀ = α(I + Q)`, `α = 2/(2 + τ)`: `AX₀ = α(I − Q²)` has eigenvalues `α(1 + θ²)` in
+ * `[α, α(1 + τ)]`, so the residual `E = I − AX` lies in `[−ρ, ρ]`, `ρ = τ/(2 + τ) < 1`, and
+ * squares each step: the iteration never diverges. The step count comes from the largest τ (one
+ * scalar read back, which costs no stall on the synchronous cpu, wasm and tensorflow-on-CPU
+ * backends): 0 at Q = 0, 5 at τ = 1, 44 at τ = 1e12. GPU backends (webgl, webgpu, tfjs-node-gpu)
+ * would wait there for their whole queue (and on SwiftShader's WebGPU every later read fails), so
+ * they take the fixed count that τ ≤ 128 (‖Q_j‖_F ≤ 16) needs; larger blocks stay finite but
+ * converge only partly there.
  */
-export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
+export function inverseOfIMinusSkew(q: tf.Tensor3D, halfSquaredNorms?: tf.Tensor1D): tf.Tensor3D {
   const [k, b] = q.shape;
-  const normSq = tf.tidy(() => tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1));
+  const tau = halfSquaredNorms ?? tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5));
   let steps = STEPS_WITHOUT_READ;
-  if (tf.getBackend() !== 'webgpu') {
-    const largest = tf.max(normSq);
-    const c = 1 + largest.dataSync()[0] / 2;
+  if (readBackIsFree()) {
+    const largest = tf.max(tau);
+    const tauMax = largest.dataSync()[0];
     largest.dispose();
-    if (!Number.isFinite(c)) {
-      normSq.dispose();
-      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * (c - 1)}).`);
+    if (!Number.isFinite(tauMax)) {
+      if (tau !== halfSquaredNorms) tau.dispose();
+      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * tauMax}).`);
     }
-    steps = newtonSchulzSteps(1 / c);
+    steps = newtonSchulzSteps(tauMax);
   }
   const eye = tf.eye(b);
   const a = tf.sub(eye, q);
-  let x = tf.tidy(() => tf.div(tf.add(eye, q), tf.reshape(tf.add(tf.mul(normSq, 0.5), 1), [k, 1, 1]))) as tf.Tensor3D;
-  normSq.dispose();
+  let x = tf.tidy(() => tf.mul(tf.add(eye, q), tf.reshape(tf.div(2, tf.add(tau, 2)), [k, 1, 1]))) as tf.Tensor3D;
+  if (tau !== halfSquaredNorms) tau.dispose();
   const twoEye = tf.mul(eye, 2);
   for (let t = 0; t < steps; t++) {
     // One step at a time so that only the current iterate is alive (memory O(k·b²)).
@@ -49,18 +52,31 @@ export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
 }
 
 /**
- * Newton–Schulz steps that bring a residual of spectral radius `ρ = 1 − gap` below 2⁻³⁰ (well
- * under float32's rounding). Takes the gap `1/c`, not ρ: for huge Q, ρ rounds to 1 in float64.
+ * Whether one scalar may be read back to size the solve: on the cpu, wasm and tensorflow (CPU)
+ * backends every kernel has run when it returns, so a read adds no wait (measured on tensorflow:
+ * a `dataSync` of a max in the middle of a chain of batched matmuls costs no more than the max).
  */
-function newtonSchulzSteps(gap: number): number {
-  const target = 2 ** -30;
-  if (1 - gap <= target) return 0;
-  // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
-  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-gap)));
+function readBackIsFree(): boolean {
+  const name = tf.getBackend();
+  if (name === 'tensorflow') return !(tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+  return name !== 'webgl' && name !== 'webgpu';
 }
 
-/** Steps used without a read back: enough for every block with ‖Q_j‖²_F ≤ 256. */
-const STEPS_WITHOUT_READ = newtonSchulzSteps(1 / (1 + 256 / 2));
+/**
+ * Newton–Schulz steps that bring a residual of spectral radius `ρ = τ/(2 + τ)` below 2⁻²⁶ (a
+ * quarter of float32's rounding of 1), for the largest `τ = ‖Q_j‖²_F/2`. Works with the gap `1 − ρ = 2/(2 + τ)`:
+ * for huge τ, ρ rounds to 1 in float64.
+ */
+function newtonSchulzSteps(tauMax: number): number {
+  const target = 2 ** -26;
+  const rho = tauMax / (2 + tauMax);
+  if (rho <= target) return 0;
+  // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
+  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-2 / (2 + tauMax))));
+}
+
+/** Steps used without a read back: enough for every block with τ = ‖Q_j‖²_F/2 ≤ 128. */
+const STEPS_WITHOUT_READ = newtonSchulzSteps(128);
 
 /**
  * Exact Cayley transform `R = (I + Q)(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]`.
@@ -120,7 +136,7 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
     const q = skewOf(vIn as tf.Tensor2D, b);
     if (neumannTerms == null) {
       // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
-      const x = inverseOfIMinusSkew(q);
+      const x = inverseOfIMinusSkew(q, tf.sum(tf.square(vIn), 1) as tf.Tensor1D); // τ = ‖Q‖²_F/2 = ‖v‖²
       const twoX = tf.mul(x, 2);
       const r = tf.sub(twoX, tf.eye(b));
       save([x, twoX]);
@@ -132,9 +148,8 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
     if (neumannTerms === 5) {
       // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
       // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².
-      const q2 = tf.matMul(q, q);
-      const a = tf.add(tf.add(eye, tf.mul(q, 2)), q2);
-      const pq = tf.add(eye, q2);
+      const pq = tf.add(eye, tf.matMul(q, q));
+      const a = tf.add(pq, tf.mul(q, 2));
       save([q, a, pq]);
       const gradFunc = (dy: tf.Tensor, [qs, as, ps]: tf.Tensor[]) => tf.tidy(() => {
         const g = dy as tf.Tensor3D;

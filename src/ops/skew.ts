@@ -19,58 +19,95 @@ export function blockSizeFromPacked(p: number, what = 'A packed skew vector'): n
   return b;
 }
 
-interface SkewIndex {
-  /** For each of the b·b entries of Q: 0 (diagonal), 1+k (+v[k]) or 1+p+k (−v[k]). */
-  scatter: Int32Array;
+/**
+ * The constant tensors that map packed `v` to `Q` and `∂L/∂Q` back to `∂L/∂v` for one block size.
+ * Made once per block size and backend and kept (see `skewConstants`), so a training step uploads
+ * no index tensors.
+ */
+interface SkewConstants {
+  /** For each of the b·b entries of Q, the packed index k of its pair (0 on the diagonal). */
+  source: tf.Tensor1D;
+  /** For each of the b·b entries of Q: +1 above the diagonal, −1 below, 0 on it. */
+  sign: tf.Tensor1D;
   /** Flat positions (i·b + j) of the upper-triangle entries, in packing order. */
-  upper: Int32Array;
+  upper: tf.Tensor1D;
   /** Flat positions (j·b + i) of their mirror images. */
-  lower: Int32Array;
+  lower: tf.Tensor1D;
 }
 
-const indexCache = new Map<number, SkewIndex>();
+const constantsCache = new Map<number, SkewConstants>();
+let constantsBackend: string | null = null;
 
-function skewIndex(b: number): SkewIndex {
-  let idx = indexCache.get(b);
-  if (idx == null) {
+/**
+ * The skew constants of block size `b` on the current backend: four small tensors per block size
+ * (`3b² + b(b−1)/2` numbers), kept alive outside every `tidy` and counted in `tf.memory()` from
+ * the first call with that `b` on. A backend switch disposes those of the previous backend and
+ * makes them anew; `disposeSkewConstants()` frees them all.
+ */
+function skewConstants(b: number): SkewConstants {
+  if (constantsBackend !== tf.getBackend()) {
+    disposeSkewConstants();
+    constantsBackend = tf.getBackend();
+  }
+  let c = constantsCache.get(b);
+  if (c == null || c.source.isDisposed) {
     const p = packedSize(b);
-    const scatter = new Int32Array(b * b);
+    const source = new Int32Array(b * b);
+    const sign = new Float32Array(b * b);
     const upper = new Int32Array(p);
     const lower = new Int32Array(p);
     let k = 0;
     for (let i = 0; i < b; i++) {
       for (let j = i + 1; j < b; j++) {
-        scatter[i * b + j] = 1 + k;
-        scatter[j * b + i] = 1 + p + k;
+        source[i * b + j] = k;
+        source[j * b + i] = k;
+        sign[i * b + j] = 1;
+        sign[j * b + i] = -1;
         upper[k] = i * b + j;
         lower[k] = j * b + i;
         k++;
       }
     }
-    idx = { scatter, upper, lower };
-    indexCache.set(b, idx);
+    c = {
+      source: tf.keep(tf.tensor1d(source, 'int32')),
+      sign: tf.keep(tf.tensor1d(sign, 'float32')),
+      upper: tf.keep(tf.tensor1d(upper, 'int32')),
+      lower: tf.keep(tf.tensor1d(lower, 'int32')),
+    };
+    constantsCache.set(b, c);
   }
-  return idx;
+  return c;
 }
 
-/** `Q = U − Uᵀ` from packed `v` (`[k, p]`) with plain ops and no gradient of its own. */
+/**
+ * Frees the constant tensors the skew packing keeps per block size (a few KB each; they are made
+ * again on next use). Call it before checking `tf.memory()` for leaks from a clean slate.
+ */
+export function disposeSkewConstants(): void {
+  for (const c of constantsCache.values()) {
+    for (const t of [c.source, c.sign, c.upper, c.lower]) if (!t.isDisposed) t.dispose();
+  }
+  constantsCache.clear();
+  constantsBackend = null;
+}
+
+/**
+ * `Q = U − Uᵀ` from packed `v` (`[k, p]`) with plain ops and no gradient of its own: one gather
+ * of every entry's pair, times its sign (three kernels).
+ */
 export function skewOf(v: tf.Tensor2D, b: number): tf.Tensor3D {
   const [k] = v.shape;
-  const { scatter } = skewIndex(b);
-  return tf.tidy(() => {
-    const table = tf.concat([tf.zeros([k, 1]), v, tf.neg(v)], 1);
-    return tf.reshape(tf.gather(table, tf.tensor1d(scatter, 'int32'), 1), [k, b, b]) as tf.Tensor3D;
-  });
+  const { source, sign } = skewConstants(b);
+  return tf.tidy(() => tf.reshape(tf.mul(tf.gather(v, source, 1), sign), [k, b, b]) as tf.Tensor3D);
 }
 
 /** `∂L/∂v` from `∂L/∂Q` (`[k, b, b]`) for `Q = skew(v)`: `∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]`. */
 export function packedGradient(dq: tf.Tensor3D): tf.Tensor2D {
   const [k, b] = dq.shape;
-  const { upper, lower } = skewIndex(b);
+  const { upper, lower } = skewConstants(b);
   return tf.tidy(() => {
     const flat = tf.reshape(dq, [k, b * b]);
-    const at = (positions: Int32Array) => tf.gather(flat, tf.tensor1d(positions, 'int32'), 1);
-    return tf.sub(at(upper), at(lower)) as tf.Tensor2D;
+    return tf.sub(tf.gather(flat, upper, 1), tf.gather(flat, lower, 1)) as tf.Tensor2D;
   });
 }
 
@@ -95,8 +132,8 @@ export function skewFromPacked(v: tf.Tensor2D, b: number): tf.Tensor3D {
 /** Skew-symmetric (or any) matrices `[k, b, b]` → their packed strict upper triangles `[k, b(b−1)/2]`. */
 export function packedFromSkew(q: tf.Tensor3D): tf.Tensor2D {
   const [k, b] = q.shape;
-  const { upper } = skewIndex(b);
-  return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
+  const { upper } = skewConstants(b);
+  return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), upper, 1) as tf.Tensor2D);
 }
 
 /**
