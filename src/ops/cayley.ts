@@ -1,6 +1,7 @@
 // Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (docs/math.md §3):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
+import { identityConstant, opConstant } from './constants';
 import { packedGradient, packedSize, skewOf } from './skew';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
@@ -36,18 +37,18 @@ export function inverseOfIMinusSkew(q: tf.Tensor3D, halfSquaredNorms?: tf.Tensor
     }
     steps = newtonSchulzSteps(tauMax);
   }
-  const eye = tf.eye(b);
+  const eye = identityConstant(b);
   const a = tf.sub(eye, q);
   let x = tf.tidy(() => tf.mul(tf.add(eye, q), tf.reshape(tf.div(2, tf.add(tau, 2)), [k, 1, 1]))) as tf.Tensor3D;
   if (tau !== halfSquaredNorms) tau.dispose();
-  const twoEye = tf.mul(eye, 2);
+  const twoEye = opConstant(`two eye ${b}`, () => tf.mul(tf.eye(b), 2));
   for (let t = 0; t < steps; t++) {
     // One step at a time so that only the current iterate is alive (memory O(k·b²)).
     const next = tf.tidy(() => tf.matMul(x, tf.sub(twoEye, tf.matMul(a, x)))) as tf.Tensor3D;
     x.dispose();
     x = next;
   }
-  tf.dispose([eye, a, twoEye]);
+  a.dispose();
   return x;
 }
 
@@ -87,7 +88,7 @@ export function cayleyExact(q: tf.Tensor3D): tf.Tensor3D {
   const [, b] = q.shape;
   const op = tf.customGrad(((qIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const x = inverseOfIMinusSkew(qIn as tf.Tensor3D);
-    const r = tf.tidy(() => tf.sub(tf.mul(x, 2), tf.eye(b)));
+    const r = tf.tidy(() => tf.sub(tf.mul(x, 2), identityConstant(b)));
     save([x]);
     x.dispose();
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
@@ -138,13 +139,13 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
       // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
       const x = inverseOfIMinusSkew(q, tf.sum(tf.square(vIn), 1) as tf.Tensor1D); // τ = ‖Q‖²_F/2 = ‖v‖²
       const twoX = tf.mul(x, 2);
-      const r = tf.sub(twoX, tf.eye(b));
+      const r = tf.sub(twoX, identityConstant(b));
       save([x, twoX]);
       const gradFunc = (dy: tf.Tensor, [xs, twoXs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
         tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
       return { value: r, gradFunc };
     }
-    const eye = tf.eye(b);
+    const eye = identityConstant(b);
     if (neumannTerms === 5) {
       // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
       // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².

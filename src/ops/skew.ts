@@ -1,6 +1,7 @@
 // Packed skew-symmetric blocks (docs/math.md §2): a block of size b is stored as the b(b−1)/2 entries
 // of the strict upper triangle of Q in row-major order, and Q = U − Uᵀ.
 import * as tf from '@tensorflow/tfjs-core';
+import { opConstant } from './constants';
 
 /** Number of packed parameters of one skew-symmetric block of size `b`: b(b−1)/2. */
 export function packedSize(b: number): number {
@@ -20,10 +21,18 @@ export function blockSizeFromPacked(p: number, what = 'A packed skew vector'): n
 }
 
 /**
- * The constant tensors that map packed `v` to `Q` and `∂L/∂Q` back to `∂L/∂v` for one block size.
- * Made once per block size and backend and kept (see `skewConstants`), so a training step uploads
- * no index tensors.
+ * The constant tensors that map packed `v` to `Q` and `∂L/∂Q` back to `∂L/∂v` for block size `b`,
+ * made once per block size and backend (`opConstant`): a training step uploads no index tensors.
  */
+function skewConstants(b: number): SkewConstants {
+  return {
+    source: opConstant(`skew source ${b}`, () => tf.tensor1d(skewIndex(b).source, 'int32')),
+    sign: opConstant(`skew sign ${b}`, () => tf.tensor1d(skewIndex(b).sign, 'float32')),
+    upper: opConstant(`skew upper ${b}`, () => tf.tensor1d(skewIndex(b).upper, 'int32')),
+    lower: opConstant(`skew lower ${b}`, () => tf.tensor1d(skewIndex(b).lower, 'int32')),
+  };
+}
+
 interface SkewConstants {
   /** For each of the b·b entries of Q, the packed index k of its pair (0 on the diagonal). */
   source: tf.Tensor1D;
@@ -35,60 +44,26 @@ interface SkewConstants {
   lower: tf.Tensor1D;
 }
 
-const constantsCache = new Map<number, SkewConstants>();
-let constantsBackend: string | null = null;
-
-/**
- * The skew constants of block size `b` on the current backend: four small tensors per block size
- * (`3b² + b(b−1)/2` numbers), kept alive outside every `tidy` and counted in `tf.memory()` from
- * the first call with that `b` on. A backend switch disposes those of the previous backend and
- * makes them anew; `disposeSkewConstants()` frees them all.
- */
-function skewConstants(b: number): SkewConstants {
-  if (constantsBackend !== tf.getBackend()) {
-    disposeSkewConstants();
-    constantsBackend = tf.getBackend();
-  }
-  let c = constantsCache.get(b);
-  if (c == null || c.source.isDisposed) {
-    const p = packedSize(b);
-    const source = new Int32Array(b * b);
-    const sign = new Float32Array(b * b);
-    const upper = new Int32Array(p);
-    const lower = new Int32Array(p);
-    let k = 0;
-    for (let i = 0; i < b; i++) {
-      for (let j = i + 1; j < b; j++) {
-        source[i * b + j] = k;
-        source[j * b + i] = k;
-        sign[i * b + j] = 1;
-        sign[j * b + i] = -1;
-        upper[k] = i * b + j;
-        lower[k] = j * b + i;
-        k++;
-      }
+/** The index arrays behind `skewConstants`. */
+function skewIndex(b: number) {
+  const p = packedSize(b);
+  const source = new Int32Array(b * b);
+  const sign = new Float32Array(b * b);
+  const upper = new Int32Array(p);
+  const lower = new Int32Array(p);
+  let k = 0;
+  for (let i = 0; i < b; i++) {
+    for (let j = i + 1; j < b; j++) {
+      source[i * b + j] = k;
+      source[j * b + i] = k;
+      sign[i * b + j] = 1;
+      sign[j * b + i] = -1;
+      upper[k] = i * b + j;
+      lower[k] = j * b + i;
+      k++;
     }
-    c = {
-      source: tf.keep(tf.tensor1d(source, 'int32')),
-      sign: tf.keep(tf.tensor1d(sign, 'float32')),
-      upper: tf.keep(tf.tensor1d(upper, 'int32')),
-      lower: tf.keep(tf.tensor1d(lower, 'int32')),
-    };
-    constantsCache.set(b, c);
   }
-  return c;
-}
-
-/**
- * Frees the constant tensors the skew packing keeps per block size (a few KB each; they are made
- * again on next use). Call it before checking `tf.memory()` for leaks from a clean slate.
- */
-export function disposeSkewConstants(): void {
-  for (const c of constantsCache.values()) {
-    for (const t of [c.source, c.sign, c.upper, c.lower]) if (!t.isDisposed) t.dispose();
-  }
-  constantsCache.clear();
-  constantsBackend = null;
+  return { source, sign, upper, lower };
 }
 
 /**
