@@ -5,6 +5,8 @@ import {
 } from '../src/ops/cayley';
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
+import { disposeOpConstants, identityConstant, opConstantCount } from '../src/ops/constants';
+import { useBackend } from '../scripts/tfjs-backend';
 import * as ref from './reference/dense-math';
 
 function randomPacked(seed: number, k: number, b: number, std: number): Float32Array {
@@ -244,6 +246,60 @@ describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', 
       tf.dispose([vT, wT, r, g]);
     });
   }
+});
+
+describe('ops: constants kept per block size and backend (src/ops/constants.ts)', () => {
+  /** One step: the gradient of a fixed loss of cayleyFromPacked to v, read back. */
+  function step(v: tf.Tensor2D, w: tf.Tensor3D, b: number, terms: number | null): Float32Array {
+    return tf.tidy(() => tf.grad((x: tf.Tensor) =>
+      tf.sum(tf.mul(cayleyFromPacked(x as tf.Tensor2D, b, terms), w)))(v).dataSync() as Float32Array);
+  }
+
+  it('keeps numTensors flat over many steps and across a backend switch, and frees its constants on request', async () => {
+    const home = tf.getBackend();
+    const other = home === 'cpu' ? 'wasm' : 'cpu';
+    const b = 6; const k = 3;
+    const v = tf.tensor2d(randomPacked(51, k, b, 0.3), [k, packedSize(b)]);
+    const w = tf.tensor3d(ref.normals(ref.rng(52), k * b * b), [k, b, b]);
+    const steps = () => [null, 5, 4].map((terms) => step(v, w, b, terms));
+    disposeOpConstants(); // earlier tests made those of other block sizes
+    try {
+      const first = steps(); // makes this backend's constants
+      const start = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) steps();
+      expect(tf.memory().numTensors, 'after 20 steps').to.equal(start);
+      const held = opConstantCount();
+      expect(held, 'b = 6: skew source, upper, lower, sign ×1 and ×½; I, 2I, ½I').to.equal(8);
+
+      await useBackend(other);
+      const there = steps(); // the previous backend's constants are disposed, this one's made
+      for (let i = 0; i < 5; i++) steps();
+      expect(tf.memory().numTensors, `after switching to ${other}`).to.equal(start);
+      there.forEach((g, i) => expect(ref.maxAbsDiff(g, first[i]), `${other} vs ${home}`).to.be.below(1e-5));
+
+      await useBackend(home);
+      for (let i = 0; i < 5; i++) steps();
+      expect(tf.memory().numTensors, `back on ${home}`).to.equal(start);
+
+      disposeOpConstants();
+      expect(tf.memory().numTensors, 'after disposeOpConstants').to.equal(start - held);
+      expect(steps()[0]).to.deep.equal(first[0]); // made again on use
+    } finally {
+      if (tf.getBackend() !== home) await useBackend(home);
+      tf.dispose([v, w]);
+    }
+  });
+
+  it('makes a constant again when it was disposed behind the cache\'s back', () => {
+    const b = 4;
+    const v = tf.tensor2d(randomPacked(53, 2, b, 0.3), [2, packedSize(b)]);
+    const w = tf.tensor3d(ref.normals(ref.rng(54), 2 * b * b), [2, b, b]);
+    const before = step(v, w, b, null);
+    identityConstant(b).dispose(); // as tf.engine().reset() or a stray tf.dispose would
+    expect(step(v, w, b, null)).to.deep.equal(before);
+    expect(identityConstant(b).isDisposed).to.equal(false);
+    tf.dispose([v, w]);
+  });
 });
 
 describe('ops: block-diagonal rotation of inputs and kernels', () => {

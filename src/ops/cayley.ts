@@ -12,43 +12,57 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
  * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
  * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
  * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
- * finite Q. `halfSquaredNorms` holds `τ_j = ‖Q_j‖²_F/2` per block (`[k]`; `‖v_j‖²` of the packed
- * form), which bounds θ²_max: a skew block's eigenvalues ±iθ come in pairs. Each block starts at
- * `X₀ = α(I + Q)`, `α = 2/(2 + τ)`: `AX₀ = α(I − Q²)` has eigenvalues `α(1 + θ²)` in
- * `[α, α(1 + τ)]`, so the residual `E = I − AX` lies in `[−ρ, ρ]`, `ρ = τ/(2 + τ) < 1`, and
- * squares each step: the iteration never diverges. The step count comes from the largest τ (one
- * scalar read back, which costs no stall on the synchronous cpu, wasm and tensorflow-on-CPU
- * backends): 0 at Q = 0, 5 at τ = 1, 44 at τ = 1e12. GPU backends (webgl, webgpu, tfjs-node-gpu)
- * would wait there for their whole queue (and on SwiftShader's WebGPU every later read fails), so
- * they take the fixed count that τ ≤ 128 (‖Q_j‖_F ≤ 16) needs; larger blocks stay finite but
- * converge only partly there.
+ * finite Q. With `τ_j = ‖Q_j‖²_F/2`, which bounds θ²_max (a skew block's eigenvalues ±iθ come in
+ * pairs), and `τ ≤ T`: starting at `X₀ = α(I + Q)`, `α = 2/(2 + T)`, `AX₀ = α(I − Q²)` has
+ * eigenvalues `α(1 + θ²)` in `[α, α(1 + T)]`, so the residual `E = I − AX` lies in `[−ρ, ρ]`,
+ * `ρ = T/(2 + T) < 1`, and squares each step: the iteration never diverges (see `solvePlan`).
  */
-export function inverseOfIMinusSkew(q: tf.Tensor3D, halfSquaredNorms?: tf.Tensor1D): tf.Tensor3D {
+export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
   const [k, b] = q.shape;
-  const tau = halfSquaredNorms ?? tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5));
-  let steps = STEPS_WITHOUT_READ;
-  if (readBackIsFree()) {
-    const largest = tf.max(tau);
-    const tauMax = largest.dataSync()[0];
-    largest.dispose();
-    if (!Number.isFinite(tauMax)) {
-      if (tau !== halfSquaredNorms) tau.dispose();
-      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * tauMax}).`);
-    }
-    steps = newtonSchulzSteps(tauMax);
-  }
   const eye = identityConstant(b);
-  const a = tf.sub(eye, q);
-  let x = tf.tidy(() => tf.mul(tf.add(eye, q), tf.reshape(tf.div(2, tf.add(tau, 2)), [k, 1, 1]))) as tf.Tensor3D;
-  if (tau !== halfSquaredNorms) tau.dispose();
+  const tau = tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5)) as tf.Tensor1D;
+  const plan = solvePlan(tau, 2);
+  const a = tf.sub(eye, q) as tf.Tensor3D;
+  const x0 = tf.tidy(() => tf.mul(tf.add(eye, q), plan.scale));
+  const x = newtonSchulz(a, x0, plan.steps);
+  tf.dispose([tau, a, plan.scale]);
+  return x;
+}
+
+/**
+ * How to run the solve for blocks with `τ_j = ‖Q_j‖²_F/2` (`[k]`): the step count, and the start
+ * scale `numerator/(2 + T)` (`numerator = 2` for `(I − Q)⁻¹`). Where a read back is free, T is the
+ * largest τ (one scalar read) and the scale one number: 0 steps at Q = 0, 5 at τ = 1, 44 at
+ * τ = 1e12. GPU backends (webgl, webgpu, tfjs-node-gpu) would wait there for their whole queue (and
+ * on SwiftShader's WebGPU every later read fails), so they take the fixed count that T = 128
+ * (‖Q_j‖_F ≤ 16) needs, with each block's own τ in its scale: larger blocks stay finite but converge
+ * only partly there.
+ */
+function solvePlan(tau: tf.Tensor1D, numerator: number): { steps: number; scale: number | tf.Tensor3D } {
+  if (!readBackIsFree()) {
+    const scale = tf.tidy(() => tf.reshape(tf.div(numerator, tf.add(tau, 2)), [-1, 1, 1]) as tf.Tensor3D);
+    return { steps: STEPS_WITHOUT_READ, scale };
+  }
+  const largest = tf.max(tau);
+  const tauMax = largest.dataSync()[0];
+  largest.dispose();
+  if (!Number.isFinite(tauMax)) {
+    throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * tauMax}).`);
+  }
+  return { steps: newtonSchulzSteps(tauMax), scale: numerator / (2 + tauMax) };
+}
+
+/** `steps` Newton–Schulz steps `X ← X(2I − AX)` from `x0` (consumed) for blocks `a` `[k, b, b]`. */
+function newtonSchulz(a: tf.Tensor3D, x0: tf.Tensor, steps: number): tf.Tensor3D {
+  const b = a.shape[1];
   const twoEye = opConstant(`two eye ${b}`, () => tf.mul(tf.eye(b), 2));
+  let x = x0 as tf.Tensor3D;
   for (let t = 0; t < steps; t++) {
     // One step at a time so that only the current iterate is alive (memory O(k·b²)).
     const next = tf.tidy(() => tf.matMul(x, tf.sub(twoEye, tf.matMul(a, x)))) as tf.Tensor3D;
     x.dispose();
     x = next;
   }
-  a.dispose();
   return x;
 }
 
@@ -134,17 +148,20 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
     throw new Error(`cayleyNeumann: numCayleyNeumannTerms must be an integer ≥ 3, got ${neumannTerms}.`);
   }
   const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const q = skewOf(vIn as tf.Tensor2D, b);
     if (neumannTerms == null) {
-      // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
-      const x = inverseOfIMinusSkew(q, tf.sum(tf.square(vIn), 1) as tf.Tensor1D); // τ = ‖Q‖²_F/2 = ‖v‖²
-      const twoX = tf.mul(x, 2);
-      const r = tf.sub(twoX, identityConstant(b));
-      save([x, twoX]);
-      const gradFunc = (dy: tf.Tensor, [xs, twoXs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
-        tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
-      return { value: r, gradFunc };
+      // Solve for Z = 2(I − Q)⁻¹ = I + R directly: Newton–Schulz on A' = (I − Q)/2 = ½I − H with
+      // H = Q/2 (the skew packing scaled by ½, exact in float), from Z₀ = 2X₀ = 4α(½I + H). Then
+      // R = Z − I, and ∂L/∂Q = Xᵀ G (2X)ᵀ = ½ Zᵀ G Zᵀ needs only Z.
+      const h = skewOf(vIn as tf.Tensor2D, b, 0.5);
+      const halfEye = opConstant(`half eye ${b}`, () => tf.mul(tf.eye(b), 0.5));
+      const plan = solvePlan(tf.sum(tf.square(vIn), 1) as tf.Tensor1D, 8); // τ = ‖Q‖²_F/2 = ‖v‖²
+      const z = newtonSchulz(tf.sub(halfEye, h) as tf.Tensor3D, tf.mul(tf.add(halfEye, h), plan.scale), plan.steps);
+      save([z]);
+      const gradFunc = (dy: tf.Tensor, [zs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
+        tf.matMul(tf.matMul(zs as tf.Tensor3D, dy as tf.Tensor3D, true, false), zs as tf.Tensor3D, false, true), 0.5));
+      return { value: tf.sub(z, identityConstant(b)), gradFunc };
     }
+    const q = skewOf(vIn as tf.Tensor2D, b);
     const eye = identityConstant(b);
     if (neumannTerms === 5) {
       // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so

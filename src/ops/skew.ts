@@ -27,7 +27,6 @@ export function blockSizeFromPacked(p: number, what = 'A packed skew vector'): n
 function skewConstants(b: number): SkewConstants {
   return {
     source: opConstant(`skew source ${b}`, () => tf.tensor1d(skewIndex(b).source, 'int32')),
-    sign: opConstant(`skew sign ${b}`, () => tf.tensor1d(skewIndex(b).sign, 'float32')),
     upper: opConstant(`skew upper ${b}`, () => tf.tensor1d(skewIndex(b).upper, 'int32')),
     lower: opConstant(`skew lower ${b}`, () => tf.tensor1d(skewIndex(b).lower, 'int32')),
   };
@@ -36,8 +35,6 @@ function skewConstants(b: number): SkewConstants {
 interface SkewConstants {
   /** For each of the b·b entries of Q, the packed index k of its pair (0 on the diagonal). */
   source: tf.Tensor1D;
-  /** For each of the b·b entries of Q: +1 above the diagonal, −1 below, 0 on it. */
-  sign: tf.Tensor1D;
   /** Flat positions (i·b + j) of the upper-triangle entries, in packing order. */
   upper: tf.Tensor1D;
   /** Flat positions (j·b + i) of their mirror images. */
@@ -67,22 +64,27 @@ function skewIndex(b: number) {
 }
 
 /**
- * `Q = U − Uᵀ` from packed `v` (`[k, p]`) with plain ops and no gradient of its own: one gather
- * of every entry's pair, times its sign (three kernels).
+ * `scale · Q`, `Q = U − Uᵀ`, from packed `v` (`[k, p]`) with plain ops and no gradient of its own:
+ * one gather of every entry's pair, times its signed scale (three kernels).
  */
-export function skewOf(v: tf.Tensor2D, b: number): tf.Tensor3D {
+export function skewOf(v: tf.Tensor2D, b: number, scale = 1): tf.Tensor3D {
   const [k] = v.shape;
-  const { source, sign } = skewConstants(b);
+  const { source } = skewConstants(b);
+  const sign = opConstant(`skew sign ${b} × ${scale}`, () => tf.tensor1d(skewIndex(b).sign.map((s) => s * scale)));
   return tf.tidy(() => tf.reshape(tf.mul(tf.gather(v, source, 1), sign), [k, b, b]) as tf.Tensor3D);
 }
 
-/** `∂L/∂v` from `∂L/∂Q` (`[k, b, b]`) for `Q = skew(v)`: `∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]`. */
-export function packedGradient(dq: tf.Tensor3D): tf.Tensor2D {
+/**
+ * `∂L/∂v` from `∂L/∂Q` (`[k, b, b]`) for `Q = skew(v)`: `∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]`,
+ * times `scale` (for callers whose `∂L/∂Q` is a multiple of `dq`).
+ */
+export function packedGradient(dq: tf.Tensor3D, scale = 1): tf.Tensor2D {
   const [k, b] = dq.shape;
   const { upper, lower } = skewConstants(b);
   return tf.tidy(() => {
     const flat = tf.reshape(dq, [k, b * b]);
-    return tf.sub(tf.gather(flat, upper, 1), tf.gather(flat, lower, 1)) as tf.Tensor2D;
+    const dv = tf.sub(tf.gather(flat, upper, 1), tf.gather(flat, lower, 1)) as tf.Tensor2D;
+    return scale === 1 ? dv : tf.mul(dv, scale);
   });
 }
 
