@@ -3,6 +3,15 @@
 // Adam creates its slots). Returns the count to compare later steps against, and the data.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
+import { opConstantCount } from '../../src/ops/constants';
+
+/**
+ * `tf.memory().numTensors` less the constants the ops keep between steps (src/ops/constants.ts): for
+ * leak checks whose first count is taken before the first call of an op.
+ */
+export function tensorsBesidesOpConstants(): number {
+  return tf.memory().numTensors - opConstantCount();
+}
 
 export async function expectFlatOverFitAndPredict(
   model: tf.LayersModel,
