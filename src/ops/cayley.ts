@@ -78,9 +78,9 @@ function readBackIsFree(): boolean {
 }
 
 /**
- * Newton–Schulz steps that bring a residual of spectral radius `ρ = τ/(2 + τ)` below 2⁻²⁶ (a
- * quarter of float32's rounding of 1), for the largest `τ = ‖Q_j‖²_F/2`. Works with the gap `1 − ρ = 2/(2 + τ)`:
- * for huge τ, ρ rounds to 1 in float64.
+ * Newton–Schulz steps that bring a residual of spectral radius `ρ = τ/(2 + τ)` below 2⁻²⁶ (a quarter
+ * of float32's unit roundoff 2⁻²⁴), for the largest `τ = ‖Q_j‖²_F/2`. Works with the gap
+ * `1 − ρ = 2/(2 + τ)`: for huge τ, ρ rounds to 1 in float64.
  */
 function newtonSchulzSteps(tauMax: number): number {
   const target = 2 ** -26;
