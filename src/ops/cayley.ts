@@ -167,14 +167,14 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
       // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
       // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².
       const pq = tf.add(eye, tf.matMul(q, q));
-      const a = tf.add(pq, tf.mul(q, 2));
+      const a = tf.addN([pq, q, q]); // one kernel for P + 2Q
       save([q, a, pq]);
       const gradFunc = (dy: tf.Tensor, [qs, as, ps]: tf.Tensor[]) => tf.tidy(() => {
         const g = dy as tf.Tensor3D;
         const dA = tf.matMul(g, ps as tf.Tensor3D, false, true);
         const dQ2 = tf.add(dA, tf.matMul(as as tf.Tensor3D, g, true, false)); // through A and through P
         const qt = qs as tf.Tensor3D;
-        const dQ = tf.addN([tf.mul(dA, 2), tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
+        const dQ = tf.addN([dA, dA, tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
         return packedGradient(dQ as tf.Tensor3D);
       });
       return { value: tf.matMul(a, pq), gradFunc };
