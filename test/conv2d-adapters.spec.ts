@@ -385,15 +385,18 @@ describe('surgery on Conv2D layers', () => {
       .to.throw(/applyOft: targetModules matches layer 'depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
   });
 
-  it('PEFT interchange refuses conv adapters both ways with the fix (not implemented yet)', () => {
+  it('PEFT interchange: Dense and Conv2D adapters export together; a Linear adapter does not fit a Conv2D', () => {
     const model = applyOft(tinyCnn(), { targetModules: ['conv1', 'head'], oftBlockSize: 4 });
-    expect(() => exportPeftAdapterFiles(model))
-      .to.throw(/PEFT export: 'conv1' \(OrthogonalConv2D\) adapts a Conv2D layer;.*Dense.*mergeAndUnload/);
-    // A PEFT adapter for a Linear named conv1, applied to a model whose conv1 is a Conv2D.
+    const files = exportPeftAdapterFiles(model);
+    const parsed = parsePeftAdapter(files.configJson, files.weights);
+    // conv1: d = 4·3·3 = 36 → 9 blocks; head: d = 3·3·8 = 72 → 18 blocks; b = 4 (6 parameters) each.
+    expect(parsed.adapted.get('conv1')!.oftR!.shape).to.deep.equal([9, 6]);
+    expect(parsed.adapted.get('head')!.oftR!.shape).to.deep.equal([18, 6]);
+    // A PEFT adapter for a Linear named conv1 (d = 8), applied to a model whose conv1 is a Conv2D (d = 36).
     const dense = tf.sequential({ layers: [tf.layers.dense({ name: 'conv1', units: 4, inputShape: [8] })] });
     const out = exportPeftAdapterFiles(applyOft(dense, { targetModules: ['conv1'], oftBlockSize: 4 }));
     expect(() => applyPeftAdapter(tinyCnn(), parsePeftAdapter(out.configJson, out.weights)))
-      .to.throw(/torch module 'conv1' maps to tfjs layer 'conv1', a Conv2D; OFT\/BOFT adapters apply to Dense layers/);
+      .to.throw(/oft_R.weight' has shape \[2,6\] but layer 'conv1' expects oft_r of shape \[9,6\]/);
     model.dispose();
   });
 });

@@ -21,19 +21,17 @@ import {
   boftOptionsFromPeft,
   boftParamsFromPeft,
   boftParamsToPeft,
-  neumannTermsFromPeft,
   oftOptionsFromPeft,
   PeftAdapterConfig,
 } from '../src/interop/peft-conventions';
 import { readSafetensors, writeSafetensors } from '../src/interop/safetensors';
 import * as ref from './reference/dense-math';
-import { referencePermutation } from './reference/boft-reference';
+import { boftRotationFromPeft, decode, Encoded, oftRotationFromPeft } from './reference/peft-reference';
 import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/peft/', import.meta.url));
 const TOL = 1e-5;
 
-interface Encoded { dtype: 'float32' | 'float64'; shape: number[]; data: string }
 interface Case {
   name: string;
   method: 'oft' | 'boft';
@@ -46,12 +44,6 @@ interface Case {
   merged: Record<string, { weight: Encoded; bias: Encoded }>;
   resolved: Record<string, Record<string, number | boolean>>;
   peft_train_mode_equals_eval?: boolean;
-}
-
-function decode(e: Encoded): Float32Array | Float64Array {
-  const buf = Buffer.from(e.data, 'base64');
-  const copy = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  return e.dtype === 'float64' ? new Float64Array(copy) : new Float32Array(copy);
 }
 
 function loadCase(name: string): {
@@ -79,55 +71,6 @@ function modulesOf(c: Case): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // (A) docs/math.md §7 mapping, float64, no code under test except the pure conventions module.
-
-/** PEFT OFT parameters → our dense rotation, from docs/math.md §2–§4 (COFT projection as PEFT does it). */
-function oftRotationFromPeft(v: Float32Array, shape: number[], cfg: PeftAdapterConfig, d: number): ref.Mat {
-  const [stored, p] = shape;
-  const b = Math.round((1 + Math.sqrt(1 + 8 * p)) / 2);
-  const r = d / b;
-  const neumann = cfg.use_cayley_neumann ?? true;
-  const vals = Float64Array.from(v);
-  if (cfg.coft) {
-    const radius = (cfg.eps ?? 6e-5) / Math.sqrt(stored);
-    for (let j = 0; j < stored; j++) {
-      const q = ref.skew(vals.subarray(j * p, (j + 1) * p), b);
-      const norm = Math.sqrt(q.data.reduce((s, x) => s + x * x, 0));
-      if (norm > radius) for (let k = j * p; k < (j + 1) * p; k++) vals[k] *= radius / norm;
-    }
-  }
-  if (!neumann) for (let k = 0; k < vals.length; k++) vals[k] = -vals[k]; // PEFT's exact mode is our inverse
-  const terms = neumann ? neumannTermsFromPeft(cfg.num_cayley_neumann_terms ?? 5) : null;
-  const blocks: ref.Mat[] = [];
-  for (let j = 0; j < r; j++) {
-    const s = stored === 1 ? 0 : j;
-    const q = ref.skew(vals.subarray(s * p, (s + 1) * p), b);
-    blocks.push(terms == null ? ref.cayley(q) : ref.cayleyNeumann(q, terms));
-  }
-  return ref.blockDiag(blocks);
-}
-
-/** PEFT BOFT parameters (full A) → our dense B: Q = −½(A − Aᵀ), docs/math.md §5 permutations. */
-function boftRotationFromPeft(a: Float32Array, shape: number[]): ref.Mat {
-  const [m, n, b] = shape;
-  const d = n * b;
-  let rot = ref.eye(d);
-  for (let i = 0; i < m; i++) {
-    const blocks: ref.Mat[] = [];
-    for (let j = 0; j < n; j++) {
-      const q = ref.mat(b, b);
-      const base = (i * n + j) * b * b;
-      for (let x = 0; x < b; x++)
-        for (let y = 0; y < b; y++) q.data[x * b + y] = -0.5 * (a[base + x * b + y] - a[base + y * b + x]);
-      blocks.push(ref.cayley(q));
-    }
-    const bd = ref.blockDiag(blocks);
-    const perm = referencePermutation(d, b, i);
-    const mi = ref.mat(d, d);
-    for (let x = 0; x < d; x++) for (let y = 0; y < d; y++) mi.data[x * d + y] = bd.data[perm[x] * d + perm[y]];
-    rot = ref.matmul(mi, rot);
-  }
-  return rot;
-}
 
 interface RefModule { rot: ref.Mat; kernel: ref.Mat; s: Float64Array | null; bias: Float64Array }
 

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyBoft, applyOft, ButterflyDense, findAdapterLayers, mergeAndUnload, OrthogonalDense, printTrainableParameters,
-  setAdaptersEnabled, trainableParameters, withAdaptersDisabled,
+  applyBoft, applyOft, ButterflyDense, findAdapterLayers, loadAdapter, mergeAndUnload, OrthogonalDense,
+  printTrainableParameters, saveAdapter, setAdaptersEnabled, trainableParameters, withAdaptersDisabled,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
@@ -512,5 +512,48 @@ describe('surgery: tensor count', function () {
     expect(bits(after)).to.deep.equal(bits(yBase));
     tf.dispose([x, y, yBase, after]);
     base.dispose();
+  });
+});
+
+describe('surgery: frozen BatchNormalization layers stay frozen in fit', function () {
+  // input → fc (adapted) → bn → head; inputs far from the bn's initial moving mean 0 and variance 1.
+  const model = (): tf.LayersModel => {
+    const input = tf.input({ shape: [4] });
+    const fc = tf.layers.dense({ units: 8, name: 'fc', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) });
+    const bn = tf.layers.batchNormalization({ name: 'bn' });
+    const head = tf.layers.dense({ units: 3, activation: 'softmax', name: 'head',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) });
+    return tf.model({ inputs: input, outputs: head.apply(bn.apply(fc.apply(input))) as tf.SymbolicTensor });
+  };
+  const movingStatistics = (m: tf.LayersModel) =>
+    m.getLayer('bn').weights.filter((w) => /moving_(mean|variance)$/.test(w.originalName)).map((w) => bits(w.read()));
+
+  it('runs them in inference mode after applyOft and loadAdapter (moving statistics kept, adapters off = base); ' +
+    'a modulesToSave one still updates', async () => {
+    const base = model();
+    const x = tf.tidy(() => tf.add(3, tf.mul(2, seededTensor([16, 4], 5))));
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3));
+    const baseOut = base.predict(x) as tf.Tensor;
+    const baseStatistics = movingStatistics(base);
+    const dir = mkdtempSync(join(tmpdir(), 'oft-bn-'));
+    const fit = async (m: tf.LayersModel) => {
+      m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+      await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+    };
+    const adapted = applyOft(base, { targetModules: ['fc'], oftBlockSize: 4 });
+    await saveAdapter(adapted, `file://${dir}`);
+    const reloaded = await loadAdapter(base, `file://${dir}`);
+    for (const [how, m] of [['applyOft', adapted], ['loadAdapter', reloaded]] as const) {
+      await fit(m);
+      expect(movingStatistics(m), how).to.deep.equal(baseStatistics);
+      const off = withAdaptersDisabled(m, () => m.predict(x) as tf.Tensor);
+      expect(bits(off), how).to.deep.equal(bits(baseOut));
+      off.dispose();
+    }
+    const withBn = applyOft(base, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave: ['bn'] });
+    await fit(withBn);
+    expect(movingStatistics(withBn)[0]).to.not.deep.equal(baseStatistics[0]);   // a trainable one follows the batches
+    for (const m of [adapted, reloaded, withBn, base]) m.dispose();
+    tf.dispose([x, y, baseOut]);
   });
 });

@@ -7,7 +7,12 @@ For each case, in test/fixtures/peft/<case>/:
   case.json   the base model weights, the inputs, PEFT's outputs (float32 and float64), the merged weights
               (merge_and_unload) and the adapter parameters PEFT holds after the forward pass.
 
-The torch model of a case is either a single nn.Linear named `proj`, or `fc1 -> ReLU -> fc2` ("mlp").
+The torch model of a case is either a single nn.Linear named `proj`, or `fc1 -> ReLU -> fc2` ("mlp");
+the Conv2d cases (CONV_CASES, listed as "conv_cases" in index.json) adapt one or two nn.Conv2d modules
+(`conv`, or `conv1 -> ReLU -> conv2`), on NCHW inputs. PEFT's unmerged OFT Conv2d forward is wrong for
+kernels larger than 1x1 (it folds overlapping patches back with F.fold, which sums them), so an OFT conv
+case's reference outputs are those of PEFT's merged model ("y_merged"); "y_peft_unmerged" keeps what the
+unmerged forward computed, to document the bug. BOFT conv cases have both, and they agree.
 Adapter parameters are random (init_weights=False draws PEFT's own N(0, 0.1) / N(1, 0.1)), scaled
 per case, so the rotation is far from the identity and the comparison means something.
 
@@ -90,6 +95,55 @@ CASES = [
 ]
 
 
+class Cnn(nn.Module):
+    """nn.Conv2d modules in sequence with ReLU between them; `convs` lists their geometry."""
+
+    def __init__(self, cin: int, convs: list[dict]):
+        super().__init__()
+        self.names = []
+        for spec in convs:
+            conv = nn.Conv2d(cin, spec["out"], spec["k"], stride=spec["stride"], padding=spec["padding"])
+            setattr(self, spec["name"], conv)
+            self.names.append(spec["name"])
+            cin = spec["out"]
+
+    def forward(self, x):
+        for i, name in enumerate(self.names):
+            x = getattr(self, name)(x)
+            if i < len(self.names) - 1:
+                x = torch.relu(x)
+        return x
+
+
+def conv(name, out, k, stride=1, padding=0):
+    return {"name": name, "out": out, "k": k, "stride": stride, "padding": padding}
+
+
+# name, method, input {cin, hw}, the convs, PEFT config kwargs, scale of the random adapter parameters.
+# d = cin·k² per conv: 3x3 on 2 channels is 18, on 4 channels 36; 1x1 on 8 channels is 8.
+CONV_CASES = [
+    ("oft_conv3x3_neumann", "oft", {"cin": 2, "hw": 6}, [conv("conv", 4, 3, padding=1)],
+     dict(oft_block_size=6, r=0), 1.0),
+    ("oft_conv3x3_exact_r2", "oft", {"cin": 2, "hw": 6}, [conv("conv", 4, 3)],
+     dict(oft_block_size=0, r=2, use_cayley_neumann=False), 2.0),
+    ("oft_conv1x1_exact", "oft", {"cin": 8, "hw": 5}, [conv("conv", 6, 1)],
+     dict(oft_block_size=4, r=0, use_cayley_neumann=False), 2.0),
+    ("oft_conv_adjust_b4_d18", "oft", {"cin": 2, "hw": 6}, [conv("conv", 3, 3, stride=2, padding=1)],
+     dict(oft_block_size=4, r=0), 1.0),
+    ("oft_conv_block_share", "oft", {"cin": 2, "hw": 6}, [conv("conv", 4, 3, padding=1)],
+     dict(oft_block_size=6, r=0, block_share=True), 1.0),
+    ("oft_conv_cnn_stride", "oft", {"cin": 2, "hw": 7},
+     [conv("conv1", 4, 3, padding=1), conv("conv2", 3, 3, stride=2, padding=1)],
+     dict(oft_block_size=6, r=0, use_cayley_neumann=False), 2.0),
+    ("boft_conv3x3_m1", "boft", {"cin": 2, "hw": 6}, [conv("conv", 4, 3, padding=1)],
+     dict(boft_block_size=6, boft_n_butterfly_factor=1), 3.0),
+    ("boft_conv3x3_m2_stride", "boft", {"cin": 4, "hw": 7}, [conv("conv", 3, 3, stride=2, padding=1)],
+     dict(boft_block_size=6, boft_n_butterfly_factor=2), 3.0),
+    ("boft_conv1x1_m3_n4", "boft", {"cin": 8, "hw": 5}, [conv("conv", 6, 1)],
+     dict(boft_block_size=0, boft_block_num=4, boft_n_butterfly_factor=3), 3.0),
+]
+
+
 def build_base(dims) -> nn.Module:
     if "h" in dims:
         return Mlp(dims["d"], dims["h"], dims["n"])
@@ -97,7 +151,7 @@ def build_base(dims) -> nn.Module:
 
 
 def linear_names(model: nn.Module) -> list[str]:
-    return [name for name, mod in model.named_modules() if isinstance(mod, nn.Linear)]
+    return [name for name, mod in model.named_modules() if isinstance(mod, (nn.Linear, nn.Conv2d))]
 
 
 def adapter_params(peft_model, names, method) -> dict:
@@ -129,13 +183,13 @@ def resolved(peft_model, names, method) -> dict:
     return out
 
 
-def make_case(name, method, dims, kwargs, scale, seed):
+def make_case(name, method, dims, kwargs, scale, seed, convs=None):
     torch.manual_seed(seed)
-    base = build_base(dims)
+    base = Cnn(dims["cin"], convs) if convs else build_base(dims)
     names = linear_names(base)
     base_state = {n: {"weight": enc(base.get_submodule(n).weight), "bias": enc(base.get_submodule(n).bias)}
                   for n in names}
-    x = torch.randn(BATCH, dims["d"])
+    x = torch.randn(BATCH, dims["cin"], dims["hw"], dims["hw"]) if convs else torch.randn(BATCH, dims["d"])
 
     uses_fbd_standin = method == "boft" and kwargs.get("boft_n_butterfly_factor", 1) > 1
     if uses_fbd_standin:
@@ -198,13 +252,23 @@ def make_case(name, method, dims, kwargs, scale, seed):
               for n in names}
     with torch.no_grad():
         y_merged = merged_model(x)
+    if convs:
+        extra["convs"] = convs
+        extra["y_peft_unmerged"] = enc(y)
+        extra["peft_unmerged_vs_merged_rel"] = float((y - y_merged).abs().max() / y_merged.abs().max())
+        if method == "oft":
+            # PEFT's unmerged OFT Conv2d forward is wrong for k > 1 (F.fold sums overlapping patches):
+            # the reference outputs are its merged model's, in float32 and float64.
+            extra["reference_outputs"] = "merged"
+            with torch.no_grad():
+                y, y64 = y_merged, copy.deepcopy(merged_model).double()(x.double())
 
     with open(os.path.join(d, "adapter_config.json")) as f:
         saved_cfg = json.load(f)
     case = {
         "name": name,
         "method": method,
-        "model": "mlp" if "h" in dims else "proj",
+        "model": "cnn" if convs else "mlp" if "h" in dims else "proj",
         "dims": dims,
         "peft_kwargs": kwargs,
         "adapter_config": saved_cfg,
@@ -245,11 +309,19 @@ def main():
         case = make_case(name, method, dims, kwargs, scale, seed=1000 + i)
         index.append(name)
         print(f"{name}: resolved {json.dumps(case['resolved'])}")
+    conv_index = []
+    for i, (name, method, dims, convs, kwargs, scale) in enumerate(CONV_CASES):
+        if only and name not in only:
+            continue
+        case = make_case(name, method, dims, kwargs, scale, seed=3000 + i, convs=convs)
+        conv_index.append(name)
+        print(f"{name}: resolved {json.dumps(case['resolved'])}, PEFT unmerged vs merged "
+              f"{case['peft_unmerged_vs_merged_rel']:.2e}")
     if not only:
         with open(os.path.join(OUT, "index.json"), "w") as f:
-            json.dump({"cases": index, "versions": versions()}, f, indent=1)
+            json.dump({"cases": index, "conv_cases": conv_index, "versions": versions()}, f, indent=1)
             f.write("\n")
-    print(f"wrote {len(index)} cases to {OUT}")
+    print(f"wrote {len(index)} Linear and {len(conv_index)} Conv2d cases to {OUT}")
 
 
 if __name__ == "__main__":

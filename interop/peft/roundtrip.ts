@@ -28,21 +28,52 @@ function rel(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1e-12, tf.max(tf.abs(b)).dataSync()[0]));
 }
 
-/** The torch Net (fc1 → ReLU → fc2 → ReLU → head) as tfjs Dense layers with other names. */
-function baseModel(state: Record<string, Encoded>, names: Record<string, string>): tf.LayersModel {
-  const input = tf.input({ shape: [16] });
-  const h1 = tf.layers.dense({ name: names.fc1, units: 16, activation: 'relu' }).apply(input);
-  const h2 = tf.layers.dense({ name: names.fc2, units: 12, activation: 'relu' }).apply(h1);
-  const out = tf.layers.dense({ name: names.head, units: 4 }).apply(h2) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: out });
-  for (const torch of ['fc1', 'fc2', 'head']) {
+/** The torch modules of each architecture of roundtrip.py, in order. */
+const MODULES: Record<string, string[]> = { mlp: ['fc1', 'fc2', 'head'], cnn: ['conv1', 'conv2', 'head'] };
+
+/**
+ * roundtrip.py's torch model as tfjs layers named `names[torchModule]`: Net (fc1 → ReLU → fc2 → ReLU → head)
+ * as Dense layers, or Cnn (conv1 3×3 padding 1 → ReLU → conv2 3×3 stride 2 padding 1 → ReLU → spatial
+ * mean → head) on NHWC inputs, torch's padding as ZeroPadding2D before 'valid' convolutions.
+ */
+function baseModel(arch: string, state: Record<string, Encoded>, names: Record<string, string>): tf.LayersModel {
+  let input: tf.SymbolicTensor;
+  let h: tf.SymbolicTensor;
+  if (arch === 'cnn') {
+    input = tf.input({ shape: [6, 6, 4] });
+    h = tf.layers.zeroPadding2d({ padding: 1 }).apply(input) as tf.SymbolicTensor;
+    h = tf.layers.conv2d({ name: names.conv1, filters: 4, kernelSize: 3, activation: 'relu' }).apply(h) as
+      tf.SymbolicTensor;
+    h = tf.layers.zeroPadding2d({ padding: 1 }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.conv2d({ name: names.conv2, filters: 4, kernelSize: 3, strides: 2, activation: 'relu' })
+      .apply(h) as tf.SymbolicTensor;
+    h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.dense({ name: names.head, units: 3 }).apply(h) as tf.SymbolicTensor;
+  } else {
+    input = tf.input({ shape: [16] });
+    h = tf.layers.dense({ name: names.fc1, units: 16, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    h = tf.layers.dense({ name: names.fc2, units: 12, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.dense({ name: names.head, units: 4 }).apply(h) as tf.SymbolicTensor;
+  }
+  const model = tf.model({ inputs: input, outputs: h });
+  for (const torch of MODULES[arch]) {
     const w = decode(state[`${torch}.weight`]);
-    const k = w.transpose();
+    // torch Linear [n, d] → [d, n]; torch Conv2d [out, cin, kh, kw] → [kh, kw, cin, out]
+    const k = w.rank === 4 ? tf.transpose(w, [2, 3, 1, 0]) : tf.transpose(w);
     const b = decode(state[`${torch}.bias`]);
     model.getLayer(names[torch]).setWeights([k, b]);
     tf.dispose([w, k, b]);
   }
   return model;
+}
+
+/** A torch input of the architecture in tfjs layout (NCHW → NHWC for the CNN). */
+function input(arch: string, e: Encoded): tf.Tensor {
+  const t = decode(e);
+  if (arch !== 'cnn') return t;
+  const nhwc = tf.transpose(t, [0, 2, 3, 1]);
+  t.dispose();
+  return nhwc;
 }
 
 async function main(): Promise<void> {
@@ -54,19 +85,22 @@ async function main(): Promise<void> {
     const dir = `${work}/${name}`;
     const c = JSON.parse(readFileSync(`${dir}/case.json`, 'utf8'));
     // OFT cases map names with a table, BOFT cases with functions (one per direction).
-    const names = { fc1: 'enc_fc1', fc2: 'enc_fc2', head: 'cls_head' };
+    const arch: string = c.arch ?? 'mlp';
+    const names = Object.fromEntries(MODULES[arch].map((t) => [t, t === 'head' ? 'cls_head' : `enc_${t}`]));
     const importMap: PeftNameMap = name.startsWith('oft') ? names : (t) => (t === 'head' ? 'cls_head' : `enc_${t}`);
     const exportMap: PeftNameMap = name.startsWith('oft')
       ? names
       : (t) => (t === 'cls_head' ? 'head' : t.replace(/^enc_/, ''));
-    const base = baseModel(c.base, names);
+    const base = baseModel(arch, c.base, names);
     const model = await importPeftAdapter(base, `${dir}/peft_adapter`, { nameMap: importMap });
-    const x = decode(c.x);
+    const x = input(arch, c.x);
     const yImport = model.predict(x) as tf.Tensor;
     const eImport = rel(yImport, decode(c.y_peft));
 
     model.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
-    const hist = await model.fit(decode(c.x_train), decode(c.y_train), { epochs: 25, batchSize: 64, verbose: 0 });
+    const [xTrain, yTrain] = [input(arch, c.x_train), decode(c.y_train)];
+    const hist = await model.fit(xTrain, yTrain, { epochs: 25, batchSize: 64, verbose: 0 });
+    tf.dispose([xTrain, yTrain]);
     const yAfter = model.predict(x) as tf.Tensor;
     const exported = await exportPeftAdapter(model, `${dir}/tfjs_adapter`, { nameMap: exportMap });
     writeFileSync(`${dir}/tfjs.json`, JSON.stringify({ y_tfjs_after_training: encode(yAfter), import_rel: eImport,
@@ -74,7 +108,8 @@ async function main(): Promise<void> {
     const ok = eImport < TOL;
     failures += ok ? 0 : 1;
     console.log(
-      `tfjs ${name}: imported PEFT adapter vs PEFT outputs rel ${eImport.toExponential(2)} ${ok ? 'OK' : 'FAIL'}; ` +
+      `tfjs ${name} (${arch}): imported PEFT adapter vs PEFT outputs rel ${eImport.toExponential(2)} ` +
+        `${ok ? 'OK' : 'FAIL'}; ` +
         `trained in tfjs (loss ${(hist.history.loss[0] as number).toFixed(4)} → ` +
           `${(hist.history.loss.at(-1) as number).toFixed(4)}), ` +
         `exported (bias=${exported.config.bias}, modules_to_save=${JSON.stringify(exported.config.modules_to_save)})`,
@@ -84,8 +119,9 @@ async function main(): Promise<void> {
     base.dispose();
   }
   // What PEFT cannot express fails with a clear error.
-  const base = baseModel(JSON.parse(readFileSync(`${work}/${readdirSync(work).sort()[0]}/case.json`, 'utf8')).base,
-    { fc1: 'fc1', fc2: 'fc2', head: 'head' });
+  const mlp = readdirSync(work).sort().map((n) => JSON.parse(readFileSync(`${work}/${n}/case.json`, 'utf8')))
+    .find((c) => (c.arch ?? 'mlp') === 'mlp');
+  const base = baseModel('mlp', mlp.base, Object.fromEntries(MODULES.mlp.map((t) => [t, t])));
   const neumannBoft = applyBoft(base, { targetModules: ['fc1'], boftBlockSize: 4, useCayleyNeumann: true });
   try {
     exportPeftAdapterFiles(neumannBoft);

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LayersModel, layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import {
   boftOptionsFromPeft, boftParamsFromPeft, boftParamsToPeft, neumannTermsToPeft, oftOptionsFromPeft, oftParamsFromPeft,
-  oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, transpose2d,
+  kernelToTorchConvWeight, oftParamsToPeft, PEFT_VERSION_VERIFIED, PeftAdapterConfig, torchConvWeightToKernel,
+  transpose2d,
 } from './peft-conventions';
 import { readSafetensors, SafetensorsInput, SafetensorsTensor, writeSafetensors } from './safetensors';
 import { readFileIn, writeFiles } from './node-files';
@@ -152,7 +153,7 @@ export function parsePeftAdapter(
     const rest = key.slice(PREFIX.length);
     if (rest.includes('.original_module.') || rest.includes('.modules_to_save.')) continue; // copies PEFT also writes
     if (rest.includes('oft_embedding_R'))
-      throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear modules are supported.`);
+      throw new Error(`PEFT adapter: '${key}' adapts an Embedding; only Linear and Conv2d modules are supported.`);
     const hit = suffixes.find(([s]) => rest.endsWith(s));
     if (hit) {
       entry(adapted, rest.slice(0, -hit[0].length))[hit[1]] = tensor;
@@ -260,9 +261,34 @@ function writeWeight(layer: layers.Layer, short: string, values: Float32Array, s
   t.dispose();
 }
 
-/** Writes a PEFT tensor into a 1-D weight (`[n, 1]` and `[n]` both flatten to `[n]`). */
+/** Writes a PEFT tensor `[n]`, `[n, 1]` or `[1, n]` (BOFT's `boft_s` for Linear / Conv2d) into a 1-D weight. */
 function writeVector(layer: layers.Layer, short: string, t: SafetensorsTensor, source: string): void {
+  if (t.shape.length > 2 || t.shape.filter((s) => s !== 1).length > 1) {
+    throw new Error(`PEFT adapter: ${source} has shape [${t.shape}]; layer '${layer.name}' takes a vector for ` +
+      `${short} ([n], [n, 1] or [1, n]). The file is not a PEFT OFT/BOFT adapter or is corrupt.`);
+  }
   writeWeight(layer, short, Float32Array.from(t.data as Float32Array), [t.data.length], source);
+}
+
+/** The kernel `[kh, kw, cin, filters]` of a Conv2D or Conv2D adapter layer, or null for any other layer. */
+function convKernelShape(layer: layers.Layer): number[] | null {
+  const cls = layer.getClassName();
+  if (cls !== 'Conv2D' && baseClassNameOf(cls) !== 'Conv2D') return null;
+  return (weightOf(layer, 'kernel')?.shape as number[] | undefined) ?? null;
+}
+
+/**
+ * PEFT builds its Conv2d adapters over `d = cin·kh²` (it reads `kernel_size[0]` twice), so an adapter for
+ * a kh × kw kernel with kh ≠ kw cannot come from, nor go to, PEFT.
+ */
+function checkSquareKernel(layer: layers.Layer, what: string): void {
+  const shape = convKernelShape(layer);
+  if (shape != null && shape[0] !== shape[1]) {
+    throw new Error(`${what}: ${layer.getClassName()} '${layer.name}' has a ${shape[0]}×${shape[1]} kernel; ` +
+      `PEFT 0.21.2's Conv2d adapters assume square kernels (they rotate d = cin·kh² = ${shape[2] * shape[0] ** 2}, ` +
+      `not cin·kh·kw = ${shape[2] * shape[0] * shape[1]}), so no PEFT adapter fits this layer. Keep it out of the ` +
+      'PEFT adapter (targetModules / nameMap), or use a square kernel.');
+  }
 }
 
 /**
@@ -272,6 +298,7 @@ function writeVector(layer: layers.Layer, short: string, t: SafetensorsTensor, s
 export function setPeftModuleWeights(layer: layers.Layer, torchName: string, tensors: PeftModuleTensors,
                                      config: PeftAdapterConfig): void {
   const src = (k: string) => `PEFT tensor '${PREFIX}${torchName}.${k}'`;
+  checkSquareKernel(layer, 'PEFT adapter');
   if (config.peft_type.toUpperCase() === OFT.peft.type) {
     if (!(layer instanceof OrthogonalDense)) {
       throw new Error(
@@ -320,24 +347,28 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
   if (tensors.bias != null) writeVector(layer, 'bias', tensors.bias, src('base_layer.bias'));
 }
 
-/** Writes a torch Linear's weight (`[n, d]`) and/or bias into a tfjs Dense-like layer (kernel = weightᵀ). */
+/**
+ * Writes a torch module's weight and/or bias into a tfjs layer: a Linear's `[n, d]` weight into a
+ * Dense-like kernel `[d, n]` (the transpose), a Conv2d's `[out, cin, kh, kw]` into a Conv2D kernel
+ * `[kh, kw, cin, out]`.
+ */
 export function setLinearWeights(layer: layers.Layer, torchName: string,
                                  w: { weight?: SafetensorsTensor; bias?: SafetensorsTensor }): void {
   if (w.weight != null) {
-    if (w.weight.shape.length !== 2) {
-      throw new Error(
-        `PEFT adapter: '${PREFIX}${torchName}.weight' has shape [${w.weight.shape}]; only Linear (2-D) module ` +
-          'weights map to tfjs Dense kernels.',
-      );
+    const shape = w.weight.shape;
+    const source = `PEFT tensor '${PREFIX}${torchName}.weight'`;
+    const data = w.weight.data as Float32Array;
+    if (shape.length === 2) {
+      const [n, d] = shape;
+      writeWeight(layer, 'kernel', transpose2d(data, n, d), [d, n], `${source} (transposed)`);
+    } else if (shape.length === 4) {
+      const [out, cin, kh, kw] = shape;
+      writeWeight(layer, 'kernel', torchConvWeightToKernel(data, shape), [kh, kw, cin, out],
+        `${source} (as [kh, kw, cin, out])`);
+    } else {
+      throw new Error(`PEFT adapter: ${source} has shape [${shape}]; only Linear (2-D) and Conv2d (4-D) module ` +
+        'weights map to tfjs Dense and Conv2D kernels.');
     }
-    const [n, d] = w.weight.shape;
-    writeWeight(
-      layer,
-      'kernel',
-      transpose2d(w.weight.data as Float32Array, n, d),
-      [d, n],
-      `PEFT tensor '${PREFIX}${torchName}.weight' (transposed)`,
-    );
   }
   if (w.bias != null) writeVector(layer, 'bias', w.bias, `PEFT tensor '${PREFIX}${torchName}.bias'`);
 }
@@ -373,13 +404,17 @@ function escapeRegExp(s: string): string {
 
 /**
  * Applies a PEFT OFT or BOFT adapter to a tfjs model whose `Dense` layers correspond to the
- * PyTorch model's `nn.Linear` modules (tfjs kernel = torch weightᵀ): reads `adapter_config.json`
+ * PyTorch model's `nn.Linear` modules (tfjs kernel = torch weightᵀ) and whose `Conv2D` layers
+ * correspond to its `nn.Conv2d` modules (square kernels; tfjs kernel `[kh, kw, cin, out]` = torch
+ * weight `[out, cin, kh, kw]` with its axes moved): reads `adapter_config.json`
  * and `adapter_model.safetensors` (a directory path in Node, or the files in memory anywhere),
- * swaps the adapted layers for `OrthogonalDense` / `ButterflyDense` with `applyOft` /
+ * swaps the adapted layers for `OrthogonalDense` / `ButterflyDense` (`OrthogonalConv2D` /
+ * `ButterflyConv2D`) with `applyOft` /
  * `applyBoft` (PEFT's options, its bias mode and its `modules_to_save` carried over), and sets
  * the adapter parameters with docs/math.md §7's conventions, plus any biases and `modules_to_save`
  * weights the file holds. Returns the new model; `model` is not changed. The result computes
- * what PEFT computes (verified to 1e-5 relative against PEFT 0.21.2).
+ * what PEFT computes (verified to 1e-5 relative against PEFT 0.21.2; for OFT on Conv2d, what its
+ * merged model computes: its unmerged OFT Conv2d forward is wrong for kernels larger than 1×1).
  *
  * ```ts
  * const tuned = await importPeftAdapter(base, './my-peft-adapter', {
@@ -455,8 +490,7 @@ export function applyPeftAdapter(
 ): LayersModel {
   const { config, method } = parsed;
   checkTargetModules(parsed);
-  // PEFT interchange covers torch nn.Linear ↔ Dense so far; Conv2d adapters are not read yet.
-  const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT).filter((c) => c !== 'Conv2D');
+  const adaptable = adaptableClassNames(method === 'oft' ? OFT : BOFT);
   const targets = new Map<string, string>(); // tfjs name → torch name
   for (const torchName of parsed.adapted.keys()) {
     const tfjsName = torchToTfjs(options.nameMap, torchName);
@@ -464,9 +498,11 @@ export function applyPeftAdapter(
     if (!adaptable.includes(layer.getClassName())) {
       throw new Error(
         `PEFT adapter: torch module '${torchName}' maps to tfjs layer '${tfjsName}', a ` +
-          `${layer.getClassName()}; OFT/BOFT adapters apply to ${adaptable.join(' or ')} layers (torch nn.Linear).`,
+          `${layer.getClassName()}; OFT/BOFT adapters apply to ${adaptable.join(' or ')} layers (torch nn.Linear, ` +
+          'nn.Conv2d).',
       );
     }
+    checkSquareKernel(layer, `PEFT adapter (torch module '${torchName}')`);
     if (targets.has(tfjsName))
       throw new Error(
         `PEFT adapter: torch modules '${targets.get(tfjsName)}' and '${torchName}' both map to tfjs layer ` +
@@ -595,9 +631,37 @@ function exportBoft(views: ExportedLayer<ButterflyDense>[]): MethodExport {
     const { b, n } = { b: layer.blockSizeResolved, n: layer.blockNumResolved };
     const data = boftParamsToPeft(readValues(layer.packedParameters), m, n, b);
     tensors[`${PREFIX}${torchName}.boft_R`] = { shape: [m, n, b, b], data };
-    tensors[`${PREFIX}${torchName}.boft_s`] = { shape: [layer.units, 1], data: readValues(layer.boftScale) };
+    // PEFT's boft_s is [n, 1] on Linear modules and [1, n] on Conv2d ones.
+    const sShape = convKernelShape(layer) == null ? [layer.units, 1] : [1, layer.units];
+    tensors[`${PREFIX}${torchName}.boft_s`] = { shape: sShape, data: readValues(layer.boftScale) };
   }
   return { config, tensors };
+}
+
+/**
+ * Refuses a Conv2D adapter that PEFT cannot load (a non-square kernel; OFT with a dilation, which
+ * PEFT's OFT refuses) and warns about one whose PEFT forward differs (BOFT with a dilation or unequal
+ * strides: PEFT's unmerged BOFT conv forward drops the dilation and uses the first stride only).
+ */
+function checkConvForPeft(layer: AdapterDense): void {
+  if (convKernelShape(layer) == null) return;
+  checkSquareKernel(layer, 'PEFT export');
+  const config = layer.getConfig() as { dilationRate: number | number[]; strides: number | number[] };
+  const { dilationRate, strides } = config;
+  const dilation = [dilationRate].flat();
+  const dilated = dilation.some((r) => r > 1);
+  if (methodOfLayer(layer) === OFT) {
+    if (!dilated) return;
+    throw new Error(`PEFT export: OrthogonalConv2D '${layer.name}' has dilationRate [${dilation}]; PEFT 0.21.2's ` +
+      'OFT refuses Conv2d layers with dilation > 1 ("Conv2d with dilation > 1 is not supported by OFT"). Merge it ' +
+      '(mergeAndUnload) and share the merged weights instead, or keep this layer out of the adapter.');
+  }
+  const stride = [strides].flat();
+  if (dilated || stride.some((v) => v !== stride[0])) {
+    warnOnce(`PEFT export: ${layer.getClassName()} '${layer.name}' has strides [${stride}] and dilationRate ` +
+      `[${dilation}]; PEFT 0.21.2's unmerged BOFT Conv2d forward uses the first stride and padding only and drops ` +
+      'the dilation, so in PyTorch compare or serve it merged (merge_and_unload), whose weights are right.');
+  }
 }
 
 /** Config entries every export writes with the same value (what PEFT itself writes for these adapters). */
@@ -614,14 +678,20 @@ const PEFT_CONFIG_CONSTANTS = {
   task_type: null,
 };
 
-/** With `bias: 'all'`: the biases of the plain Dense layers that are neither adapted nor saved whole. */
-function otherDenseBiases(model: LayersModel, saved: Set<string>, nameMap: PeftNameMap | undefined):
+/** Base layer classes whose weights cross to PEFT as torch modules (nn.Linear, nn.Conv2d). */
+const TORCH_MODULE_CLASSES = ['Dense', 'Conv2D'];
+
+/**
+ * With `bias: 'all'`: the biases of the plain Dense and Conv2D layers that are neither adapted nor
+ * saved whole (PEFT trains and saves every bias then).
+ */
+function otherBiases(model: LayersModel, saved: Set<string>, nameMap: PeftNameMap | undefined):
   Record<string, SafetensorsInput> {
   const out: Record<string, SafetensorsInput> = {};
   for (const l of allLayers(model)) {
     const b = weightOf(l, 'bias');
-    // Adapter layers are not of class Dense: their biases are written with the adapters.
-    if (saved.has(l.name) || b == null || l.getClassName() !== 'Dense') continue;
+    // Adapter layers are of other classes: their biases are written with the adapters.
+    if (saved.has(l.name) || b == null || !TORCH_MODULE_CLASSES.includes(l.getClassName())) continue;
     out[`${PREFIX}${tfjsToTorch(nameMap, l.name)}.bias`] = { shape: b.shape as number[], data: readValues(b) };
   }
   return out;
@@ -631,14 +701,21 @@ function otherDenseBiases(model: LayersModel, saved: Set<string>, nameMap: PeftN
 function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap | undefined,
   tensors: Record<string, SafetensorsInput>): string {
   const l = findLayer(model, name, 'PEFT export');
-  if (l.getClassName() !== 'Dense') {
-    throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense layers ` +
-      '(torch Linear) can be written.');
+  if (!TORCH_MODULE_CLASSES.includes(l.getClassName())) {
+    throw new Error(`PEFT export: modulesToSave layer '${name}' is a ${l.getClassName()}; only Dense and Conv2D ` +
+      'layers (torch Linear, Conv2d) can be written.');
   }
   const torchName = tfjsToTorch(nameMap, name);
   const k = weightOf(l, 'kernel')!;
-  const [d, n] = k.shape as number[];
-  tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
+  const shape = k.shape as number[];
+  if (shape.length === 4) {
+    const [kh, kw, cin, out] = shape;
+    tensors[`${PREFIX}${torchName}.weight`] = { shape: [out, cin, kh, kw],
+      data: kernelToTorchConvWeight(readValues(k), shape) };
+  } else {
+    const [d, n] = shape;
+    tensors[`${PREFIX}${torchName}.weight`] = { shape: [n, d], data: transpose2d(readValues(k), d, n) };
+  }
   const b = weightOf(l, 'bias');
   if (b != null) tensors[`${PREFIX}${torchName}.bias`] = { shape: b.shape as number[], data: readValues(b) };
   return torchName;
@@ -646,22 +723,17 @@ function writeSavedModule(model: LayersModel, name: string, nameMap: PeftNameMap
 
 /**
  * Builds PEFT adapter files (`adapter_config.json`, `adapter_model.safetensors`) from the adapter
- * layers of a tfjs model, in memory. Throws a clear error for what PEFT cannot express: layers of
- * both methods, per-layer differences in options, BOFT with the Cayley–Neumann series, a 3-term
- * OFT Neumann series.
+ * layers of a tfjs model (Dense and Conv2D adapters), in memory. Throws a clear error for what PEFT
+ * cannot express: layers of both methods, per-layer differences in options, BOFT with the
+ * Cayley–Neumann series, a 3-term OFT Neumann series, a non-square conv kernel, OFT on a dilated conv.
  */
 export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAdapterOptions = {}): PeftAdapterExport {
   const adapterLayers = findAdapterLayers(model);
   if (adapterLayers.length === 0) {
-    throw new Error('PEFT export: the model has no OrthogonalDense or ButterflyDense layer.');
+    throw new Error('PEFT export: the model has no adapter layer (OrthogonalDense, ButterflyDense, OrthogonalConv2D, ' +
+      'ButterflyConv2D).');
   }
-  const conv = adapterLayers.filter((l) => baseClassNameOf(l.getClassName()) !== 'Dense');
-  if (conv.length > 0) {
-    throw new Error(`PEFT export: ${conv.map((l) => `'${l.name}' (${l.getClassName()})`).join(', ')} adapt` +
-      `${conv.length === 1 ? 's a' : ''} Conv2D layer${conv.length === 1 ? '' : 's'}; PEFT interchange covers Dense ` +
-      'adapters (torch nn.Linear) only so far. Merge them first (mergeAndUnload), or export a model whose ' +
-      'adapters are all OrthogonalDense / ButterflyDense.');
-  }
+  for (const l of adapterLayers) checkConvForPeft(l);
   const methods = new Set(adapterLayers.map((l) => methodOfLayer(l)));
   const method = methodOfLayer(adapterLayers[0])!;
   if (methods.size > 1) {
@@ -694,7 +766,7 @@ export function exportPeftAdapterFiles(model: LayersModel, options: ExportPeftAd
     }
   }
   const saved = new Set(options.modulesToSave ?? record?.modulesToSave.map((p) => p.split('/').pop()!) ?? []);
-  if (bias === 'all') Object.assign(tensors, otherDenseBiases(model, saved, options.nameMap));
+  if (bias === 'all') Object.assign(tensors, otherBiases(model, saved, options.nameMap));
   const modulesToSave = [...saved].map((name) => writeSavedModule(model, name, options.nameMap, tensors));
   const full: PeftAdapterConfig = {
     ...config,

@@ -8,7 +8,11 @@
 //       (for N ≥ 4; PEFT's N = 3 is our N = 4). Its exact mode computes (I − Q)(I + Q)⁻¹, the
 //       inverse of ours: the parameters are negated on the way in and out.
 // BOFT: PEFT stores full b×b matrices `boft_R` [m, N, b, b] and uses Q_peft = ½(A − Aᵀ) with the
-//       same inverse exact Cayley: ours is Q = −½(A − Aᵀ), packed. `boft_s` is [n, 1] there, [n] here.
+//       same inverse exact Cayley: ours is Q = −½(A − Aᵀ), packed. `boft_s` is [n, 1] there ([1, n] for
+//       Conv2d), [n] here.
+// Conv2d: PEFT rotates the rows of its weight viewed as [out, cin·kh·kw] (channel-major), which is our
+//       flattening of the kernel (docs/math.md §10); the adapter tensors are laid out as for Linear.
+//       PEFT takes d = cin·kh² (kernel_size[0] squared), so only square kernels cross.
 
 import { AdapterMethod, BOFT, OFT } from '../methods/adapter-methods';
 import { packedSize } from '../ops/skew';
@@ -190,4 +194,35 @@ export function transpose2d(w: ArrayLike<number>, rows: number, cols: number): F
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = w[i * cols + j];
   return out;
+}
+
+/**
+ * PyTorch `nn.Conv2d.weight` `[out, cin, kh, kw]` → tfjs Conv2D kernel `[kh, kw, cin, out]`
+ * (`shape` is the torch shape).
+ */
+export function torchConvWeightToKernel(w: ArrayLike<number>, shape: readonly number[]): Float32Array {
+  const [out, cin, kh, kw] = shape;
+  const k = new Float32Array(out * cin * kh * kw);
+  for (let o = 0; o < out; o++) {
+    for (let c = 0; c < cin; c++) {
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) k[((i * kw + j) * cin + c) * out + o] = w[((o * cin + c) * kh + i) * kw + j];
+      }
+    }
+  }
+  return k;
+}
+
+/** tfjs Conv2D kernel `[kh, kw, cin, out]` → PyTorch `nn.Conv2d.weight` `[out, cin, kh, kw]` (`shape`: tfjs'). */
+export function kernelToTorchConvWeight(k: ArrayLike<number>, shape: readonly number[]): Float32Array {
+  const [kh, kw, cin, out] = shape;
+  const w = new Float32Array(out * cin * kh * kw);
+  for (let o = 0; o < out; o++) {
+    for (let c = 0; c < cin; c++) {
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) w[((o * cin + c) * kh + i) * kw + j] = k[((i * kw + j) * cin + c) * out + o];
+      }
+    }
+  }
+  return w;
 }
