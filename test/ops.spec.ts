@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import {
   cayleyExact, cayleyFromPacked, cayleyNeumann, inverseOfIMinusSkew, orthogonalityError,
@@ -303,6 +304,18 @@ describe('ops: constants kept per block size and backend (src/ops/constants.ts)'
     expect(step(v, w, b, null)).to.deep.equal(before);
     expect(identityConstant(b).isDisposed).to.equal(false);
     tf.dispose([v, w]);
+  });
+  it('neither uses nor disposes constants of a removed backend or a reset engine (fresh process)', () => {
+    const b = 5; const k = 2; const p = packedSize(b);
+    const v = Array.from(randomPacked(55, k, b, 0.4));
+    const out = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/constants-after-teardown.ts', JSON.stringify(v),
+      String(b)], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } }));
+    for (const [when, got] of Object.entries(out) as [string, number[]][]) {
+      for (let j = 0; j < k; j++) {
+        const expected = ref.cayley(ref.skew(v.slice(j * p, (j + 1) * p), b));
+        expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data), when).to.be.below(1e-5);
+      }
+    }
   });
 });
 
