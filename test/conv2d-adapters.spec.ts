@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterDense } from '../src/layers/adapter-dense';
 import {
-  applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, OrthogonalConv2D, orthogonalityReport,
-  saveAdapter, trainableParameters, exportPeftAdapterFiles, parsePeftAdapter, applyPeftAdapter,
+  applyBoft, applyOft, ButterflyConv2D, loadAdapter, mergeAndUnload, ModuleDropoutSchedule, OrthogonalConv2D,
+  OrthogonalityMonitor, OrthogonalityRegularizer, orthogonalityReport, saveAdapter, trainableParameters,
+  exportPeftAdapterFiles, parsePeftAdapter, applyPeftAdapter,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
@@ -106,7 +107,7 @@ function reference(c: Case, layer: AdapterDense) {
 
 describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference (docs/math.md §10)', () => {
   for (const [index, c] of CASES.entries()) {
-    it(`outputs, merged kernel and gradients match (${c.label})`, () => {
+    it(`outputs, merged kernel and gradients (parameters, input) match (${c.label})`, () => {
       const layer = makeLayer(c);
       randomize(layer, 100 + index);
       const isBoft = c.boft != null;
@@ -159,7 +160,12 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
       expect(Object.keys(grads).length, 'trained variables').to.equal(isBoft ? 2 : 1);
       expect(ref.relErr(gradOf(param), fd(v, (p) => loss(p, s))), `∂L/∂${param}`).to.be.below(1e-5);
       if (s != null) expect(ref.relErr(gradOf('boft_s'), fd(s, (p) => loss(v, p))), '∂L/∂boft_s').to.be.below(1e-5);
-      tf.dispose([xt, y, merged, plain, yPlain, wt, ...Object.values(grads)]);
+      // The gradient to the input, which a layer in front of this one trains through.
+      const lossOf = (input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, wt));
+      const gx = tf.grad(lossOf)(xt);
+      const lossOfInput = (input: number[]) => want.forward(input, v, s).reduce((acc, yi, i) => acc + yi * w[i], 0);
+      expect(ref.relErr(gx.dataSync(), fd(Array.from(x), lossOfInput)), '∂L/∂x').to.be.below(1e-5);
+      tf.dispose([xt, y, merged, plain, yPlain, wt, gx, ...Object.values(grads)]);
       layer.dispose();
     });
   }
@@ -278,6 +284,35 @@ describe('OrthogonalConv2D / ButterflyConv2D layers', () => {
     tf.dispose([xt, y, yPredict]); layer.dispose();
   });
 
+  it('BOFT dropout on a conv kernel: the drawn factor\'s drawn blocks become I (float64 reference)', () => {
+    const c: Case = { label: 'boft dropout', geometry: g([1, 4, 4, 8], [1, 2], 1, 'valid', 1), filters: 3,
+      boft: { b: 2, m: 3 } };
+    const layer = makeLayer(c) as ButterflyConv2D;
+    randomize(layer, 5);
+    layer.boftDropout = 0.5;
+    layer.random = ref.rng(6);
+    const v = Array.from(valuesOf(layer, 'boft_r'));
+    const s = Array.from(valuesOf(layer, 'boft_s'));
+    const kFlat = flattenKernel(valuesOf(layer, 'kernel'), layer.baseKernel.shape as Kernel4);
+    const x = ref.normals(ref.rng(7), 128);
+    const xt = tf.tensor4d(x, [1, 4, 4, 8]);
+    const full = convForward(x, c.geometry, reference(c, layer).merged(v, s), valuesOf(layer, 'bias'));
+    const factors = new Set<number>();
+    for (let t = 0; t < 6; t++) {
+      const y = layer.apply(xt, { training: true }) as tf.Tensor;
+      const drawn = layer.lastDropout!;
+      expect(drawn.blocks, 'floor(0.5 · N) of N = 8 blocks').to.have.length(4);
+      factors.add(drawn.factor);
+      const rot = referenceRotation({ d: 16, b: 2, m: 3, v, identityBlocks: drawn });
+      const want = convForward(x, c.geometry, mergedFlatKernel(rot, kFlat, s), valuesOf(layer, 'bias'));
+      expect(ref.relErr(y.dataSync(), want)).to.be.below(1e-5);
+      expect(ref.relErr(y.dataSync(), full), 'differs from no dropout').to.be.above(1e-3);
+      y.dispose();
+    }
+    expect(factors.size, 'factors drawn over 6 steps').to.be.above(1);
+    xt.dispose(); layer.dispose();
+  });
+
   it('COFT keeps every block within ‖Q_j‖_F ≤ eps/√r over fit steps', async () => {
     const m = tf.sequential();
     const layer = new OrthogonalConv2D({ inputShape: [5, 5, 4], filters: 3, kernelSize: 3, oftBlockSize: 6,
@@ -354,6 +389,29 @@ describe('surgery on Conv2D layers', () => {
     merged.dispose();
   });
 
+  it('mergeAndUnload gives back each Conv2D\'s own config (dilation, 3×1 stride 2, regularizer, no bias)', () => {
+    const base = tf.sequential({ layers: [
+      tf.layers.conv2d({ name: 'dilated', inputShape: [9, 9, 4], filters: 8, kernelSize: 3, dilationRate: 2,
+        activation: 'relu', kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }) }),
+      tf.layers.conv2d({ name: 'strided', filters: 4, kernelSize: [3, 1], strides: 2, useBias: false }),
+    ] });
+    const x = tf.tensor4d(ref.normals(ref.rng(12), 2 * 9 * 9 * 4), [2, 9, 9, 4]);
+    for (const adapted of [applyOft(base, { targetModules: ['dilated', 'strided'], oftBlockSize: 6 }),
+      applyBoft(base, { targetModules: ['dilated', 'strided'], boftBlockSize: 2, boftNButterflyFactor: 2 })]) {
+      for (const w of adapted.trainableWeights) {
+        tf.tidy(() => { w.write(tf.add(w.read(), tf.randomNormal(w.shape as number[], 0, 0.1, 'float32', 13))); });
+      }
+      const merged = mergeAndUnload(adapted);
+      for (const name of ['dilated', 'strided']) {
+        expect(merged.getLayer(name).getConfig(), name).to.deep.equal(base.getLayer(name).getConfig());
+      }
+      const [y, yMerged] = [adapted.predict(x) as tf.Tensor, merged.predict(x) as tf.Tensor];
+      expect(ref.maxAbsDiff(yMerged.dataSync(), y.dataSync()) / ref.maxAbs(y.dataSync())).to.be.at.most(1e-5);
+      tf.dispose([y, yMerged]); adapted.dispose(); merged.dispose();
+    }
+    x.dispose(); base.dispose();
+  });
+
   it('BOFT conv adapters: adapter checkpoint round trip (bit-identical outputs), orthogonality report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oft-conv-ckpt-'));
     const x = cnnInput(4, 2);
@@ -375,15 +433,31 @@ describe('surgery on Conv2D layers', () => {
     const report = await orthogonalityReport(reloaded);
     expect(report.layers.map((l) => l.layer)).to.deep.equal(['conv1']);
     expect(report.orthogonalityError).to.be.below(1e-5);
+    // The same d = 36 and 6 filters in a 1×1 conv over 36 channels: another patch layout, refused.
+    const other = tf.sequential({ layers: [tf.layers.conv2d({ name: 'conv1', inputShape: [6, 6, 36], filters: 6,
+      kernelSize: 1 })] });
+    const otherBefore = other.getWeights().map((w) => bits(w));
+    await loadAdapter(other, `file://${dir}`).then(() => expect.fail('loaded'), (e: Error) => expect(e.message)
+      .to.match(/'conv1': the checkpoint was made for a Conv2D kernel \[3,3,4,6\], the base has kernel \[1,1,36,6\]/));
+    expect(other.getWeights().map((w) => bits(w))).to.deep.equal(otherBefore);
+    other.dispose();
     tf.dispose([x, y, y2]); adapted.dispose(); reloaded.dispose();
   });
 
-  it("'all-linear' stays Dense-only; DepthwiseConv2D targets fail naming the layer", () => {
+  it("'all-linear' stays Dense-only; DepthwiseConv2D and SeparableConv2D targets fail naming the layer", () => {
     const boft = applyBoft(tinyCnn(), { targetModules: 'all-linear', boftBlockSize: 2 });
     expect(boft.layers.slice(0, 3).map((l) => l.getClassName())).to.deep.equal(['Conv2D', 'Conv2D',
       'DepthwiseConv2D']);
     expect(() => applyOft(tinyCnn(), { targetModules: ['depthwise'] }))
       .to.throw(/applyOft: targetModules matches layer 'depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
+    const separable = tf.sequential({ layers: [tf.layers.separableConv2d({ name: 'sep', inputShape: [6, 6, 4],
+      filters: 8, kernelSize: 3 })] });
+    const before = separable.getWeights().map((w) => bits(w));
+    expect(() => applyBoft(separable, { targetModules: ['sep'], boftBlockSize: 2 }))
+      .to.throw(/applyBoft: targetModules matches layer 'sep' of class SeparableConv2D, not Dense or Conv2D.*remove/);
+    expect(separable.getWeights().map((w) => bits(w)), 'model unchanged').to.deep.equal(before);
+    expect(separable.layers[0].getClassName()).to.equal('SeparableConv2D');
+    separable.dispose();
   });
 
   it('PEFT interchange: Dense and Conv2D adapters export together; a Linear adapter does not fit a Conv2D', () => {
@@ -399,5 +473,64 @@ describe('surgery on Conv2D layers', () => {
     expect(() => applyPeftAdapter(tinyCnn(), parsePeftAdapter(out.configJson, out.weights)))
       .to.throw(/oft_R.weight' has shape \[2,6\] but layer 'conv1' expects oft_r of shape \[9,6\]/);
     model.dispose();
+  });
+});
+
+describe('callbacks and the regularizer on Conv2D adapters', () => {
+  /** A conv model: OFT Neumann 3×3 (d = 36, b = 6) then BOFT 1×1 (d = 8, b = 2, m = 2), flattened. */
+  function convModel(regularizer?: OrthogonalityRegularizer) {
+    const oft = new OrthogonalConv2D({ name: 'oft_conv', inputShape: [5, 5, 4], filters: 8, kernelSize: 3,
+      oftBlockSize: 6, useCayleyNeumann: true, oftRegularizer: regularizer });
+    const boft = new ButterflyConv2D({ name: 'boft_conv', filters: 2, kernelSize: 1, boftBlockSize: 2,
+      boftNButterflyFactor: 2, boftRegularizer: regularizer });
+    const model = tf.sequential({ layers: [oft, boft, tf.layers.flatten()] });
+    return { model, oft, boft };
+  }
+  /** Σ_j ‖Q_j‖_F² = 2·Σ v² (Q = U − Uᵀ, docs/math.md §2), and the largest block ‖Q_j‖_F, in float64. */
+  function blockNorms(v: ArrayLike<number>, p: number) {
+    const sq = Array.from({ length: v.length / p }, (_, j) =>
+      2 * Array.from(v).slice(j * p, (j + 1) * p).reduce((a, e) => a + e * e, 0));
+    return { sum: sq.reduce((a, e) => a + e, 0), max: Math.sqrt(Math.max(...sq)) };
+  }
+  const x = () => tf.tensor4d(ref.normals(ref.rng(31), 6 * 5 * 5 * 4), [6, 5, 5, 4]);
+  const y = () => tf.tensor2d(ref.normals(ref.rng(32), 6 * 18), [6, 18]);
+
+  it('OrthogonalityRegularizer adds exactly λ·Σ‖Q_j‖² of both conv adapters to the loss fit reports', async () => {
+    const lambda = 2; // a penalty near 1, so that the float32 rounding of the loss stays below 1e-5 of it
+    const [withReg, without] = [convModel(new OrthogonalityRegularizer({ lambda })), convModel()];
+    randomize(withReg.oft, 41);
+    randomize(withReg.boft, 42);
+    without.model.setWeights(withReg.model.getWeights());
+    const want = lambda * (blockNorms(valuesOf(withReg.oft, 'oft_r'), 15).sum +
+      blockNorms(valuesOf(withReg.boft, 'boft_r'), 1).sum);
+    const [xs, ys] = [x(), y()];
+    const loss = async (m: tf.LayersModel) => {
+      m.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+      return (await m.fit(xs, ys, { batchSize: 6, epochs: 1, shuffle: false, verbose: 0 })).history.loss[0] as number;
+    };
+    const diff = (await loss(withReg.model)) - (await loss(without.model));
+    expect(want).to.be.above(0.5);
+    expect(Math.abs(diff - want)).to.be.at.most(1e-5 * want, `loss difference ${diff} vs λ·Σ‖Q‖² = ${want}`);
+    tf.dispose([xs, ys]); withReg.model.dispose(); without.model.dispose();
+  });
+
+  it('ModuleDropoutSchedule drives both conv adapters; OrthogonalityMonitor reports them (float64 ‖Q‖)', async () => {
+    const { model, oft, boft } = convModel();
+    randomize(oft, 43);
+    randomize(boft, 44);
+    const qOft = blockNorms(valuesOf(oft, 'oft_r'), 15).max;
+    const qBoft = blockNorms(valuesOf(boft, 'boft_r'), 1).max;
+    const schedule = new ModuleDropoutSchedule({ rate: 0.5, restoreOnTrainEnd: false });
+    const monitor = new OrthogonalityMonitor({ log: () => undefined });
+    const [xs, ys] = [x(), y()];
+    model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+    await model.fit(xs, ys, { batchSize: 3, epochs: 1, verbose: 0, callbacks: [schedule, monitor] });
+    expect([oft.moduleDropout, boft.boftDropout]).to.deep.equal([0.5, 0.5]);
+    const per = Object.fromEntries(monitor.lastReport!.layers.map((f) => [f.layer, f]));
+    expect(Object.keys(per)).to.have.members(['oft_conv', 'boft_conv']);
+    expect(per.oft_conv.maxQNorm).to.be.closeTo(qOft, 1e-5 * qOft);
+    expect(per.boft_conv.maxQNorm).to.be.closeTo(qBoft, 1e-5 * qBoft);
+    expect(per.boft_conv.orthogonalityError, 'exact Cayley').to.be.at.most(1e-5);
+    tf.dispose([xs, ys]); model.dispose();
   });
 });

@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as oft from '../src/index';
-import { ButterflyDense, butterflyDense, OrthogonalDense, orthogonalDense } from '../src/index';
+import {
+  ButterflyConv2D, butterflyConv2d, ButterflyDense, butterflyDense, OrthogonalConv2D, orthogonalConv2d, OrthogonalDense,
+  orthogonalDense,
+} from '../src/index';
 import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
-// The tfjs-shaped API: `orthogonalDense(args)` / `butterflyDense(args)` beside the classes, and an
-// index that exports a fixed list of names (no internals through `export *`).
+// The tfjs-shaped API: `orthogonalDense(args)` / `butterflyDense(args)` (and `orthogonalConv2d` /
+// `butterflyConv2d`) beside the classes, and an index that exports a fixed list of names (no internals
+// through `export *`).
 describe('factories and the public export list', () => {
   const cases = [
     {
@@ -20,6 +24,21 @@ describe('factories and the public export list', () => {
       cls: () => new ButterflyDense({ units: 6, boftBlockSize: 2, boftNButterflyFactor: 2, name: 'f' }),
       type: ButterflyDense,
     },
+    {
+      name: 'orthogonalConv2d',
+      make: () => orthogonalConv2d({ filters: 3, kernelSize: 3, oftBlockSize: 6, initWeights: false, name: 'f' }),
+      cls: () => new OrthogonalConv2D({ filters: 3, kernelSize: 3, oftBlockSize: 6, initWeights: false, name: 'f' }),
+      type: OrthogonalConv2D,
+      inputShape: [2, 5, 5, 2],
+    },
+    {
+      name: 'butterflyConv2d',
+      make: () => butterflyConv2d({ filters: 3, kernelSize: 1, boftBlockSize: 2, boftNButterflyFactor: 2, name: 'f' }),
+      cls: () => new ButterflyConv2D({ filters: 3, kernelSize: 1, boftBlockSize: 2, boftNButterflyFactor: 2,
+        name: 'f' }),
+      type: ButterflyConv2D,
+      inputShape: [2, 5, 5, 8],
+    },
   ];
   for (const c of cases) {
     it(`${c.name}(args) is the class built from the same args (config, forward bit-identical)`, () => {
@@ -27,7 +46,7 @@ describe('factories and the public export list', () => {
       const a = c.make();
       const b = c.cls();
       expect(a).to.be.instanceOf(c.type);
-      const x = tf.randomNormal([3, 8], 0, 1, 'float32', 7);
+      const x = tf.randomNormal(c.inputShape ?? [3, 8], 0, 1, 'float32', 7);
       tf.dispose([a.apply(x), b.apply(x)] as tf.Tensor[]);
       // Random, non-identity weights, the same in both, so the rotation path is exercised.
       a.weights.forEach((w, i) => {

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyBoft, applyOft, mergeAndUnload, withAdaptersDisabled } from '../src/index';
+import { applyBoft, applyOft, mergeAndUnload, trainableParameters, withAdaptersDisabled } from '../src/index';
 import { bits } from './helpers/model-snapshot';
 import { loadNsfwMobileNetV2 } from './helpers/nsfwjs-mobilenet';
 import { tensorsBesidesOpConstants } from './helpers/leak-check';
@@ -64,11 +64,18 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     expect(tensorsBesidesOpConstants(), 'tensors after disposing every model').to.equal(tensorsAtStart);
   });
 
-  it('has 35 Conv2D, 17 DepthwiseConv2D and 3 Dense layers', () => {
+  it('has 35 Conv2D (Conv1 3×3 stride 2, the others 1×1), 17 DepthwiseConv2D, 3 Dense, 52 BatchNormalization', () => {
     const counts = classCounts(base);
-    expect([counts.Conv2D, counts.DepthwiseConv2D, counts.Dense]).to.deep.equal([35, 17, 3]);
-    expect(base.layers.filter((l) => CONV2D.test(l.name)).map((l) => l.getClassName()))
-      .to.deep.equal(Array(35).fill('Conv2D'));
+    expect([counts.Conv2D, counts.DepthwiseConv2D, counts.Dense, counts.BatchNormalization])
+      .to.deep.equal([35, 17, 3, 52]);
+    const convs = base.layers.filter((l) => CONV2D.test(l.name));
+    expect(convs.map((l) => l.getClassName())).to.deep.equal(Array(35).fill('Conv2D'));
+    const geometry = (l: tf.layers.Layer) => {
+      const { kernelSize, strides } = l.getConfig() as { kernelSize: number[]; strides: number[] };
+      return `${l.name} ${kernelSize} ${strides}`;
+    };
+    expect(convs.map(geometry))
+      .to.deep.equal(convs.map((l) => (l.name === 'Conv1' ? 'Conv1 3,3 2,2' : `${l.name} 1,1 1,1`)));
     expect(base.inputs[0].shape).to.deep.equal([null, 224, 224, 3]);
   });
 
@@ -97,6 +104,15 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
       .to.deep.equal([35, undefined, 17, 3]);
     const r = (name: string) => adapted.getLayer(name).weights.find((w) => w.originalName.endsWith('oft_r'))!.shape;
     expect([r('Conv1'), r('Conv_1')]).to.deep.equal([[3, 36], [40, 28]]);   // d/b blocks of b(b−1)/2
+    // d/b blocks of b(b−1)/2 parameters per layer, d = cin·kh·kw from the base kernels (the README's figures).
+    const adapterParameters = base.layers.filter((l) => CONV2D.test(l.name)).reduce((sum, l) => {
+      const [kh, kw, cin] = l.getWeights()[0].shape;
+      const b = l.name === 'Conv1' ? 9 : 8;
+      return sum + ((cin * kh * kw) / b) * ((b * (b - 1)) / 2);
+    }, 0);
+    expect(trainableParameters(adapted)).to.deep.equal({ trainable: adapterParameters,
+      total: base.countParams() + adapterParameters });
+    expect([adapterParameters, base.countParams() + adapterParameters]).to.deep.equal([30_348, 2_649_809]);
     for (const layer of base.layers.filter((l) => !CONV2D.test(l.name))) {
       const other = adapted.getLayer(layer.name);
       expect(other.getClassName(), layer.name).to.equal(layer.getClassName());

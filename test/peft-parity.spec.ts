@@ -14,7 +14,7 @@ import {
   importPeftAdapter,
   parsePeftAdapter,
   ParsedPeftAdapter,
-  setLinearWeights,
+  setTorchModuleWeights,
   setPeftModuleWeights,
 } from '../src/interop/peft-adapter';
 import {
@@ -188,7 +188,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     const model = tf.model({ inputs: input, outputs: h });
     for (const [name, layer] of layers) {
       const w = c.base[name];
-      setLinearWeights(layer, name, {
+      setTorchModuleWeights(layer, name, {
         weight: { dtype: 'F32', shape: w.weight.shape, data: decode(w.weight) as Float32Array },
         bias: { dtype: 'F32', shape: w.bias.shape, data: decode(w.bias) as Float32Array },
       });

@@ -262,6 +262,13 @@ def make_case(name, method, dims, kwargs, scale, seed, convs=None):
             extra["reference_outputs"] = "merged"
             with torch.no_grad():
                 y, y64 = y_merged, copy.deepcopy(merged_model).double()(x.double())
+        # At identity init (PEFT's default init_weights=True: R = I) a correct adapter computes the base model;
+        # PEFT's unmerged OFT Conv2d forward does not, for k > 1.
+        config_class = OFTConfig if method == "oft" else BOFTConfig
+        identity = get_peft_model(copy.deepcopy(base), config_class(target_modules=names, **kwargs)).eval()
+        with torch.no_grad():
+            y_base, y_identity = base.eval()(x), identity(x)
+        extra["peft_identity_vs_base_rel"] = float((y_identity - y_base).abs().max() / y_base.abs().max())
 
     with open(os.path.join(d, "adapter_config.json")) as f:
         saved_cfg = json.load(f)
@@ -316,7 +323,8 @@ def main():
         case = make_case(name, method, dims, kwargs, scale, seed=3000 + i, convs=convs)
         conv_index.append(name)
         print(f"{name}: resolved {json.dumps(case['resolved'])}, PEFT unmerged vs merged "
-              f"{case['peft_unmerged_vs_merged_rel']:.2e}")
+              f"{case['peft_unmerged_vs_merged_rel']:.2e}, at identity init vs base "
+              f"{case['peft_identity_vs_base_rel']:.2e}")
     if not only:
         with open(os.path.join(OUT, "index.json"), "w") as f:
             json.dump({"cases": index, "conv_cases": conv_index, "versions": versions()}, f, indent=1)

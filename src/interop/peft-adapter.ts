@@ -352,7 +352,7 @@ export function setPeftModuleWeights(layer: layers.Layer, torchName: string, ten
  * Dense-like kernel `[d, n]` (the transpose), a Conv2d's `[out, cin, kh, kw]` into a Conv2D kernel
  * `[kh, kw, cin, out]`.
  */
-export function setLinearWeights(layer: layers.Layer, torchName: string,
+export function setTorchModuleWeights(layer: layers.Layer, torchName: string,
                                  w: { weight?: SafetensorsTensor; bias?: SafetensorsTensor }): void {
   if (w.weight != null) {
     const shape = w.weight.shape;
@@ -529,7 +529,7 @@ export function applyPeftAdapter(
       setPeftModuleWeights(findLayer(adapted, tfjsName), torchName, parsed.adapted.get(torchName)!, config);
     }
     for (const [tfjsName, torchName] of plain) {
-      setLinearWeights(findLayer(adapted, tfjsName), torchName, parsed.plain.get(torchName)!);
+      setTorchModuleWeights(findLayer(adapted, tfjsName), torchName, parsed.plain.get(torchName)!);
     }
   } catch (e) {
     adapted.dispose();

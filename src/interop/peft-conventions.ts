@@ -197,32 +197,36 @@ export function transpose2d(w: ArrayLike<number>, rows: number, cols: number): F
 }
 
 /**
+ * For each entry of a tfjs Conv2D kernel `[kh, kw, cin, out]` (row-major), the index of the same entry in
+ * PyTorch's `nn.Conv2d.weight` `[out, cin, kh, kw]`: the one layout fact both conversions below use.
+ */
+function torchIndexOfKernelEntries(kh: number, kw: number, cin: number, out: number): Uint32Array {
+  const index = new Uint32Array(kh * kw * cin * out);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let c = 0; c < cin; c++) {
+        for (let o = 0; o < out; o++) index[((i * kw + j) * cin + c) * out + o] = ((o * cin + c) * kh + i) * kw + j;
+      }
+    }
+  }
+  return index;
+}
+
+/**
  * PyTorch `nn.Conv2d.weight` `[out, cin, kh, kw]` → tfjs Conv2D kernel `[kh, kw, cin, out]`
  * (`shape` is the torch shape).
  */
 export function torchConvWeightToKernel(w: ArrayLike<number>, shape: readonly number[]): Float32Array {
   const [out, cin, kh, kw] = shape;
-  const k = new Float32Array(out * cin * kh * kw);
-  for (let o = 0; o < out; o++) {
-    for (let c = 0; c < cin; c++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) k[((i * kw + j) * cin + c) * out + o] = w[((o * cin + c) * kh + i) * kw + j];
-      }
-    }
-  }
-  return k;
+  const index = torchIndexOfKernelEntries(kh, kw, cin, out);
+  return Float32Array.from(index, (t) => w[t]);
 }
 
 /** tfjs Conv2D kernel `[kh, kw, cin, out]` → PyTorch `nn.Conv2d.weight` `[out, cin, kh, kw]` (`shape`: tfjs'). */
 export function kernelToTorchConvWeight(k: ArrayLike<number>, shape: readonly number[]): Float32Array {
   const [kh, kw, cin, out] = shape;
-  const w = new Float32Array(out * cin * kh * kw);
-  for (let o = 0; o < out; o++) {
-    for (let c = 0; c < cin; c++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) w[((o * cin + c) * kh + i) * kw + j] = k[((i * kw + j) * cin + c) * out + o];
-      }
-    }
-  }
+  const index = torchIndexOfKernelEntries(kh, kw, cin, out);
+  const w = new Float32Array(index.length);
+  index.forEach((t, i) => { w[t] = k[i]; });
   return w;
 }

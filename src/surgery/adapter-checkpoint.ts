@@ -25,6 +25,11 @@ export interface AdapterCheckpointLayer {
   /** Input dimension `d` and units `n` of the Dense it was made for. */
   inputDim: number;
   units: number;
+  /**
+   * Shape of the base kernel it was made for (`[d, n]`, or `[kh, kw, cin, n]` for a Conv2D, where `d` alone
+   * does not fix the patch layout). Absent in older checkpoints, which are checked on d and n only.
+   */
+  kernelShape?: number[];
   /** Adapter options (serialized layer config keys that a plain Dense does not have). */
   options: Record<string, unknown>;
 }
@@ -134,7 +139,7 @@ export async function saveAdapter(model: LayersModel, urlOrIOHandler: string | H
   const topologyAdapters: AdapterCheckpointLayer[] = [];
   for (const { path, layer } of adapters) {
     topologyAdapters.push({ path, className: layer.getClassName(), inputDim: layer.inputDim, units: layer.units,
-      options: layer.adapterOptions() });
+      kernelShape: layer.baseKernel.shape as number[], options: layer.adapterOptions() });
     for (const [name, w] of weightsByName(layer)) {
       if (name === 'kernel' || (name === 'bias' && !trainable.has(w.id))) continue;
       add(path, name, w.read());
@@ -194,10 +199,12 @@ function checkTopology(where: string, artifacts: tf.io.ModelArtifacts): AdapterC
     );
   }
   const bad = t.adapters.find((a) => a == null || typeof a.path !== 'string' || typeof a.className !== 'string' ||
-    !Number.isInteger(a.inputDim) || !Number.isInteger(a.units) || a.options == null || typeof a.options !== 'object');
+    !Number.isInteger(a.inputDim) || !Number.isInteger(a.units) || a.options == null || typeof a.options !== 'object' ||
+    (a.kernelShape !== undefined && !(Array.isArray(a.kernelShape) &&
+      a.kernelShape.every((v) => Number.isInteger(v) && v > 0))));
   if (bad !== undefined) {
     throw new Error(`loadAdapter: ${where} is corrupt: adapter entry ${JSON.stringify(bad)} lacks path / className / ` +
-      'inputDim / units / options.');
+      'inputDim / units / options, or has a kernelShape that is not a list of positive integers.');
   }
   if (
     t.weights.some(
@@ -351,6 +358,14 @@ function checkAgainstBase(base: LayersModel, topology: AdapterCheckpointTopology
       throw new Error(
         `loadAdapter: layer '${a.path}': the checkpoint was made for a ${want} rotating ${a.inputDim} inputs into ` +
           `${a.units} outputs, the base has kernel [${kernel?.shape}].`,
+      );
+    }
+    // Same d, other kernel geometry (a 3×3 conv over 4 channels and a 1×1 over 36): the blocks would rotate
+    // other patch entries than they were trained on.
+    if (a.kernelShape !== undefined && a.kernelShape.join() !== shape.join()) {
+      throw new Error(
+        `loadAdapter: layer '${a.path}': the checkpoint was made for a ${want} kernel [${a.kernelShape}], the base ` +
+          `has kernel [${shape}] (the same d = ${d}, another layout). Load it into the base model it was trained on.`,
       );
     }
   }
