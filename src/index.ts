@@ -4,6 +4,7 @@ export { registerTfjsOftClasses } from './registry';
 export { packedSize, blockSizeFromPacked, skewFromPacked, packedFromSkew } from './ops/skew';
 export { cayleyExact, cayleyNeumann, orthogonalityError } from './ops/cayley';
 export { rotateInput, rotateKernel, blockDiagonal } from './ops/block-rotation';
+export { disposeOpConstants } from './ops/constants';
 export { butterflyPermutations, applyButterflyFactor, applyButterfly, butterflyRotation } from './ops/butterfly';
 export { orthogonalDense, butterflyDense, orthogonalConv2d, butterflyConv2d } from './layers/factories';
 export { OrthogonalDense } from './layers/orthogonal-dense';

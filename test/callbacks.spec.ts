@@ -11,6 +11,7 @@ import {
   ProgressBar,
 } from '../src/index';
 import { normals as normalsFrom, rng } from './reference/dense-math';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 /** Deterministic float32 normals, independent of tfjs. */
 const normals = (seed: number, n: number, std: number) => normalsFrom(rng(seed), n, std);
@@ -417,7 +418,7 @@ describe('callbacks together', () => {
     const y = tf.tensor2d(normals(122, 8 * 2, 1), [8, 2]);
     model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' }); // constant loss → early stop
     await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 }); // optimizer state is created here
-    const before = tf.memory().numTensors;
+    const before = tensorsBesidesOpConstants();
     const stream = new FakeStream(false);
     let customEpochs = 0;
     const custom = new tf.CustomCallback({ onEpochEnd: async () => { customEpochs++; } });
@@ -442,6 +443,6 @@ describe('callbacks together', () => {
       new ProgressBar({ stream }), new OrthogonalityMonitor(), new ModuleDropoutSchedule({ rate: 0.3 }), custom] });
     expect(h2.history.orthogonality_error).to.have.length(1);
     tf.dispose([x, y]);
-    expect(tf.memory().numTensors).to.equal(before - 2);
+    expect(tensorsBesidesOpConstants()).to.equal(before - 2);
   });
 });

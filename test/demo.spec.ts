@@ -10,6 +10,7 @@ import { runDemo } from '../demos/digits/pipeline';
 import { ReportFiles, writeReport } from '../demos/digits/report-files';
 import { accAWhenBReached, DemoResult, METHODS } from '../demos/digits/results';
 import { loadAllDigits, makeTasks, disposeTasks, rotate90 } from '../demos/digits/data';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 const VIT = { patchSize: 7, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpSize: 32, seed: 3 };
 const SPLIT = { aTrain: 120, aTest: 60, bTrain: 60, bTest: 60 };
@@ -28,9 +29,9 @@ describe('digits demo pipeline (tiny slice)', () => {
                    cacheDir: join(dir, 'cache'), quiet: true };
     first = await runDemo({ ...opts, outDir: join(dir, 'out1') });
     firstFiles = writeReport(first, first.options.outDir);
-    tensorsBefore = tf.memory().numTensors;
+    tensorsBefore = tensorsBesidesOpConstants();
     second = await runDemo({ ...opts, outDir: join(dir, 'out2') });
-    tensorsAfter = tf.memory().numTensors;
+    tensorsAfter = tensorsBesidesOpConstants();
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));

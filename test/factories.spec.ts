@@ -5,6 +5,7 @@ import {
   ButterflyConv2D, butterflyConv2d, ButterflyDense, butterflyDense, OrthogonalConv2D, orthogonalConv2d, OrthogonalDense,
   orthogonalDense,
 } from '../src/index';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 // The tfjs-shaped API: `orthogonalDense(args)` / `butterflyDense(args)` (and `orthogonalConv2d` /
 // `butterflyConv2d`) beside the classes, and an index that exports a fixed list of names (no internals
@@ -41,7 +42,7 @@ describe('factories and the public export list', () => {
   ];
   for (const c of cases) {
     it(`${c.name}(args) is the class built from the same args (config, forward bit-identical)`, () => {
-      const before = tf.memory().numTensors;
+      const before = tensorsBesidesOpConstants();
       const a = c.make();
       const b = c.cls();
       expect(a).to.be.instanceOf(c.type);
@@ -59,7 +60,7 @@ describe('factories and the public export list', () => {
       expect(Math.max(...Array.from(da, Math.abs))).to.be.above(0.1);
       tf.dispose([x, ya, yb]);
       a.dispose(); b.dispose();
-      expect(tf.memory().numTensors).to.equal(before);
+      expect(tensorsBesidesOpConstants()).to.equal(before);
     });
   }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { applyBoft, applyOft, mergeAndUnload, trainableParameters, withAdaptersDisabled } from '../src/index';
 import { bits } from './helpers/model-snapshot';
 import { loadNsfwMobileNetV2 } from './helpers/nsfwjs-mobilenet';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 /** nsfwjs's names for its 35 Conv2D layers (its 17 DepthwiseConv2D are `*_depthwise`). */
 const CONV2D = /^(Conv1|Conv_1|expanded_conv_project|block_\d+_(expand|project))$/;
@@ -46,7 +47,7 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
   const dir = mkdtempSync(join(tmpdir(), 'oft-mobilenet-'));
 
   before(async () => {
-    tensorsAtStart = tf.memory().numTensors;
+    tensorsAtStart = tensorsBesidesOpConstants();
     optimizer = tf.train.adam(1e-3);
     base = await loadNsfwMobileNetV2();
     images = tf.randomUniform([2, 224, 224, 3], 0, 1, 'float32', 16);   // nsfwjs scales pixels to [0, 1]
@@ -60,7 +61,7 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     optimizer?.dispose();   // passed as an instance, so not the model's to dispose
     tf.dispose([image, images, labels, baseOutput, trainedOutputs.adapted, trainedOutputs.merged]);
     rmSync(dir, { recursive: true, force: true });
-    expect(tf.memory().numTensors, 'tensors after disposing every model').to.equal(tensorsAtStart);
+    expect(tensorsBesidesOpConstants(), 'tensors after disposing every model').to.equal(tensorsAtStart);
   });
 
   it('has 35 Conv2D (Conv1 3×3 stride 2, the others 1×1), 17 DepthwiseConv2D, 3 Dense, 52 BatchNormalization', () => {
@@ -79,10 +80,10 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
   });
 
   it('naming a DepthwiseConv2D layer throws an error that names it, and creates no tensor', () => {
-    const before = tf.memory().numTensors;
+    const before = tensorsBesidesOpConstants();
     expect(() => applyOft(base, { targetModules: ['block_1_expand', 'block_1_depthwise'], oftBlockSize: 8 }))
       .to.throw(/'block_1_depthwise' of class DepthwiseConv2D, not Dense or Conv2D/);
-    expect(tf.memory().numTensors).to.equal(before);
+    expect(tensorsBesidesOpConstants()).to.equal(before);
   });
 
   it('applyOft on the 35 Conv2D layers leaves the others alone and computes the base model bit for bit', () => {
@@ -134,9 +135,9 @@ describe('nsfwjs MobileNetV2 (a real pretrained CNN) with OFT on its Conv2D laye
     const before = weightValues(adapted);
     adapted.compile({ optimizer, loss: 'categoricalCrossentropy' });
     const first = await adapted.fit(images, labels, { batchSize: 2, epochs: 1, verbose: 0 });
-    const tensors = tf.memory().numTensors;                            // Adam's slots exist from here on
+    const tensors = tensorsBesidesOpConstants();                            // Adam's slots exist from here on
     const next = await adapted.fit(images, labels, { batchSize: 2, epochs: 1, verbose: 0 });
-    expect(tf.memory().numTensors, 'after one more step').to.equal(tensors);
+    expect(tensorsBesidesOpConstants(), 'after one more step').to.equal(tensors);
     const losses = [...first.history.loss, ...next.history.loss] as number[];
     expect(losses.every(Number.isFinite), `losses ${losses}`).to.equal(true);
     const after = weightValues(adapted);

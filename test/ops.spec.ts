@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import {
   cayleyExact, cayleyFromPacked, cayleyNeumann, inverseOfIMinusSkew, orthogonalityError,
 } from '../src/ops/cayley';
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
+import { disposeOpConstants, identityConstant, opConstantCount } from '../src/ops/constants';
+import { useBackend } from '../scripts/tfjs-backend';
 import * as ref from './reference/dense-math';
 
 function randomPacked(seed: number, k: number, b: number, std: number): Float32Array {
@@ -90,8 +93,12 @@ describe('ops: Cayley transforms (docs/math.md §3)', () => {
 
   it('exact Cayley stays finite for large Q and matches float64 to within its condition number', () => {
     // Unpivoted elimination overflowed to NaN here from entries near 1e5 (and was off by 1e-2 at 1e3).
-    // A float32 solve of A = I − Q is accurate to about eps·κ(A), κ(A) = √(1 + θ²_max) ≤ √(1 + ‖Q‖²_F/2):
-    // the tolerance is 1e-5 plus 4·eps·κ per block (blocks with all angles huge are accurate to ~1e-7).
+    // Why 1e-5 + 4·eps·κ per block, κ = κ(I − Q) = √(1 + θ²_max) ≤ √(1 + ‖Q‖²_F/2): R = 2(I − Q)⁻¹ − I moves
+    // by dR = 2X·dQ·X with ‖X‖₂ ≤ 1, and float32 rounding of the products with Q is an absolute dQ of about
+    // eps·‖Q‖₂ ≤ eps·κ, so any float32 method is off by a few eps·κ (the problem's conditioning, docs/math.md
+    // §3). Measured against this float64 inverse: errors above 1e-5 only in blocks that mix the zero angle of
+    // odd b with huge entries, at most 0.14·eps·κ (wasm), 0.08·eps·κ (tensorflow); cpu stays below 1e-5.
+    // Blocks with all angles huge (even b) are accurate to ~1e-7.
     const eps = 2 ** -23;
     for (const b of [5, 8, 32]) {
       for (const scale of [1e3, 1e5, 1e7, 0]) {
@@ -244,6 +251,72 @@ describe('ops: cayleyFromPacked (packed v → R in one op, analytic gradient)', 
       tf.dispose([vT, wT, r, g]);
     });
   }
+});
+
+describe('ops: constants kept per block size and backend (src/ops/constants.ts)', () => {
+  /** One step: the gradient of a fixed loss of cayleyFromPacked to v, read back. */
+  function step(v: tf.Tensor2D, w: tf.Tensor3D, b: number, terms: number | null): Float32Array {
+    return tf.tidy(() => tf.grad((x: tf.Tensor) =>
+      tf.sum(tf.mul(cayleyFromPacked(x as tf.Tensor2D, b, terms), w)))(v).dataSync() as Float32Array);
+  }
+
+  it('keeps numTensors flat over steps and across a backend switch, and frees its constants on request', async () => {
+    const home = tf.getBackend();
+    const other = home === 'cpu' ? 'wasm' : 'cpu';
+    const b = 6; const k = 3;
+    const v = tf.tensor2d(randomPacked(51, k, b, 0.3), [k, packedSize(b)]);
+    const w = tf.tensor3d(ref.normals(ref.rng(52), k * b * b), [k, b, b]);
+    const steps = () => [null, 5, 4].map((terms) => step(v, w, b, terms));
+    disposeOpConstants(); // earlier tests made those of other block sizes
+    try {
+      const first = steps(); // makes this backend's constants
+      const start = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) steps();
+      expect(tf.memory().numTensors, 'after 20 steps').to.equal(start);
+      const held = opConstantCount();
+      expect(held, 'b = 6: skew source, upper, lower, sign ×1 and ×½; I, 2I, ½I').to.equal(8);
+
+      await useBackend(other);
+      const there = steps(); // the previous backend's constants are disposed, this one's made
+      for (let i = 0; i < 5; i++) steps();
+      expect(tf.memory().numTensors, `after switching to ${other}`).to.equal(start);
+      there.forEach((g, i) => expect(ref.maxAbsDiff(g, first[i]), `${other} vs ${home}`).to.be.below(1e-5));
+
+      await useBackend(home);
+      for (let i = 0; i < 5; i++) steps();
+      expect(tf.memory().numTensors, `back on ${home}`).to.equal(start);
+
+      disposeOpConstants();
+      expect(tf.memory().numTensors, 'after disposeOpConstants').to.equal(start - held);
+      expect(steps()[0]).to.deep.equal(first[0]); // made again on use
+    } finally {
+      if (tf.getBackend() !== home) await useBackend(home);
+      tf.dispose([v, w]);
+    }
+  });
+
+  it('makes a constant again when it was disposed behind the cache\'s back', () => {
+    const b = 4;
+    const v = tf.tensor2d(randomPacked(53, 2, b, 0.3), [2, packedSize(b)]);
+    const w = tf.tensor3d(ref.normals(ref.rng(54), 2 * b * b), [2, b, b]);
+    const before = step(v, w, b, null);
+    identityConstant(b).dispose(); // as tf.engine().reset() or a stray tf.dispose would
+    expect(step(v, w, b, null)).to.deep.equal(before);
+    expect(identityConstant(b).isDisposed).to.equal(false);
+    tf.dispose([v, w]);
+  });
+  it('neither uses nor disposes constants of a removed backend or a reset engine (fresh process)', () => {
+    const b = 5; const k = 2; const p = packedSize(b);
+    const v = Array.from(randomPacked(55, k, b, 0.4));
+    const out = JSON.parse(execFileSync('npx', ['tsx', 'test/helpers/constants-after-teardown.ts', JSON.stringify(v),
+      String(b)], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } }));
+    for (const [when, got] of Object.entries(out) as [string, number[]][]) {
+      for (let j = 0; j < k; j++) {
+        const expected = ref.cayley(ref.skew(v.slice(j * p, (j + 1) * p), b));
+        expect(ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data), when).to.be.below(1e-5);
+      }
+    }
+  });
 });
 
 describe('ops: block-diagonal rotation of inputs and kernels', () => {

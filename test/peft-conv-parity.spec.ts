@@ -19,6 +19,7 @@ import { boftOptionsFromPeft, boftParamsFromPeft, oftOptionsFromPeft, PeftAdapte
 import { readSafetensors, writeSafetensors } from '../src/interop/safetensors';
 import * as ref from './reference/dense-math';
 import { boftRotationFromPeft, decode, Encoded, oftRotationFromPeft, torchConv2d } from './reference/peft-reference';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/peft/', import.meta.url));
 const TOL = 1e-5;
@@ -254,7 +255,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
     for (const name of index.conv_cases) {
       it(`${name}: outputs and merged kernels within 1e-5 of PEFT's`, () => {
         const { c, parsed } = loadCase(name);
-        const before = tf.memory().numTensors;
+        const before = tensorsBesidesOpConstants();
         const model = buildOurs(c, parsed);
         const ey = ref.relErr(predictNchw(model, c), decode(c.y));
         record(name, 'B_y', ey);
@@ -268,7 +269,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
           k.dispose();
         }
         model.dispose();
-        expect(tf.memory().numTensors).to.equal(before);
+        expect(tensorsBesidesOpConstants()).to.equal(before);
       });
     }
   });
@@ -281,7 +282,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
         const { c, config, weights } = loadCase(name);
         const base = plainBase(c);
         const yBase = predictNchw(base, c);
-        const before = tf.memory().numTensors;
+        const before = tensorsBesidesOpConstants();
         const table = Object.fromEntries(c.convs.map((s) => [s.name, `tf_${s.name}`]));
         const model = fromDir
           ? await importPeftAdapter(base, `${FIXTURES}${name}`, { nameMap: table })
@@ -297,7 +298,7 @@ describe('PEFT parity on Conv2d adapters (fixtures written by the real PEFT)', (
         expect(trainableParameters(model).trainable).to.equal(adapterParameterCount(c));
         merged.dispose();
         model.dispose();
-        expect(tf.memory().numTensors).to.equal(before);
+        expect(tensorsBesidesOpConstants()).to.equal(before);
         expect(Array.from(predictNchw(base, c)), 'base model unchanged').to.deep.equal(Array.from(yBase));
         base.dispose();
       });

@@ -27,6 +27,7 @@ import {
 import { readSafetensors, writeSafetensors } from '../src/interop/safetensors';
 import * as ref from './reference/dense-math';
 import { boftRotationFromPeft, decode, Encoded, oftRotationFromPeft } from './reference/peft-reference';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/peft/', import.meta.url));
 const TOL = 1e-5;
@@ -200,7 +201,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
     for (const name of index.cases) {
       it(`${name}: outputs within 1e-5 of PEFT's, merged kernels of PEFT's merged weights`, () => {
         const { c, parsed } = loadCase(name);
-        const before = tf.memory().numTensors;
+        const before = tensorsBesidesOpConstants();
         const model = buildOurs(c, parsed);
         const x = tf.tensor(decode(c.x) as Float32Array, c.x.shape);
         const y = model.predict(x) as tf.Tensor;
@@ -218,7 +219,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         }
         tf.dispose([x, y]);
         model.dispose();
-        expect(tf.memory().numTensors).to.equal(before);
+        expect(tensorsBesidesOpConstants()).to.equal(before);
       });
     }
   });
@@ -257,7 +258,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         `merged model match PEFT`, async () => {
         const { c, config, weights } = loadCase(name);
         const base = plainBase(c);
-        const before = tf.memory().numTensors;
+        const before = tensorsBesidesOpConstants();
         const table = Object.fromEntries(modulesOf(c).map((m) => [m, `tf_${m}`]));
         const model = fromDir
           ? await importPeftAdapter(base, `${FIXTURES}${name}`, { nameMap: table })
@@ -285,7 +286,7 @@ describe('PEFT parity fixtures (written by the real PEFT)', () => {
         tf.dispose([x, y, ym]);
         merged.dispose();
         model.dispose();
-        expect(tf.memory().numTensors).to.equal(before);
+        expect(tensorsBesidesOpConstants()).to.equal(before);
         base.dispose();
       });
     }

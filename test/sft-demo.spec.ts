@@ -11,6 +11,7 @@ import { sftTensors } from '../demos/sft/data';
 import { maskedCrossEntropy, maskedTargets } from '../demos/sft/masked-loss';
 import { QUICK_SETTINGS, runSft, SFT_METHODS, SftResult } from '../demos/sft/pipeline';
 import { decode, VOCAB_SIZE } from '../demos/sft/tokenizer';
+import { tensorsBesidesOpConstants } from './helpers/leak-check';
 
 describe('SFT demo (--quick)', () => {
   let dir: string;
@@ -22,7 +23,7 @@ describe('SFT demo (--quick)', () => {
     // A few seconds on an idle machine; the margin is for a busy one.
     this.timeout(600_000);
     dir = mkdtempSync(join(tmpdir(), 'tfjs-oft-sft-'));
-    tensorsBefore = tf.memory().numTensors;
+    tensorsBefore = tensorsBesidesOpConstants();
     r = await runSft({
       backend: tf.getBackend(),
       quick: true,
@@ -30,7 +31,7 @@ describe('SFT demo (--quick)', () => {
       outDir: join(dir, 'out'),
       quiet: true,
     });
-    tensorsAfter = tf.memory().numTensors;
+    tensorsAfter = tensorsBesidesOpConstants();
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));

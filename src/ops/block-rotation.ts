@@ -1,6 +1,7 @@
 // Block-diagonal rotations applied to inputs and kernels, without ever building the dense
 // d × d matrix: x is viewed as r blocks of size b and each block is multiplied by its R_j.
 import * as tf from '@tensorflow/tfjs-core';
+import { identityConstant } from './constants';
 
 /**
  * `x · blockdiag(R_1, …, R_r)` for `x` of shape `[..., r·b]` and `rot` of shape `[r, b, b]`,
@@ -54,6 +55,6 @@ export function withIdentityBlocks(rot: tf.Tensor3D, indices: number[]): tf.Tens
     const keep = new Float32Array(k).fill(1);
     for (const j of indices) keep[j] = 0;
     const mask = tf.tensor3d(keep, [k, 1, 1]);
-    return tf.add(tf.mul(rot, mask), tf.mul(tf.expandDims(tf.eye(b), 0), tf.sub(1, mask))) as tf.Tensor3D;
+    return tf.add(tf.mul(rot, mask), tf.mul(identityConstant(b), tf.sub(1, mask))) as tf.Tensor3D;
   });
 }

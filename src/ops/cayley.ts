@@ -1,6 +1,7 @@
 // Cayley transforms of batches of skew-symmetric blocks `[k, b, b]` (docs/math.md §3):
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
+import { identityConstant, opConstant } from './constants';
 import { packedGradient, packedSize, skewOf } from './skew';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
@@ -11,56 +12,86 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
  * `(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]` (no gradient) by Newton–Schulz iteration
  * `X ← X(2I − AX)`, `A = I − Q`: batched matmuls over all blocks at once, a number of steps
  * logarithmic in the accuracy asked for, and no division by pivots, so it stays finite for any
- * finite Q. Each block starts at `X₀ = (I + Q)/c` with `c = 1 + ‖Q‖²_F/2 ≥ ‖A‖²₂` (a skew
- * block's eigenvalues ±iθ come in pairs, so θ²_max ≤ ‖Q‖²_F/2): the residual `E = I − AX` then
- * has eigenvalues in `[0, 1 − 1/c]` and squares each step, so the iteration never diverges.
- * The step count comes from the largest ‖Q_j‖_F (one scalar read back): 0 at Q = 0, about 5
- * at ‖Q‖_F ≈ 1, 44 at ‖Q‖_F ≈ 1e6. On WebGPU, where a synchronous read stalls the queue (and
- * breaks later reads on SwiftShader), the count is fixed at what ‖Q_j‖_F ≤ 16 needs; larger
- * blocks stay finite but converge only partly there.
+ * finite Q. With `τ_j = ‖Q_j‖²_F/2`, which bounds θ²_max (a skew block's eigenvalues ±iθ come in
+ * pairs), and `τ ≤ T`: starting at `X₀ = α(I + Q)`, `α = 2/(2 + T)`, `AX₀ = α(I − Q²)` has
+ * eigenvalues `α(1 + θ²)` in `[α, α(1 + T)]`, so the residual `E = I − AX` lies in `[−ρ, ρ]`,
+ * `ρ = T/(2 + T) < 1`, and squares each step: the iteration never diverges (see `solvePlan`).
  */
 export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
   const [k, b] = q.shape;
-  const normSq = tf.tidy(() => tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1));
-  let steps = STEPS_WITHOUT_READ;
-  if (tf.getBackend() !== 'webgpu') {
-    const largest = tf.max(normSq);
-    const c = 1 + largest.dataSync()[0] / 2;
-    largest.dispose();
-    if (!Number.isFinite(c)) {
-      normSq.dispose();
-      throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * (c - 1)}).`);
-    }
-    steps = newtonSchulzSteps(1 / c);
+  const eye = identityConstant(b);
+  const tau = tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5)) as tf.Tensor1D;
+  const plan = solvePlan(tau, 2);
+  const a = tf.sub(eye, q) as tf.Tensor3D;
+  const x0 = tf.tidy(() => tf.mul(tf.add(eye, q), plan.scale));
+  const x = newtonSchulz(a, x0, plan.steps);
+  tf.dispose([tau, a, plan.scale]);
+  return x;
+}
+
+/**
+ * How to run the solve for blocks with `τ_j = ‖Q_j‖²_F/2` (`[k]`): the step count, and the start
+ * scale `numerator/(2 + T)` (`numerator = 2` for `(I − Q)⁻¹`). Where a read back is free, T is the
+ * largest τ (one scalar read) and the scale one number: 0 steps at Q = 0, 5 at τ = 1, 44 at
+ * τ = 1e12. GPU backends (webgl, webgpu, tfjs-node-gpu) would wait there for their whole queue (and
+ * on SwiftShader's WebGPU every later read fails), so they take the fixed count that T = 128
+ * (‖Q_j‖_F ≤ 16) needs, with each block's own τ in its scale: larger blocks stay finite but converge
+ * only partly there.
+ */
+function solvePlan(tau: tf.Tensor1D, numerator: number): { steps: number; scale: number | tf.Tensor3D } {
+  if (!readBackIsFree()) {
+    const scale = tf.tidy(() => tf.reshape(tf.div(numerator, tf.add(tau, 2)), [-1, 1, 1]) as tf.Tensor3D);
+    return { steps: STEPS_WITHOUT_READ, scale };
   }
-  const eye = tf.eye(b);
-  const a = tf.sub(eye, q);
-  let x = tf.tidy(() => tf.div(tf.add(eye, q), tf.reshape(tf.add(tf.mul(normSq, 0.5), 1), [k, 1, 1]))) as tf.Tensor3D;
-  normSq.dispose();
-  const twoEye = tf.mul(eye, 2);
+  const largest = tf.max(tau);
+  const tauMax = largest.dataSync()[0];
+  largest.dispose();
+  if (!Number.isFinite(tauMax)) {
+    throw new Error(`cayleyExact: the skew-symmetric blocks are not finite (largest ‖Q‖²_F = ${2 * tauMax}).`);
+  }
+  return { steps: newtonSchulzSteps(tauMax), scale: numerator / (2 + tauMax) };
+}
+
+/** `steps` Newton–Schulz steps `X ← X(2I − AX)` from `x0` (consumed) for blocks `a` `[k, b, b]`. */
+function newtonSchulz(a: tf.Tensor3D, x0: tf.Tensor, steps: number): tf.Tensor3D {
+  const b = a.shape[1];
+  const twoEye = opConstant(`two eye ${b}`, () => tf.mul(tf.eye(b), 2));
+  let x = x0 as tf.Tensor3D;
   for (let t = 0; t < steps; t++) {
     // One step at a time so that only the current iterate is alive (memory O(k·b²)).
     const next = tf.tidy(() => tf.matMul(x, tf.sub(twoEye, tf.matMul(a, x)))) as tf.Tensor3D;
     x.dispose();
     x = next;
   }
-  tf.dispose([eye, a, twoEye]);
   return x;
 }
 
 /**
- * Newton–Schulz steps that bring a residual of spectral radius `ρ = 1 − gap` below 2⁻³⁰ (well
- * under float32's rounding). Takes the gap `1/c`, not ρ: for huge Q, ρ rounds to 1 in float64.
+ * Whether one scalar may be read back to size the solve: on the cpu, wasm and tensorflow (CPU)
+ * backends every kernel has run when it returns, so a read adds no wait (measured on tensorflow:
+ * a `dataSync` of a max in the middle of a chain of batched matmuls costs no more than the max).
  */
-function newtonSchulzSteps(gap: number): number {
-  const target = 2 ** -30;
-  if (1 - gap <= target) return 0;
-  // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
-  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-gap)));
+function readBackIsFree(): boolean {
+  const name = tf.getBackend();
+  if (name === 'tensorflow') return !(tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+  return name !== 'webgl' && name !== 'webgpu';
 }
 
-/** Steps used without a read back: enough for every block with ‖Q_j‖²_F ≤ 256. */
-const STEPS_WITHOUT_READ = newtonSchulzSteps(1 / (1 + 256 / 2));
+/**
+ * Newton–Schulz steps that bring a residual of spectral radius `ρ = τ/(2 + τ)` below 2⁻²⁶ (a quarter
+ * of float32's unit roundoff 2⁻²⁴), for the largest `τ = ‖Q_j‖²_F/2`. Works with the gap
+ * `1 − ρ = 2/(2 + τ)`: for huge τ, ρ rounds to 1 in float64.
+ */
+function newtonSchulzSteps(tauMax: number): number {
+  const target = 2 ** -26;
+  const rho = tauMax / (2 + tauMax);
+  if (rho <= target) return 0;
+  // ρ^(2^s) ≤ target  ⇔  2^s ≥ ln(target)/ln(ρ), with ln(ρ) = log1p(−gap).
+  return Math.ceil(Math.log2(Math.log(target) / Math.log1p(-2 / (2 + tauMax))));
+}
+
+/** Steps used without a read back: enough for every block with τ = ‖Q_j‖²_F/2 ≤ 128. */
+const STEPS_WITHOUT_READ = newtonSchulzSteps(128);
 
 /**
  * Exact Cayley transform `R = (I + Q)(I − Q)⁻¹` of skew-symmetric blocks `[k, b, b]`.
@@ -71,7 +102,7 @@ export function cayleyExact(q: tf.Tensor3D): tf.Tensor3D {
   const [, b] = q.shape;
   const op = tf.customGrad(((qIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const x = inverseOfIMinusSkew(qIn as tf.Tensor3D);
-    const r = tf.tidy(() => tf.sub(tf.mul(x, 2), tf.eye(b)));
+    const r = tf.tidy(() => tf.sub(tf.mul(x, 2), identityConstant(b)));
     save([x]);
     x.dispose();
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
@@ -117,31 +148,33 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
     throw new Error(`cayleyNeumann: numCayleyNeumannTerms must be an integer ≥ 3, got ${neumannTerms}.`);
   }
   const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const q = skewOf(vIn as tf.Tensor2D, b);
     if (neumannTerms == null) {
-      // R = 2X − I with X = (I − Q)⁻¹; ∂L/∂Q = Xᵀ G (I + R)ᵀ = Xᵀ G (2X)ᵀ.
-      const x = inverseOfIMinusSkew(q);
-      const twoX = tf.mul(x, 2);
-      const r = tf.sub(twoX, tf.eye(b));
-      save([x, twoX]);
-      const gradFunc = (dy: tf.Tensor, [xs, twoXs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
-        tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), twoXs as tf.Tensor3D, false, true)));
-      return { value: r, gradFunc };
+      // Solve for Z = 2(I − Q)⁻¹ = I + R directly: Newton–Schulz on A' = (I − Q)/2 = ½I − H with
+      // H = Q/2 (the skew packing scaled by ½, exact in float), from Z₀ = 2X₀ = 4α(½I + H). Then
+      // R = Z − I, and ∂L/∂Q = Xᵀ G (2X)ᵀ = ½ Zᵀ G Zᵀ needs only Z.
+      const h = skewOf(vIn as tf.Tensor2D, b, 0.5);
+      const halfEye = opConstant(`half eye ${b}`, () => tf.mul(tf.eye(b), 0.5));
+      const plan = solvePlan(tf.sum(tf.square(vIn), 1) as tf.Tensor1D, 8); // τ = ‖Q‖²_F/2 = ‖v‖²
+      const z = newtonSchulz(tf.sub(halfEye, h) as tf.Tensor3D, tf.mul(tf.add(halfEye, h), plan.scale), plan.steps);
+      save([z]);
+      const gradFunc = (dy: tf.Tensor, [zs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
+        tf.matMul(tf.matMul(zs as tf.Tensor3D, dy as tf.Tensor3D, true, false), zs as tf.Tensor3D, false, true), 0.5));
+      return { value: tf.sub(z, identityConstant(b)), gradFunc };
     }
-    const eye = tf.eye(b);
+    const q = skewOf(vIn as tf.Tensor2D, b);
+    const eye = identityConstant(b);
     if (neumannTerms === 5) {
       // The default, in 2 matmuls instead of 3: I + Q + Q² + Q³ = (I + Q)(I + Q²), so
       // R = A · P with A = (I + Q)² = I + 2Q + Q² and P = I + Q².
-      const q2 = tf.matMul(q, q);
-      const a = tf.add(tf.add(eye, tf.mul(q, 2)), q2);
-      const pq = tf.add(eye, q2);
+      const pq = tf.add(eye, tf.matMul(q, q));
+      const a = tf.addN([pq, q, q]); // one kernel for P + 2Q
       save([q, a, pq]);
       const gradFunc = (dy: tf.Tensor, [qs, as, ps]: tf.Tensor[]) => tf.tidy(() => {
         const g = dy as tf.Tensor3D;
         const dA = tf.matMul(g, ps as tf.Tensor3D, false, true);
         const dQ2 = tf.add(dA, tf.matMul(as as tf.Tensor3D, g, true, false)); // through A and through P
         const qt = qs as tf.Tensor3D;
-        const dQ = tf.addN([tf.mul(dA, 2), tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
+        const dQ = tf.addN([dA, dA, tf.matMul(dQ2, qt, false, true), tf.matMul(qt, dQ2, true, false)]);
         return packedGradient(dQ as tf.Tensor3D);
       });
       return { value: tf.matMul(a, pq), gradFunc };

@@ -1,6 +1,7 @@
 // Packed skew-symmetric blocks (docs/math.md §2): a block of size b is stored as the b(b−1)/2 entries
 // of the strict upper triangle of Q in row-major order, and Q = U − Uᵀ.
 import * as tf from '@tensorflow/tfjs-core';
+import { opConstant } from './constants';
 
 /** Number of packed parameters of one skew-symmetric block of size `b`: b(b−1)/2. */
 export function packedSize(b: number): number {
@@ -19,58 +20,71 @@ export function blockSizeFromPacked(p: number, what = 'A packed skew vector'): n
   return b;
 }
 
-interface SkewIndex {
-  /** For each of the b·b entries of Q: 0 (diagonal), 1+k (+v[k]) or 1+p+k (−v[k]). */
-  scatter: Int32Array;
+/**
+ * The constant tensors that map packed `v` to `Q` and `∂L/∂Q` back to `∂L/∂v` for block size `b`,
+ * made once per block size and backend (`opConstant`): a training step uploads no index tensors.
+ */
+function skewConstants(b: number): SkewConstants {
+  return {
+    source: opConstant(`skew source ${b}`, () => tf.tensor1d(skewIndex(b).source, 'int32')),
+    upper: opConstant(`skew upper ${b}`, () => tf.tensor1d(skewIndex(b).upper, 'int32')),
+    lower: opConstant(`skew lower ${b}`, () => tf.tensor1d(skewIndex(b).lower, 'int32')),
+  };
+}
+
+interface SkewConstants {
+  /** For each of the b·b entries of Q, the packed index k of its pair (0 on the diagonal). */
+  source: tf.Tensor1D;
   /** Flat positions (i·b + j) of the upper-triangle entries, in packing order. */
-  upper: Int32Array;
+  upper: tf.Tensor1D;
   /** Flat positions (j·b + i) of their mirror images. */
-  lower: Int32Array;
+  lower: tf.Tensor1D;
 }
 
-const indexCache = new Map<number, SkewIndex>();
-
-function skewIndex(b: number): SkewIndex {
-  let idx = indexCache.get(b);
-  if (idx == null) {
-    const p = packedSize(b);
-    const scatter = new Int32Array(b * b);
-    const upper = new Int32Array(p);
-    const lower = new Int32Array(p);
-    let k = 0;
-    for (let i = 0; i < b; i++) {
-      for (let j = i + 1; j < b; j++) {
-        scatter[i * b + j] = 1 + k;
-        scatter[j * b + i] = 1 + p + k;
-        upper[k] = i * b + j;
-        lower[k] = j * b + i;
-        k++;
-      }
+/** The index arrays behind `skewConstants`. */
+function skewIndex(b: number) {
+  const p = packedSize(b);
+  const source = new Int32Array(b * b);
+  const sign = new Float32Array(b * b);
+  const upper = new Int32Array(p);
+  const lower = new Int32Array(p);
+  let k = 0;
+  for (let i = 0; i < b; i++) {
+    for (let j = i + 1; j < b; j++) {
+      source[i * b + j] = k;
+      source[j * b + i] = k;
+      sign[i * b + j] = 1;
+      sign[j * b + i] = -1;
+      upper[k] = i * b + j;
+      lower[k] = j * b + i;
+      k++;
     }
-    idx = { scatter, upper, lower };
-    indexCache.set(b, idx);
   }
-  return idx;
+  return { source, sign, upper, lower };
 }
 
-/** `Q = U − Uᵀ` from packed `v` (`[k, p]`) with plain ops and no gradient of its own. */
-export function skewOf(v: tf.Tensor2D, b: number): tf.Tensor3D {
+/**
+ * `scale · Q`, `Q = U − Uᵀ`, from packed `v` (`[k, p]`) with plain ops and no gradient of its own:
+ * one gather of every entry's pair, times its signed scale (three kernels).
+ */
+export function skewOf(v: tf.Tensor2D, b: number, scale = 1): tf.Tensor3D {
   const [k] = v.shape;
-  const { scatter } = skewIndex(b);
-  return tf.tidy(() => {
-    const table = tf.concat([tf.zeros([k, 1]), v, tf.neg(v)], 1);
-    return tf.reshape(tf.gather(table, tf.tensor1d(scatter, 'int32'), 1), [k, b, b]) as tf.Tensor3D;
-  });
+  const { source } = skewConstants(b);
+  const sign = opConstant(`skew sign ${b} × ${scale}`, () => tf.tensor1d(skewIndex(b).sign.map((s) => s * scale)));
+  return tf.tidy(() => tf.reshape(tf.mul(tf.gather(v, source, 1), sign), [k, b, b]) as tf.Tensor3D);
 }
 
-/** `∂L/∂v` from `∂L/∂Q` (`[k, b, b]`) for `Q = skew(v)`: `∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]`. */
-export function packedGradient(dq: tf.Tensor3D): tf.Tensor2D {
+/**
+ * `∂L/∂v` from `∂L/∂Q` (`[k, b, b]`) for `Q = skew(v)`: `∂L/∂v_k = ∂L/∂Q[i,j] − ∂L/∂Q[j,i]`,
+ * times `scale` (for callers whose `∂L/∂Q` is a multiple of `dq`).
+ */
+export function packedGradient(dq: tf.Tensor3D, scale = 1): tf.Tensor2D {
   const [k, b] = dq.shape;
-  const { upper, lower } = skewIndex(b);
+  const { upper, lower } = skewConstants(b);
   return tf.tidy(() => {
     const flat = tf.reshape(dq, [k, b * b]);
-    const at = (positions: Int32Array) => tf.gather(flat, tf.tensor1d(positions, 'int32'), 1);
-    return tf.sub(at(upper), at(lower)) as tf.Tensor2D;
+    const dv = tf.sub(tf.gather(flat, upper, 1), tf.gather(flat, lower, 1)) as tf.Tensor2D;
+    return scale === 1 ? dv : tf.mul(dv, scale);
   });
 }
 
@@ -95,8 +109,8 @@ export function skewFromPacked(v: tf.Tensor2D, b: number): tf.Tensor3D {
 /** Skew-symmetric (or any) matrices `[k, b, b]` → their packed strict upper triangles `[k, b(b−1)/2]`. */
 export function packedFromSkew(q: tf.Tensor3D): tf.Tensor2D {
   const [k, b] = q.shape;
-  const { upper } = skewIndex(b);
-  return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), tf.tensor1d(upper, 'int32'), 1) as tf.Tensor2D);
+  const { upper } = skewConstants(b);
+  return tf.tidy(() => tf.gather(tf.reshape(q, [k, b * b]), upper, 1) as tf.Tensor2D);
 }
 
 /**

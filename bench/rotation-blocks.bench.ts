@@ -1,0 +1,57 @@
+// `npx tsx bench/rotation-blocks.bench.ts [--backend cpu|wasm|tensorflow] [--repeats N]`: the part of a
+// training step that turns the trainable packed parameters into the `[k, b, b]` rotation blocks and
+// their gradient back (cayleyFromPacked, forward and backward), for the blocks of the OFT and BOFT
+// cases of `npm run bench`, as a fraction of the plain-ops frozen step timed in the same run, with
+// its kernels. The parameters sit where ~40 Adam steps of 1e-3 leave them (entries ~0.02).
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../scripts/tfjs-backend';
+import { cayleyFromPacked } from '../src/ops/cayley';
+import { packedSize } from '../src/ops/skew';
+import { BenchCase, printTable, runCases, settle } from './harness';
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
+}
+
+/** v → blocks → a fixed linear loss, gradient to v. */
+function blocksStep(name: string, k: number, b: number, terms: number | null): BenchCase {
+  const v = tf.variable(tf.randomNormal([k, packedSize(b)], 0, 0.02, 'float32', 1)) as tf.Variable<tf.Rank.R2>;
+  const w = tf.randomNormal([k, b, b], 0, 1, 'float32', 2);
+  return {
+    name,
+    step: () => tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(cayleyFromPacked(v, b, terms), w)) as tf.Scalar, [v]);
+      settle(grads[v.name]);
+    }),
+    dispose: () => tf.dispose([v, w]),
+  };
+}
+
+/** The plain-ops frozen step of bench/oft.bench.ts (x·K + c on 256 rows, 1024 → 1024, gradient to x). */
+function frozenStep(): BenchCase {
+  const x = tf.variable(tf.randomNormal([256, 1024]), true);
+  const k = tf.randomNormal([1024, 1024], 0, 1 / 32);
+  const c = tf.zeros([1024]);
+  return {
+    name: 'frozen x·K+c (plain ops)',
+    step: () => tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.add(tf.matMul(x, k), c))) as tf.Scalar, [x]);
+      settle(grads[x.name]);
+    }),
+    dispose: () => tf.dispose([x, k, c]),
+  };
+}
+
+await useBackend(flag('backend', 'tensorflow'));
+const cases = [
+  frozenStep(),
+  blocksStep('OFT b=32 Neumann: 32 blocks', 32, 32, 5),
+  blocksStep('OFT b=32 exact: 32 blocks', 32, 32, null),
+  blocksStep('BOFT m=2 b=8 exact: 256 blocks', 256, 8, null),
+  blocksStep('BOFT m=4 b=8 exact: 512 blocks', 512, 8, null),
+];
+const results = await runCases(cases, Number(flag('repeats', '30')));
+printTable(`packed parameters → rotation blocks, forward and backward, backend ${tf.getBackend()}`, results,
+  ['frozen x·K+c (plain ops)']);
+for (const c of cases) c.dispose?.();
