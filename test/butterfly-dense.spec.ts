@@ -336,7 +336,8 @@ describe('ButterflyDense (BOFT, docs/math.md §5)', () => {
       [
         { boftBlockSize: 8, boftNButterflyFactor: 3 },
         48,
-        [/N divisible by 2\^2=4, got N=6/, /boftNButterflyFactor ≤ 2/, /boftBlockSize=6 or 12/],
+        [/N divisible by 2\^2=4, got N=6/, /boftNButterflyFactor ≤ 2 with this block size, or keep m=3: Valid/,
+          /boftBlockSize=6 or 12/],
       ],
       [{ boftBlockSize: 4, boftDropout: 1 }, undefined, [/boftDropout must be in \[0, 1\), got 1/]],
       [

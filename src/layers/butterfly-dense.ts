@@ -174,7 +174,8 @@ export class ButterflyDense extends AdapterDense {
     const problem = butterflyShapeProblem(d, b, m);
     if (problem != null) {
       throw new Error(`${who}: boftNButterflyFactor=${m} does not fit ${given} and d=${d} (b=${b}, N=${n}): ` +
-        `${problem}. Use boftNButterflyFactor ≤ ${maxButterflyFactors(d, b)}, or: ${suggest()}`);
+        `${problem}. Use boftNButterflyFactor ≤ ${maxButterflyFactors(d, b)} with this block size` +
+        `${validB.length > 0 ? `, or keep m=${m}: ${suggest()}` : `. ${suggest()}`}`);
     }
     this.blockSize = b;
     this.numBlocks = n;

@@ -32,7 +32,8 @@ const TEMPLATE_NAME = 'tfjs_oft_template';
 export function conv2dTemplate(who: string, args: ConvLayerArgs): { template: layers.Layer;
   resolved: ResolvedConv2DArgs; units: number } {
   if (args == null || !Number.isInteger(args.filters) || args.filters <= 0) {
-    throw new Error(`${who}: filters must be a positive integer, got ${args?.filters}.`);
+    throw new Error(`${who}: filters must be a positive integer, got ${args?.filters}; pass the number of ` +
+      'output channels, as for tf.layers.conv2d.');
   }
   if (args.dataFormat != null && args.dataFormat !== 'channelsLast') {
     throw new Error(`${who}: dataFormat '${args.dataFormat}' is not supported; the Conv2D adapters take ` +
@@ -69,7 +70,10 @@ export function conv2dConfigOf(template: layers.Layer): Record<string, unknown> 
 export function conv2dKernelShape(who: string, conv: ResolvedConv2DArgs,
   shape: Array<number | null>): { d: number; kernelShape: number[] } {
   const cin = shape[shape.length - 1];
-  if (cin == null) throw new Error(`${who}: the channel dimension of the input must be known.`);
+  if (cin == null) {
+    throw new Error(`${who}: the channel dimension of the input must be known, got input shape ` +
+      `[${shape.map(String).join(', ')}]; give the model input a fixed channel count (inputShape [h, w, channels]).`);
+  }
   const [kh, kw] = conv.kernelSize;
   return { d: cin * kh * kw, kernelShape: [kh, kw, cin, conv.filters] };
 }
