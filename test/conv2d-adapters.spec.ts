@@ -136,7 +136,7 @@ describe('OrthogonalConv2D / ButterflyConv2D against the float64 conv reference 
       expect(ref.maxAbsDiff(yPlain.dataSync(), y.dataSync()) / ref.maxAbs(yWant), 'merged vs unmerged')
         .to.be.below(1e-5);
 
-      // The convolution by slices (training on backends without conv2d's kernel gradient) computes the same.
+      // The convolution by slices (training on wasm and cpu) computes the same.
       const bySlices = convolveBySlices({ strides: c.geometry.strides, dilationRate: c.geometry.dilation,
         padding: c.geometry.padding }, xt, merged as tf.Tensor4D);
       const yBySlices = tf.add(bySlices, weightOf(layer, 'bias').read());
