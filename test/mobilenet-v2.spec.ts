@@ -4,7 +4,7 @@
 //
 // Trimmed for a 2-core machine: predictions on one image, fit on two. On cpu and wasm, fit trains only the adapters
 // behind the last DepthwiseConv2D (block_16_project, Conv_1): a full backward pass through the network at 224×224
-// takes 70–90 s per step of two images on cpu, and wasm has no gradient of DepthwiseConv2D. On tensorflow all 35
+// takes ~24 s per step of two images on cpu, and wasm has no gradient of DepthwiseConv2D. On tensorflow all 35
 // adapters train.
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
