@@ -4,7 +4,7 @@ import { rotatedProduct, RotatedProductPath } from '../src/ops/rotated-product';
 import * as ref from './reference/dense-math';
 import { permutationMatrix, referencePermutation } from './reference/boft-reference';
 
-/** Float64 x·B·K and its gradients for L = Σ w ⊙ y, from dense P_i and BD_i (matrix calculus, SPEC §4). */
+/** Float64 x·B·K and its gradients for L = Σ w ⊙ y, from dense P_i and BD_i (matrix calculus, docs/math.md §5). */
 function reference(x: ref.Mat, blocks: Float32Array, d: number, b: number, m: number, kernel: ref.Mat, w: ref.Mat) {
   const n = d / b;
   const perms = Array.from({ length: m }, (_, i) => permutationMatrix(referencePermutation(d, b, i)));

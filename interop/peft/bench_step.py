@@ -55,7 +55,7 @@ def build():
     for p in base.parameters():
         p.requires_grad_(False)
     cases = [case("frozen Linear", base, [])]
-    # Our numCayleyNeumannTerms N = PEFT's num_cayley_neumann_terms + 1 (SPEC §9): N = 5 ↔ 4.
+    # Our numCayleyNeumannTerms N = PEFT's num_cayley_neumann_terms + 1 (docs/math.md §7): N = 5 ↔ 4.
     for label, kw in [("OFT Neumann b=32", dict(use_cayley_neumann=True, num_cayley_neumann_terms=4)),
                       ("OFT exact b=32", dict(use_cayley_neumann=False))]:
         m = get_peft_model(Base(), OFTConfig(target_modules=["lin"], oft_block_size=32, r=0, **kw))

@@ -1,4 +1,4 @@
-// `x · B · K` as one op with an analytic gradient: B is a product of butterfly factors (SPEC §4;
+// `x · B · K` as one op with an analytic gradient: B is a product of butterfly factors (docs/math.md §5;
 // one factor is OFT's block diagonal) and K a frozen kernel. Per step this runs a few large
 // kernels instead of the many small ones of autograd through reshapes and transposes, which
 // is what costs time on native and GPU backends (the added arithmetic is a few % of x · K).
@@ -71,7 +71,7 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
   const blockShape: [number, number, number] = rowsFirst ? [n, rows, b] : [n, b, rows];
 
   // [rows, d] → blocks of factor i. Within a segment of b·2^i features, feature (e, a, o)
-  // (chunk e·2^i + a, offset o) is row t = (e, o) of block a (SPEC §4); factor 0's blocks are
+  // (chunk e·2^i + a, offset o) is row t = (e, o) of block a (docs/math.md §5); factor 0's blocks are
   // consecutive features (b may be odd with one factor).
   const enterOrder = (i: number) => (i === 0 ? (rowsFirst ? [1, 0, 2] : [1, 2, 0])
     : (rowsFirst ? [1, 3, 0, 2, 4] : [1, 3, 2, 4, 0]));
@@ -147,7 +147,7 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
 /**
  * The diagonal blocks `[d/L, L, L]` of `B = M_{m−1} · … · M_0`, `L = b·2^(m−1)`, from the blocks of
  * every factor (`rots`, `[m · N, b, b]` factor-major). Factor i restricted to one segment is
- * `M_i[x, y] = BD_i[perm_i[x], perm_i[y]]` (SPEC §4): one gather from the blocks (a zero where x and
+ * `M_i[x, y] = BD_i[perm_i[x], perm_i[y]]` (docs/math.md §5): one gather from the blocks (a zero where x and
  * y fall in different blocks), the same index pattern in every segment. The gradient gathers back:
  * every entry of a block lands in exactly one entry of one `M_i`.
  */
