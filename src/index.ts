@@ -41,6 +41,7 @@ export { findAdapterLayers, findAdapterEntries } from './surgery/find-adapters';
 export { trainableParameters, printTrainableParameters } from './surgery/trainable-parameters';
 export type { ParameterCounts } from './surgery/trainable-parameters';
 export { setAdaptersEnabled, withAdaptersDisabled } from './surgery/adapters-enabled';
+export { inferenceModeForFrozenBatchNorm } from './surgery/frozen-batch-norm';
 export {
   exportSavedModel,
   findConverter,

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyBoft, applyOft, ButterflyDense, findAdapterLayers, loadAdapter, mergeAndUnload, OrthogonalDense,
-  printTrainableParameters, saveAdapter, setAdaptersEnabled, trainableParameters, withAdaptersDisabled,
+  applyBoft, applyOft, ButterflyDense, fileSystem, findAdapterLayers, inferenceModeForFrozenBatchNorm, loadAdapter,
+  mergeAndUnload, OrthogonalDense, printTrainableParameters, saveAdapter, setAdaptersEnabled, trainableParameters,
+  withAdaptersDisabled,
 } from '../src/index';
 import * as ref from './reference/dense-math';
 import { oftRotation } from './reference/oft-reference';
@@ -554,7 +555,23 @@ describe('surgery: frozen BatchNormalization layers stay frozen in fit', functio
     const withBn = applyOft(base, { targetModules: ['fc'], oftBlockSize: 4, modulesToSave: ['bn'] });
     await fit(withBn);
     expect(movingStatistics(withBn)[0]).to.not.deep.equal(baseStatistics[0]);   // a trainable one follows the batches
-    for (const m of [adapted, reloaded, withBn, base]) m.dispose();
+
+    // A full adapted model reloaded with tf.loadLayersModel has tfjs' own BatchNormalization again (its frozen
+    // statistics follow the batches) until inferenceModeForFrozenBatchNorm is applied; applying it twice wraps once.
+    const fresh = applyOft(base, { targetModules: ['fc'], oftBlockSize: 4 });
+    const fullDir = mkdtempSync(join(tmpdir(), 'oft-bn-full-'));
+    await fresh.save(fileSystem(fullDir));
+    const plain = await tf.loadLayersModel(fileSystem(fullDir));
+    const fixed = await tf.loadLayersModel(fileSystem(fullDir));
+    inferenceModeForFrozenBatchNorm(fixed);
+    const wrappedCall = fixed.getLayer('bn').call;
+    inferenceModeForFrozenBatchNorm(fixed);
+    expect(fixed.getLayer('bn').call, 'second application').to.equal(wrappedCall);
+    await fit(plain);
+    await fit(fixed);
+    expect(movingStatistics(plain)[0], 'tf.loadLayersModel alone').to.not.deep.equal(baseStatistics[0]);
+    expect(movingStatistics(fixed), 'after inferenceModeForFrozenBatchNorm').to.deep.equal(baseStatistics);
+    for (const m of [adapted, reloaded, withBn, fresh, plain, fixed, base]) m.dispose();
     tf.dispose([x, y, baseOut]);
   });
 });

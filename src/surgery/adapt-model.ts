@@ -3,7 +3,7 @@
 // Shared by applyOft / applyBoft and loadAdapter.
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { adapterClasses, adapterClassNamed } from '../methods/adapter-methods';
-import { inferenceModeWhenFrozen } from './frozen-batch-norm';
+import { inferenceModeForFrozenBatchNorm } from './frozen-batch-norm';
 import { leafLayers, weightsByName } from './layer-paths';
 import { rebuildModel } from './rebuild';
 import { BiasMode, setSurgeryRecord } from './surgery-record';
@@ -100,7 +100,7 @@ export function adaptModel(model: LayersModel, plan: AdapterPlan): LayersModel {
       }
     }
   }
-  inferenceModeWhenFrozen(adapted);
+  inferenceModeForFrozenBatchNorm(adapted);
   setSurgeryRecord(adapted, {
     adapters: [...resolved.keys()], modulesToSave: [...plan.modulesToSave], bias: plan.bias, baseTrainable,
   });
