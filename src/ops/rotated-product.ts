@@ -13,6 +13,7 @@
 // OFT b = 32).
 import * as tf from '@tensorflow/tfjs-core';
 import { butterflyPermutations } from './butterfly';
+import { opConstant } from './constants';
 
 /** How `rotatedProduct` computes (for tests and benchmarks; by default chosen by backend and cost). */
 export interface RotatedProductPath {
@@ -158,13 +159,16 @@ function segmentRotations(rots: tf.Tensor3D, nFactors: number): tf.Tensor3D {
   const perSegment = segment / b; // blocks of one factor in one segment
   const segments = total / (m * perSegment);
   const entries = perSegment * b * b; // of one factor in one segment
-  const { forward, backward } = segmentIndices(b, m);
+  // Index tensors made once per (b, m) and backend, not rebuilt and uploaded every step.
+  const forward = opConstant(`segment forward ${b} ${m}`, () => tf.tensor1d(segmentIndices(b, m).forward, 'int32'));
+  const backward = opConstant(`segment backward ${b} ${m}`,
+    () => tf.tensor1d(segmentIndices(b, m).backward, 'int32'));
   const op = tf.customGrad(((rIn: tf.Tensor3D, save: tf.GradSaveFunc) => {
     const factors = tf.tidy(() => {
       const source = tf.reshape(tf.transpose(tf.reshape(rIn, [m, segments, entries]), [1, 0, 2]),
         [segments, m * entries]);
       const padded = tf.concat([source, tf.zeros([segments, 1])], 1); // the last column: zero entries
-      const gathered = tf.gather(padded, tf.tensor1d(forward, 'int32'), 1);
+      const gathered = tf.gather(padded, forward, 1);
       return tf.unstack(tf.reshape(gathered, [segments, m, segment, segment]), 1) as tf.Tensor3D[];
     });
     // prefix[k] = M_{m−1} · … · M_k; prefix[0] is B.
@@ -183,7 +187,7 @@ function segmentRotations(rots: tf.Tensor3D, nFactors: number): tf.Tensor3D {
       }
       dms[m - 1] = dPrefix;
       const flat = tf.reshape(tf.stack(dms, 1), [segments, m * segment * segment]);
-      const back = tf.gather(flat, tf.tensor1d(backward, 'int32'), 1);
+      const back = tf.gather(flat, backward, 1);
       return tf.reshape(tf.transpose(tf.reshape(back, [segments, m, entries]), [1, 0, 2]), [total, b, b]);
     });
     return { value: prefix[0], gradFunc };
