@@ -133,7 +133,7 @@ function factorProduct(x: tf.Tensor2D, rots: tf.Tensor3D, nFactors: number, kern
         const gi = g;
         g = tf.tidy(() => {
           // ∂W_j = G_j · R_jᵀ (features first: R_j · G_j).
-        const back: tf.Tensor3D = rowsFirst ? timesTransposed(gi, parts[i]) : tf.matMul(parts[i], gi);
+          const back: tf.Tensor3D = rowsFirst ? timesTransposed(gi, parts[i]) : tf.matMul(parts[i], gi);
           return i < last ? swap(back, i + 1) : back;
         });
         gi.dispose();
@@ -230,8 +230,8 @@ function transposedOperandsAreCopied(): boolean {
 }
 
 // wasm multiplies a transposed operand 10–40× slower than a plain one (measured on
-// [1024, 256] × [1024, 1024]): there an explicit transpose is far cheaper. Elsewhere
-// (tensorflow, cpu) the transposed-operand matmul costs the same and saves a kernel.
+// [1024, 256] × [1024, 1024]): there an explicit transpose is far cheaper. Elsewhere the
+// transposed-operand matmul saves a kernel (on tensorflow the large products avoid it: rows first).
 function transposedOperandsAreSlow(): boolean {
   return tf.getBackend() === 'wasm';
 }
