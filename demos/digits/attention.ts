@@ -24,12 +24,7 @@ export class SelfAttentionCore extends tf.layers.Layer {
 
   constructor(args: SelfAttentionCoreArgs) {
     super({ name: args.name, trainable: args.trainable });
-    if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
-      throw new Error(
-        `SelfAttentionCore '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`,
-      );
-    }
-    this.numHeads = args.numHeads;
+    this.numHeads = checkedNumHeads('SelfAttentionCore', args.name, args.numHeads);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -63,6 +58,14 @@ export class SelfAttentionCore extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(SelfAttentionCore);
+
+/** `numHeads` of an attention layer, refused unless a positive integer (the error names the layer). */
+export function checkedNumHeads(className: string, name: string | undefined, numHeads: number): number {
+  if (!Number.isInteger(numHeads) || numHeads < 1) {
+    throw new Error(`${className} '${name ?? ''}': numHeads must be a positive integer, got ${numHeads}`);
+  }
+  return numHeads;
+}
 
 /**
  * Scaled dot-product attention over `numHeads` heads: `q`, `k`, `v` `[batch, tokens, hidden]` →

@@ -2,7 +2,7 @@
 // GPT-2's fused `c_attn` output [q | k | v]. No weights: the projections around it are plain
 // Dense layers (`attn.c_attn`, `attn.c_proj`) that model surgery can swap.
 import * as tf from '@tensorflow/tfjs';
-import { multiHeadAttention } from '../digits/attention';
+import { checkedNumHeads, multiHeadAttention } from '../digits/attention';
 
 /** Arguments of {@link CausalSelfAttention}. */
 export interface CausalSelfAttentionArgs {
@@ -19,12 +19,7 @@ export class CausalSelfAttention extends tf.layers.Layer {
 
   constructor(args: CausalSelfAttentionArgs) {
     super({ name: args.name, trainable: args.trainable });
-    if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
-      throw new Error(
-        `CausalSelfAttention '${args.name ?? ''}': numHeads must be a positive integer, got ${args.numHeads}`,
-      );
-    }
-    this.numHeads = args.numHeads;
+    this.numHeads = checkedNumHeads('CausalSelfAttention', args.name, args.numHeads);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
