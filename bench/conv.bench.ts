@@ -1,11 +1,12 @@
 // One training step (forward + backward + Adam update) of a 64 → 64 channel convolution on a
 // batch of 16 32×32 images, 3×3 ('same') and 1×1: OrthogonalConv2D (Cayley–Neumann, b = 32) and
 // ButterflyConv2D (m = 2) against a frozen convolution in plain ops (gradient to the input only).
-// A 3×3 adapter rotates the kernel and needs the kernel's gradient (about one more convolution);
-// a 1×1 adapter rotates each pixel's channels instead.
+// An adapter rotates the kernel and needs the kernel's gradient (about one more convolution: on
+// tensorflow the row "+ kernel gradient" times that alone); a 1×1 adapter on fewer pixels than
+// filters rotates each pixel's channels instead.
 import * as tf from '@tensorflow/tfjs';
 import { ButterflyConv2D, OrthogonalConv2D } from '../src/index';
-import { BenchCase, BenchResult, printTable, runCases, trainingStep } from './harness';
+import { BenchCase, BenchResult, printTable, runCases, settle, trainingStep } from './harness';
 
 const CIN = 64; const FILTERS = 64; const B = 32;
 // tfjs' cpu backend convolves in plain JS: at 16 × 32×32 a 3×3 step takes minutes (the bench did
@@ -24,6 +25,27 @@ function layerStep(name: string, layer: tf.layers.Layer, kernel: tf.Tensor, bias
     params); // training: as fit runs it (on wasm, the path that needs no kernel gradient of conv2d)
 }
 
+/**
+ * The frozen convolution with the kernel's gradient computed too (no update): the one convolution
+ * of extra arithmetic that a rotated kernel needs, so the rest of an adapter's ratio is its blocks,
+ * its optimizer update and their kernels.
+ */
+function kernelGradientStep(name: string, kernel: tf.Tensor4D, bias: tf.Tensor): BenchCase {
+  const x = tf.variable(tf.randomNormal(INPUT as [number, number, number, number]), true) as tf.Variable<tf.Rank.R4>;
+  const k = tf.variable(kernel.clone(), true) as tf.Variable<tf.Rank.R4>;
+  return {
+    name,
+    step: () => {
+      tf.tidy(() => {
+        const loss = () => tf.mean(tf.square(tf.add(tf.conv2d(x, k, 1, 'same'), bias))) as tf.Scalar;
+        const { grads } = tf.variableGrads(loss, [x, k]);
+        settle([grads[x.name], grads[k.name]]);
+      });
+    },
+    dispose: () => tf.dispose([x, k]),
+  };
+}
+
 async function runOne(k: number, repeats: number): Promise<BenchResult[]> {
   const kernel = tf.randomNormal([k, k, CIN, FILTERS], 0, 1 / Math.sqrt(k * k * CIN));
   const bias = tf.zeros([FILTERS]);
@@ -35,6 +57,10 @@ async function runOne(k: number, repeats: number): Promise<BenchResult[]> {
       kernel, bias),
     layerStep('BOFT m=2 b=8', new ButterflyConv2D({ ...common, boftBlockSize: 8, boftNButterflyFactor: 2 }),
       kernel, bias),
+    // tensorflow only: wasm has no kernel gradient of conv2d and cpu's is plain loops (the adapters
+    // convolve by slices there). Last in each round, so that the adapters follow the frozen step.
+    ...(tf.getBackend() === 'tensorflow'
+      ? [kernelGradientStep(`frozen ${k}×${k} conv + kernel gradient`, kernel as tf.Tensor4D, bias)] : []),
   ];
   const results = await runCases(cases, repeats);
   printTable(`Conv2D adapter training step, ${k}×${k} kernel, ${CIN}→${FILTERS} channels, ${SIZE}×${SIZE} input, ` +

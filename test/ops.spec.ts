@@ -7,6 +7,7 @@ import {
 import { blockSizeFromPacked, packedFromSkew, packedSize, skewFromPacked } from '../src/ops/skew';
 import { blockDiagonal, rotateInput, rotateKernel } from '../src/ops/block-rotation';
 import { disposeOpConstants, identityConstant, opConstantCount } from '../src/ops/constants';
+import { NATIVE_INVERSE_KERNEL, nativeInverseWorks } from '../src/ops/native-inverse';
 import { useBackend } from '../scripts/tfjs-backend';
 import * as ref from './reference/dense-math';
 
@@ -107,19 +108,25 @@ describe('ops: Cayley transforms (docs/math.md §3)', () => {
         // scale 0: every entry gets its own magnitude 10^u, u ∈ [−3, 6], so blocks mix tiny and huge angles.
         const magnitude = () => (scale > 0 ? scale : 10 ** (9 * random() - 3));
         const v = Float32Array.from(ref.normals(random, 3 * p), (z) => z * magnitude());
-        const q = skewFromPacked(tf.tensor2d(v, [3, p]), b);
-        const r = cayleyExact(q);
-        const got = r.dataSync();
-        expect(got.every(Number.isFinite), `finite b=${b} scale=${scale}`).to.equal(true);
-        for (let j = 0; j < 3; j++) {
-          const block = v.slice(j * p, (j + 1) * p);
-          const expected = ref.cayley(ref.skew(block, b));
-          const kappa = Math.sqrt(1 + block.reduce((acc, z) => acc + z * z, 0)); // ‖Q‖²_F/2 = ‖v‖²
-          const diff = ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data);
-          expect(diff, `b=${b} scale=${scale} κ=${kappa.toExponential(1)}`).to.be.below(1e-5 + 4 * eps * kappa);
-          if (b % 2 === 0 && scale >= 1e3) expect(diff, `b=${b} scale=${scale}, all angles large`).to.be.below(1e-5);
+        const vT = tf.tensor2d(v, [3, p]);
+        const q = skewFromPacked(vT, b);
+        // Both entry points: from Q (cayleyExact) and from packed v (cayleyFromPacked, the layers' path).
+        const paths = [['cayleyExact', cayleyExact(q)], ['cayleyFromPacked', cayleyFromPacked(vT, b, null)]] as const;
+        for (const [path, r] of paths) {
+          const got = r.dataSync();
+          expect(got.every(Number.isFinite), `${path} finite b=${b} scale=${scale}`).to.equal(true);
+          for (let j = 0; j < 3; j++) {
+            const block = v.slice(j * p, (j + 1) * p);
+            const expected = ref.cayley(ref.skew(block, b));
+            const kappa = Math.sqrt(1 + block.reduce((acc, z) => acc + z * z, 0)); // ‖Q‖²_F/2 = ‖v‖²
+            const diff = ref.maxAbsDiff(got.slice(j * b * b, (j + 1) * b * b), expected.data);
+            const what = `${path} b=${b} scale=${scale} κ=${kappa.toExponential(1)}`;
+            expect(diff, what).to.be.below(1e-5 + 4 * eps * kappa);
+            if (b % 2 === 0 && scale >= 1e3) expect(diff, `${what}, all angles large`).to.be.below(1e-5);
+          }
+          r.dispose();
         }
-        tf.dispose([q, r]);
+        tf.dispose([vT, q]);
       }
     }
   });
@@ -177,6 +184,50 @@ describe('ops: Cayley transforms (docs/math.md §3)', () => {
     });
     expect(errs[0]).to.be.below(errs[1]);
     expect(errs[1]).to.be.below(errs[2]);
+  });
+
+  it('exact Cayley runs TensorFlow\'s MatrixInverse on tensorflow (no Newton–Schulz), and only there', async () => {
+    const b = 8;
+    const v = tf.tensor2d(randomPacked(61, 4, b, 0.5), [4, packedSize(b)]);
+    const w = tf.tensor3d(ref.normals(ref.rng(62), 4 * b * b), [4, b, b]);
+    const native = tf.getBackend() === 'tensorflow';
+    expect(nativeInverseWorks()).to.equal(native);
+    const names = async (f: () => tf.Tensor) =>
+      (await tf.profile(() => { tf.dispose(f()); })).kernels.map((k) => k.name);
+    const forward = await names(() => cayleyFromPacked(v, b, null));
+    const training = await names(() => tf.grad((x: tf.Tensor) =>
+      tf.sum(tf.mul(cayleyFromPacked(x as tf.Tensor2D, b, null), w)))(v));
+    const fromQ = await names(() => tf.tidy(() => cayleyExact(skewFromPacked(v, b))));
+    const lists = [['forward', forward], ['forward + gradient', training], ['cayleyExact', fromQ]] as const;
+    for (const [what, list] of lists) {
+      expect(list.filter((n) => n === NATIVE_INVERSE_KERNEL).length, what).to.equal(native ? 1 : 0);
+    }
+    // With the inverse, the forward has no matmul at all and the gradient two (Xᵀ·G, then ·Zᵀ).
+    if (native) {
+      expect(forward.filter((n) => n === 'BatchMatMul')).to.have.length(0);
+      expect(training.filter((n) => n === 'BatchMatMul')).to.have.length(2);
+    }
+    tf.dispose([v, w]);
+  });
+
+  it('exact Cayley of NaN parameters never gives a finite rotation: an error naming the cause, or NaN', () => {
+    const b = 4;
+    for (const at of [0, 3]) {
+      const v = tf.tensor2d(Float32Array.from(randomPacked(63, 2, b, 0.5), (z, i) => (i === at ? NaN : z)),
+        [2, packedSize(b)]);
+      for (const [path, f] of [['cayleyFromPacked', () => cayleyFromPacked(v, b, null)],
+        ['cayleyExact', () => cayleyExact(skewFromPacked(v, b))]] as const) {
+        let got: Float32Array | null = null;
+        try {
+          got = tf.tidy(() => f().dataSync() as Float32Array);
+        } catch (e) {
+          expect((e as Error).message, path).to.match(/not finite/);
+        }
+        // The block holding the NaN (block 0) is NaN wherever a value comes back (tensorflow's inverse).
+        if (got != null) expect(got.slice(0, b * b).some(Number.isNaN), `${path} NaN at ${at}`).to.equal(true);
+      }
+      v.dispose();
+    }
   });
 
   it('gradient of the exact Cayley path matches float64 finite differences', () => {
@@ -274,12 +325,17 @@ describe('ops: constants kept per block size and backend (src/ops/constants.ts)'
       for (let i = 0; i < 20; i++) steps();
       expect(tf.memory().numTensors, 'after 20 steps').to.equal(start);
       const held = opConstantCount();
-      expect(held, 'b = 6: skew source, upper, lower, sign ×1 and ×½; I, 2I, ½I').to.equal(8);
+      if (nativeInverseWorks()) {
+        expect(held, 'b = 6, TensorFlow\'s inverse: skew source, upper, lower, sign ×1 and ×−1; I').to.equal(6);
+      } else {
+        expect(held, 'b = 6: skew source, upper, lower, sign ×1 and ×½; I, 2I, ½I').to.equal(8);
+      }
 
       await useBackend(other);
       const there = steps(); // the previous backend's constants are disposed, this one's made
       for (let i = 0; i < 5; i++) steps();
-      expect(tf.memory().numTensors, `after switching to ${other}`).to.equal(start);
+      // Each backend keeps its own set of constants (tensorflow's inverse needs fewer).
+      expect(tf.memory().numTensors - opConstantCount(), `after switching to ${other}`).to.equal(start - held);
       there.forEach((g, i) => expect(ref.maxAbsDiff(g, first[i]), `${other} vs ${home}`).to.be.below(1e-5));
 
       await useBackend(home);

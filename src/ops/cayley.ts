@@ -2,6 +2,7 @@
 // exact R = (I + Q)(I − Q)⁻¹ and the Cayley–Neumann series.
 import * as tf from '@tensorflow/tfjs-core';
 import { identityConstant, opConstant } from './constants';
+import { nativeInverse, nativeInverseWorks } from './native-inverse';
 import { packedGradient, packedSize, skewOf } from './skew';
 
 function batchedEye(k: number, b: number): tf.Tensor3D {
@@ -16,10 +17,12 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
  * pairs), and `τ ≤ T`: starting at `X₀ = α(I + Q)`, `α = 2/(2 + T)`, `AX₀ = α(I − Q²)` has
  * eigenvalues `α(1 + θ²)` in `[α, α(1 + T)]`, so the residual `E = I − AX` lies in `[−ρ, ρ]`,
  * `ρ = T/(2 + T) < 1`, and squares each step: the iteration never diverges (see `solvePlan`).
+ * On the tensorflow backend, TensorFlow's own pivoted inverse instead (`native-inverse.ts`).
  */
 export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
   const [k, b] = q.shape;
   const eye = identityConstant(b);
+  if (nativeInverseWorks()) return tf.tidy(() => nativeInverse(tf.sub(eye, q) as tf.Tensor3D, 'cayleyExact'));
   const tau = tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5)) as tf.Tensor1D;
   const plan = solvePlan(tau, 2);
   const a = tf.sub(eye, q) as tf.Tensor3D;
@@ -33,8 +36,8 @@ export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
  * How to run the solve for blocks with `τ_j = ‖Q_j‖²_F/2` (`[k]`): the step count, and the start
  * scale `numerator/(2 + T)` (`numerator = 2` for `(I − Q)⁻¹`). Where a read back is free, T is the
  * largest τ (one scalar read) and the scale one number: 0 steps at Q = 0, 5 at τ = 1, 44 at
- * τ = 1e12. GPU backends (webgl, webgpu, tfjs-node-gpu) would wait there for their whole queue (and
- * on SwiftShader's WebGPU every later read fails), so they take the fixed count that T = 128
+ * τ = 1e12. webgl and webgpu (tfjs-node-gpu takes TensorFlow's inverse) would wait there for their
+ * whole queue (and on SwiftShader's WebGPU every later read fails), so they take the fixed count that T = 128
  * (‖Q_j‖_F ≤ 16) needs, with each block's own τ in its scale: larger blocks stay finite but converge
  * only partly there.
  */
@@ -148,6 +151,20 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
     throw new Error(`cayleyNeumann: numCayleyNeumannTerms must be an integer ≥ 3, got ${neumannTerms}.`);
   }
   const op = tf.customGrad(((vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (neumannTerms == null && nativeInverseWorks()) {
+      // TensorFlow's inverse X = (I − Q)⁻¹ (see native-inverse.ts); Z = 2X = I + R, and
+      // ∂L/∂Q = Xᵀ G Zᵀ needs no scaling kernel.
+      const eye = identityConstant(b);
+      const x = tf.tidy(() => nativeInverse(tf.add(skewOf(vIn as tf.Tensor2D, b, -1), eye) as tf.Tensor3D,
+        'cayleyFromPacked'));
+      const z = tf.add(x, x);
+      save([x, z]);
+      const gradFunc = (dy: tf.Tensor, [xs, zs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
+        tf.matMul(tf.matMul(xs as tf.Tensor3D, dy as tf.Tensor3D, true, false), zs as tf.Tensor3D, false, true)));
+      const value = tf.sub(z, eye);
+      tf.dispose([x, z]);
+      return { value, gradFunc };
+    }
     if (neumannTerms == null) {
       // Solve for Z = 2(I − Q)⁻¹ = I + R directly: Newton–Schulz on A' = (I − Q)/2 = ½I − H with
       // H = Q/2 (the skew packing scaled by ½, exact in float), from Z₀ = 2X₀ = 4α(½I + H). Then
