@@ -7,12 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../scripts/tfjs-backend';
 import { ButterflyDense, OrthogonalDense } from '../src/index';
-import { BenchCase, printTable, runCases, trainingStep } from './harness';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
-}
+import { BenchCase, flag, printTable, runCases, trainingStep } from './harness';
 
 const D = 1024;
 const BASELINE = 'frozen x·K+c (plain ops)';

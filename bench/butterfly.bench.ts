@@ -14,7 +14,9 @@ import {
   packedSize,
   skewFromPacked,
 } from '../src/index';
-import { BenchCase, BenchResult, printTable, profileStep, runCases, timeRatio, trainingStep } from './harness';
+import {
+  BenchCase, BenchResult, flag, printTable, profileStep, runCases, timeRatio, trainingStep,
+} from './harness';
 import { useBackend } from '../scripts/tfjs-backend';
 
 const D = 1024; const UNITS = 1024; const ROWS = 256; const B = 8;
@@ -136,10 +138,6 @@ export async function runButterflyMemory(): Promise<void> {
 
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const flag = (name: string, fallback: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
-  };
   const which = flag('backend', process.env.TFJS_BACKEND ?? 'all');
   for (const backend of which === 'all' ? ['cpu', 'wasm'] : [which]) {
     await useBackend(backend);

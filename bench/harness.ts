@@ -79,6 +79,12 @@ export function printTable(title: string, results: BenchResult[], baselines: str
   for (const row of rows) console.log(line(row));
 }
 
+/** The value after `--name` on the command line, or `fallback` when the flag is absent. */
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
+}
+
 /** Synchronously waits for a tensor's data so that a step's time includes its computation. */
 export function settle(t: tf.Tensor | tf.Tensor[]): void {
   for (const x of Array.isArray(t) ? t : [t]) x.dataSync();

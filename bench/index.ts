@@ -8,13 +8,8 @@ import { tfjsNodeLoads, useBackend } from '../scripts/tfjs-backend';
 import { runOftBench } from './oft.bench';
 import { runButterflyBench } from './butterfly.bench';
 import { runConvBench } from './conv.bench';
-import type { BenchResult } from './harness';
+import { flag, type BenchResult } from './harness';
 import { printPeftComparison } from './peft-compare';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
-}
 
 let backends = flag('backend', 'all').split(',');
 if (backends[0] === 'all') {

@@ -11,11 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../scripts/tfjs-backend';
 import { cayleyFromPacked } from '../src/ops/cayley';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
-}
+import { flag } from './harness';
 
 /** Median microseconds of one call of `f` (its result disposed), over `repeats` batches of 20 calls. */
 function microseconds(f: () => tf.Tensor | tf.Tensor[], repeats: number): number {

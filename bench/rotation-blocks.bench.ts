@@ -10,12 +10,7 @@ import { useBackend } from '../scripts/tfjs-backend';
 import { cayleyFromPacked } from '../src/ops/cayley';
 import { preferNativeInverse } from '../src/ops/native-inverse';
 import { packedSize } from '../src/ops/skew';
-import { BenchCase, printTable, runCases, settle } from './harness';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1] : fallback;
-}
+import { BenchCase, flag, printTable, runCases, settle } from './harness';
 
 /**
  * v → blocks → a fixed linear loss, gradient to v. `portable`: the exact Cayley by Newton–Schulz even
