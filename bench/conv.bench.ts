@@ -6,7 +6,7 @@
 // filters rotates each pixel's channels instead.
 import * as tf from '@tensorflow/tfjs';
 import { ButterflyConv2D, OrthogonalConv2D } from '../src/index';
-import { BenchCase, BenchResult, printTable, runCases, settle, trainingStep } from './harness';
+import { BenchCase, BenchResult, printTable, runCases, trainingStep } from './harness';
 
 const CIN = 64; const FILTERS = 64; const B = 32;
 // tfjs' cpu backend convolves in plain JS: at 16 × 32×32 a 3×3 step takes minutes (the bench did
@@ -31,19 +31,9 @@ function layerStep(name: string, layer: tf.layers.Layer, kernel: tf.Tensor, bias
  * its optimizer update and their kernels.
  */
 function kernelGradientStep(name: string, kernel: tf.Tensor4D, bias: tf.Tensor): BenchCase {
-  const x = tf.variable(tf.randomNormal(INPUT as [number, number, number, number]), true) as tf.Variable<tf.Rank.R4>;
   const k = tf.variable(kernel.clone(), true) as tf.Variable<tf.Rank.R4>;
-  return {
-    name,
-    step: () => {
-      tf.tidy(() => {
-        const loss = () => tf.mean(tf.square(tf.add(tf.conv2d(x, k, 1, 'same'), bias))) as tf.Scalar;
-        const { grads } = tf.variableGrads(loss, [x, k]);
-        settle([grads[x.name], grads[k.name]]);
-      });
-    },
-    dispose: () => tf.dispose([x, k]),
-  };
+  const c = trainingStep<tf.Rank.R4>(name, INPUT, (x) => tf.add(tf.conv2d(x, k, 1, 'same'), bias), [k], false);
+  return { ...c, dispose: () => { c.dispose?.(); k.dispose(); } };
 }
 
 async function runOne(k: number, repeats: number): Promise<BenchResult[]> {

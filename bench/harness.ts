@@ -93,10 +93,11 @@ export function settle(t: tf.Tensor | tf.Tensor[]): void {
 /**
  * One training step as a layer inside a network takes it: loss = mean(y²) of `forward` on a
  * fixed random input of shape `inputShape`, gradients to the input and to `params`, an Adam
- * update of `params` (none when empty).
+ * update of `params` (none when empty, or with `update` false: then the step waits for their
+ * gradients instead).
  */
 export function trainingStep<R extends tf.Rank = tf.Rank.R2>(name: string, inputShape: number[],
-  forward: (x: tf.Tensor<R>) => tf.Tensor, params: tf.Variable[]): BenchCase {
+  forward: (x: tf.Tensor<R>) => tf.Tensor, params: tf.Variable[], update = true): BenchCase {
   const x = tf.variable(tf.randomNormal(inputShape as never), true) as tf.Variable<R>; // differentiated, never updated
   const optimizer = tf.train.adam(1e-3);
   return {
@@ -105,9 +106,11 @@ export function trainingStep<R extends tf.Rank = tf.Rank.R2>(name: string, input
       tf.tidy(() => {
         const loss = () => tf.mean(tf.square(forward(x))) as tf.Scalar;
         const { grads } = tf.variableGrads(loss, [x, ...params]);
-        if (params.length > 0) optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+        if (update && params.length > 0) {
+          optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+        }
         settle(grads[x.name]);
-        for (const p of params) settle(p);
+        for (const p of params) settle(update ? p : grads[p.name]);
       });
     },
     dispose: () => { x.dispose(); optimizer.dispose(); },
