@@ -22,7 +22,7 @@ function batchedEye(k: number, b: number): tf.Tensor3D {
 export function inverseOfIMinusSkew(q: tf.Tensor3D): tf.Tensor3D {
   const [k, b] = q.shape;
   const eye = identityConstant(b);
-  if (nativeInverseWorks()) return tf.tidy(() => nativeInverse(tf.sub(eye, q) as tf.Tensor3D, 'cayleyExact'));
+  if (nativeInverseWorks()) return tf.tidy(() => nativeInverse(tf.sub(eye, q) as tf.Tensor3D, 'exact Cayley'));
   const tau = tf.tidy(() => tf.mul(tf.sum(tf.square(tf.reshape(q, [k, b * b])), 1), 0.5)) as tf.Tensor1D;
   const plan = solvePlan(tau, 2);
   const a = tf.sub(eye, q) as tf.Tensor3D;
@@ -155,8 +155,7 @@ export function cayleyFromPacked(v: tf.Tensor2D, b: number, neumannTerms: number
       // TensorFlow's inverse X = (I − Q)⁻¹ (see native-inverse.ts); Z = 2X = I + R, and
       // ∂L/∂Q = Xᵀ G Zᵀ needs no scaling kernel.
       const eye = identityConstant(b);
-      const x = tf.tidy(() => nativeInverse(tf.add(skewOf(vIn as tf.Tensor2D, b, -1), eye) as tf.Tensor3D,
-        'cayleyFromPacked'));
+      const x = tf.tidy(() => inverseOfIMinusSkew(skewOf(vIn as tf.Tensor2D, b)));
       const z = tf.add(x, x);
       save([x, z]);
       const gradFunc = (dy: tf.Tensor, [xs, zs]: tf.Tensor[]) => tf.tidy(() => packedGradient(
